@@ -1,0 +1,107 @@
+"""One Settings object: defaults -> paperwire.toml -> PAPERWIRE_* environment.
+
+Settings are declared as data (one dataclass field each, with a help text in
+``metadata``) so that docs/config.md can be generated and checked by a test.
+A Settings object is built explicitly and passed in; nothing is read at import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _s(default, help: str):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class Settings:
+    db: str = _s("paperwire.db", "Path of the SQLite database file.")
+    data_dir: str = _s("", "Folder for indexes and caches; default: '<db>.d' beside the database.")
+    secret_key: str = _s("", "Secret for signing cookies and e-mail links. Required outside development.")
+    env: str = _s("development", "'development' or 'production'; production refuses default secrets.")
+    base_url: str = _s("http://127.0.0.1:8000", "Public URL of the site, used in e-mails and feeds.")
+    site_name: str = _s("paperwire", "Name shown in pages, feeds and e-mails.")
+    host: str = _s("127.0.0.1", "Address `paperwire serve` listens on.")
+    port: int = _s(8000, "Port `paperwire serve` listens on.")
+    workers: int = _s(1, "Number of server worker processes.")
+    # arXiv sources
+    oai_url: str = _s("https://oaipmh.arxiv.org/oai", "arXiv OAI-PMH endpoint.")
+    arxiv_api_url: str = _s("https://export.arxiv.org/api/query", "arXiv query API endpoint.")
+    hf_api_url: str = _s("https://huggingface.co", "Hugging Face base URL (daily papers API).")
+    github_api_url: str = _s("https://api.github.com", "GitHub REST API base URL.")
+    github_token: str = _s("", "GitHub token for star counts (optional; raises the rate limit).")
+    http_delay: float = _s(3.0, "Seconds to wait between requests to arXiv (their policy asks for 3).")
+    http_timeout: float = _s(60.0, "HTTP timeout in seconds for harvesting.")
+    # search
+    embed_model: str = _s("minilm", "Embedding model: 'minilm' (bundled all-MiniLM-L6-v2), 'static' (model2vec distilled), or a path to a local sentence-transformers model.")
+    exact_search_below: int = _s(20000, "Use exact vector search below this many papers, ANN above.")
+    encode_timeout: float = _s(2.0, "Seconds a query embedding may take before search falls back to lexical.")
+    # mail
+    smtp_host: str = _s("", "SMTP server host; e-mail is off while empty.")
+    smtp_port: int = _s(587, "SMTP server port.")
+    smtp_security: str = _s("starttls", "'plain', 'starttls' or 'ssl' (SMTPS).")
+    smtp_user: str = _s("", "SMTP user name (optional).")
+    smtp_password: str = _s("", "SMTP password (optional).")
+    mail_from: str = _s("paperwire <digest@localhost>", "From address of digests and confirmations.")
+    digest_hour_utc: int = _s(6, "Hour (UTC) at which `paperwire schedule` harvests and sends digests.")
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir) if self.data_dir else Path(str(self.db) + ".d")
+
+    @classmethod
+    def load(cls, toml_path: str | os.PathLike | None = None, env: dict | None = None, **overrides) -> "Settings":
+        """defaults, then the TOML file (PAPERWIRE_CONFIG or ./paperwire.toml), then PAPERWIRE_* env, then overrides."""
+        env = os.environ if env is None else env
+        values: dict = {}
+        path = toml_path or env.get("PAPERWIRE_CONFIG")
+        if path is None and Path("paperwire.toml").exists():
+            path = "paperwire.toml"
+        if path:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+            data = data.get("paperwire", data)
+            values.update(data)
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        for name, f in fields.items():
+            key = "PAPERWIRE_" + name.upper()
+            if key in env:
+                values[name] = env[key]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = set(values) - set(fields)
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        for name, raw in list(values.items()):
+            typ = type(fields[name].default)
+            if typ is not str and isinstance(raw, str):
+                values[name] = typ(raw)
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.env == "production" and (not self.secret_key or len(self.secret_key) < 32):
+            raise ValueError("PAPERWIRE_SECRET_KEY must be set (32+ characters) in production")
+
+    @property
+    def signing_key(self) -> str:
+        # Development falls back to a per-database key so links keep working across restarts
+        # without ever shipping a default secret in the repository.
+        if self.secret_key:
+            return self.secret_key
+        key_file = self.data_path / "dev-secret"
+        if not key_file.exists():
+            import secrets
+
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secrets.token_urlsafe(48))
+        return key_file.read_text().strip()
+
+
+def documented_settings() -> list[tuple[str, object, str]]:
+    return [(f.name, f.default, f.metadata.get("help", "")) for f in dataclasses.fields(Settings)]

@@ -1,0 +1,157 @@
+"""Ingestion: sources -> normalised records -> the store, in atomic, resumable batches.
+
+Each source module parses its format into ``(position, item)`` pairs where the item
+is a ``Paper``, an ``HFEntry`` or a ``Problem`` (a record that could not be read,
+with where and why). No source module writes SQL; ``run_import`` does the writing,
+one transaction per batch together with the checkpoint, so a kill at any moment
+leaves whole batches only and a re-run starts after the last committed one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from paperwire.models import HFEntry, Paper, Problem
+from paperwire.store import Store
+from paperwire.store.papers import upsert_papers
+
+log = logging.getLogger(__name__)
+
+Item = Paper | HFEntry | Problem
+Parsed = Iterator[tuple[int, Item]]
+
+
+@dataclasses.dataclass
+class ImportSummary:
+    read: int = 0
+    stored: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    resumed_from: int = 0
+    problems: list[Problem] = dataclasses.field(default_factory=list)
+
+    def line(self) -> str:
+        s = f"read {self.read}, stored {self.stored}, updated {self.updated}, skipped {self.skipped}"
+        if self.unchanged:
+            s += f" (unchanged {self.unchanged})"
+        if self.resumed_from:
+            s += f"; resumed after position {self.resumed_from}"
+        return s
+
+
+def run_import(
+    store: Store,
+    parsed: Iterable[tuple[int, Item]],
+    source: str,
+    source_ref: str | None = None,
+    checkpoint_key: str | None = None,
+    batch_size: int = 2000,
+    on_problem: Callable[[Problem], None] | None = None,
+    on_progress: Callable[[ImportSummary], None] | None = None,
+    max_problems_kept: int = 1000,
+) -> ImportSummary:
+    summary = ImportSummary()
+    batch: list[Paper | HFEntry] = []
+    last_pos = 0
+
+    def flush() -> None:
+        with store.transaction() as conn:
+            res = upsert_papers(store, batch, source, source_ref, conn=conn)
+            if checkpoint_key:
+                store.set_checkpoint(checkpoint_key, str(last_pos), conn=conn)
+        summary.stored += res.stored
+        summary.updated += res.updated
+        summary.unchanged += res.unchanged
+        batch.clear()
+        if on_progress:
+            on_progress(summary)
+
+    for pos, item in parsed:
+        last_pos = pos
+        if isinstance(item, Problem):
+            summary.skipped += 1
+            if len(summary.problems) < max_problems_kept:
+                summary.problems.append(item)
+            log.warning("skipped %s: %s", item.position, item.reason)
+            if on_problem:
+                on_problem(item)
+            continue
+        summary.read += 1
+        batch.append(item)
+        if len(batch) >= batch_size:
+            flush()
+    if batch or checkpoint_key:
+        flush()
+    if checkpoint_key:
+        store.set_checkpoint(checkpoint_key, None)  # finished: the next run starts from the top
+    return summary
+
+
+# -- files -----------------------------------------------------------------------------------
+
+FORMATS = ("snapshot", "listing", "hf", "oai", "arxiv_api", "smart")
+
+
+def file_checkpoint_key(path: str | Path, fmt: str) -> str:
+    st = os.stat(path)
+    return f"file:{fmt}:{Path(path).resolve()}:{st.st_size}:{int(st.st_mtime)}"
+
+
+def detect_format(path: str | Path) -> str:
+    """Guess a file's format from its first bytes (after gunzip)."""
+    from paperwire.ingest.files import peek
+
+    head = peek(path, 4096).lstrip()
+    if head.startswith(".I "):
+        return "smart"
+    if head.startswith("<"):
+        if "OAI-PMH" in head[:1000]:
+            return "oai"
+        if "<feed" in head:
+            return "arxiv_api"
+        raise ValueError(f"{path}: XML that is neither OAI-PMH nor an Atom feed")
+    first = head.split("\n", 1)[0]
+    if head.startswith("[") or (head.startswith("{") and (first.rstrip().endswith("{") or '"url"' in head[:300] and '"publication_date"' in head or '"paper"' in first[:20])):
+        return "hf"
+    if '"versions"' in first or '"update_date"' in first or '"authors_parsed"' in first:
+        return "snapshot"
+    if '"listing_date"' in first or '"summary"' in first:
+        return "listing"
+    if head.startswith("{"):
+        return "hf"
+    raise ValueError(f"{path}: cannot tell the format; pass --format ({', '.join(FORMATS)})")
+
+
+def parser_for(fmt: str) -> Callable[..., Parsed]:
+    if fmt == "snapshot":
+        from paperwire.ingest.snapshot import parse_snapshot as p
+    elif fmt == "listing":
+        from paperwire.ingest.listing import parse_listing as p
+    elif fmt == "hf":
+        from paperwire.ingest.hf import parse_hf_file as p
+    elif fmt == "oai":
+        from paperwire.ingest.oaipmh import parse_oai_file as p
+    elif fmt == "arxiv_api":
+        from paperwire.ingest.arxiv_api import parse_atom_file as p
+    elif fmt == "smart":
+        from paperwire.ingest.smart import parse_smart as p
+    else:
+        raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+    return p
+
+
+def import_file(store: Store, path: str | Path, fmt: str | None = None, **kw) -> ImportSummary:
+    """Import one file, resuming after the last committed batch if an earlier run was cut off."""
+    fmt = fmt or detect_format(path)
+    parse = parser_for(fmt)
+    key = file_checkpoint_key(path, fmt)
+    start = int(store.get_checkpoint(key) or 0)
+    summary = run_import(store, parse(path, start=start), source=fmt, source_ref=Path(path).name,
+                         checkpoint_key=key, **kw)
+    summary.resumed_from = start
+    return summary

@@ -1,0 +1,226 @@
+"""Papers in the store: merge rules, batched upserts and reads.
+
+Merge rule (one paper per arXiv id, many sources): a record reporting a newer
+version than the stored one replaces the text fields; a record of the same
+version replaces them too (the latest report of one version wins); a record of an
+older version only fills fields that are empty. Versions, sources and
+Hugging Face data accumulate. A record that changes nothing writes nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+from typing import Iterable
+
+from paperwire.models import HFEntry, Link, Paper, Version
+from paperwire.store.sqlite import Store, utcnow
+from paperwire.text import display_text, extract_links
+
+TEXT_FIELDS = ("title", "abstract", "comments", "journal_ref", "doi", "license", "submitter")
+
+
+@dataclasses.dataclass
+class UpsertResult:
+    stored: int = 0  # new papers
+    updated: int = 0  # existing papers whose content changed
+    unchanged: int = 0
+
+
+def _rank(p: Paper) -> int:
+    return p.latest_version or 0
+
+
+def merge(old: Paper | None, new: Paper) -> Paper:
+    """The paper as it should be stored after seeing ``new`` (pure function)."""
+    if old is None:
+        merged = dataclasses.replace(new, versions=list(new.versions), links=[])
+    else:
+        merged = dataclasses.replace(old, versions=list(old.versions), links=[])
+        newer_or_same = _rank(new) >= _rank(old)
+        for f in TEXT_FIELDS:
+            val = getattr(new, f)
+            if val and (newer_or_same or not getattr(old, f)):
+                setattr(merged, f, val)
+        if new.authors and (newer_or_same or not old.authors):
+            merged.authors = list(new.authors)
+        if new.categories and (newer_or_same or not old.categories):
+            merged.categories = list(new.categories)
+        by_num = {v.number: v for v in old.versions}
+        for v in new.versions:
+            cur = by_num.get(v.number)
+            by_num[v.number] = Version(v.number, (cur and cur.created) or v.created, (cur and cur.size) or v.size) if cur else v
+        merged.versions = [by_num[k] for k in sorted(by_num)]
+    dates = [v.created for v in merged.versions if v.created]
+    pubs = [d for d in [*(dates[:1]), new.published, old.published if old else None] if d]
+    merged.published = min(pubs) if pubs else None
+    ups = [d for d in [*dates, new.updated, old.updated if old else None, merged.published] if d]
+    merged.updated = max(ups) if ups else None
+    listed = [d for d in (new.listed, old.listed if old else None) if d]
+    merged.listed = min(listed) if listed else None
+    merged.title_display = display_text(merged.title)
+    merged.abstract_display = display_text(merged.abstract)
+    merged.links = extract_links(merged.abstract, merged.comments)
+    return merged
+
+
+def _content_key(p: Paper) -> tuple:
+    return (
+        p.title, p.abstract, tuple(p.authors), tuple(p.categories), p.comments, p.journal_ref, p.doi,
+        p.license, p.submitter, p.published, p.updated, p.listed,
+        tuple((v.number, v.created, v.size) for v in p.versions),
+        tuple(sorted((l.url, l.kind) for l in p.links if l.origin == "text")),
+    )
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+_PAPER_COLS = ("id, title, title_display, abstract, abstract_display, authors, categories, comments, "
+               "journal_ref, doi, license, submitter, published, updated, listed, hidden")
+
+
+def _row_to_paper(row: sqlite3.Row) -> Paper:
+    return Paper(
+        id=row["id"], title=row["title"], title_display=row["title_display"], abstract=row["abstract"],
+        abstract_display=row["abstract_display"], authors=json.loads(row["authors"]),
+        categories=json.loads(row["categories"]), comments=row["comments"], journal_ref=row["journal_ref"],
+        doi=row["doi"], license=row["license"], submitter=row["submitter"], published=row["published"],
+        updated=row["updated"], listed=row["listed"], hidden=bool(row["hidden"]),
+    )
+
+
+def get_papers(store: Store, ids: Iterable[str], with_details: bool = True) -> dict[str, Paper]:
+    """Papers by id (missing ids are absent from the result), with versions, links, sources and HF data."""
+    ids = list(dict.fromkeys(ids))
+    out: dict[str, Paper] = {}
+    conn = store.conn
+    for i in range(0, len(ids), 500):
+        chunk = ids[i: i + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(f"SELECT {_PAPER_COLS} FROM papers WHERE id IN ({marks})", chunk):
+            out[row["id"]] = _row_to_paper(row)
+        if not with_details or not out:
+            continue
+        for r in conn.execute(f"SELECT paper_id, version, created, size FROM versions WHERE paper_id IN ({marks}) ORDER BY paper_id, version", chunk):
+            out[r[0]].versions.append(Version(r[1], r[2], r[3]))
+        for r in conn.execute(f"SELECT paper_id, url, kind, origin FROM links WHERE paper_id IN ({marks}) ORDER BY paper_id", chunk):
+            out[r[0]].links.append(Link(r[1], r[2], r[3]))
+        for r in conn.execute(f"SELECT paper_id, source FROM paper_sources WHERE paper_id IN ({marks}) ORDER BY first_seen", chunk):
+            out[r[0]].sources.append(r[1])
+        for r in conn.execute(f"SELECT paper_id, upvotes, featured_on FROM hf_daily WHERE paper_id IN ({marks})", chunk):
+            out[r[0]].hf_upvotes, out[r[0]].hf_featured_on = r[1], r[2]
+    return {i: out[i] for i in ids if i in out}
+
+
+def get_paper(store: Store, paper_id: str) -> Paper | None:
+    return get_papers(store, [paper_id]).get(paper_id)
+
+
+def latest_papers(store: Store, limit: int = 20, offset: int = 0, include_hidden: bool = False) -> list[Paper]:
+    where = "" if include_hidden else "WHERE hidden = 0"
+    ids = [r[0] for r in store.query(
+        f"SELECT id FROM papers {where} ORDER BY COALESCE(listed, substr(published, 1, 10)) DESC, id DESC LIMIT ? OFFSET ?",
+        (limit, offset))]
+    return list(get_papers(store, ids).values())
+
+
+def stats(store: Store) -> dict:
+    q = store.query_one
+    out = {
+        "papers": q("SELECT count(*) FROM papers")[0],
+        "versions": q("SELECT count(*) FROM versions")[0],
+        "with_code": q("SELECT count(DISTINCT paper_id) FROM links WHERE kind IN ('github','gitlab')")[0],
+        "links": q("SELECT count(*) FROM links")[0],
+        "hf_daily": q("SELECT count(*) FROM hf_daily")[0],
+        "first_listed": q("SELECT min(listed) FROM papers")[0],
+        "last_listed": q("SELECT max(listed) FROM papers")[0],
+        "first_published": q("SELECT min(published) FROM papers")[0],
+        "last_published": q("SELECT max(published) FROM papers")[0],
+    }
+    out["by_source"] = {r[0]: r[1] for r in store.query("SELECT source, count(*) FROM paper_sources GROUP BY source ORDER BY 2 DESC")}
+    out["top_categories"] = {r[0]: r[1] for r in store.query(
+        "SELECT primary_category, count(*) FROM papers WHERE primary_category IS NOT NULL GROUP BY 1 ORDER BY 2 DESC LIMIT 10")}
+    return out
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+def upsert_papers(store: Store, items: list[Paper | HFEntry], source: str, source_ref: str | None = None,
+                  conn: sqlite3.Connection | None = None) -> UpsertResult:
+    """Merge a batch of records into the store. Call inside ``store.transaction()`` to make the
+    batch atomic together with a checkpoint; on its own it opens its own transaction."""
+    if conn is None:
+        with store.transaction() as c:
+            return upsert_papers(store, items, source, source_ref, conn=c)
+    result = UpsertResult()
+    now = utcnow()
+    # Several records of one paper in a batch merge in order.
+    existing = get_papers(store, [(i.paper if isinstance(i, HFEntry) else i).id for i in items])
+    hf_rows = []
+    touched: dict[str, tuple[Paper | None, Paper]] = {}
+    for item in items:
+        rec = item.paper if isinstance(item, HFEntry) else item
+        before = touched[rec.id][0] if rec.id in touched else existing.get(rec.id)
+        current = touched[rec.id][1] if rec.id in touched else before
+        merged = merge(current, rec)
+        touched[rec.id] = (before, merged)
+        if isinstance(item, HFEntry):
+            hf_rows.append((rec.id, item.featured_on, item.upvotes, item.submitted_by, item.github_repo,
+                            item.github_stars, item.project_page, now))
+    for pid, (before, merged) in touched.items():
+        if before is not None and _content_key(before) == _content_key(merged):
+            result.unchanged += 1
+        else:
+            _write_paper(conn, merged, now, is_new=before is None)
+            if before is None:
+                result.stored += 1
+            else:
+                result.updated += 1
+        conn.execute(
+            "INSERT INTO paper_sources(paper_id, source, source_ref, first_seen, last_seen) VALUES (?,?,?,?,?) "
+            "ON CONFLICT(paper_id, source) DO NOTHING", (pid, source, source_ref, now, now))
+    for row in hf_rows:
+        conn.execute(
+            "INSERT INTO hf_daily(paper_id, featured_on, upvotes, submitted_by, github_repo, github_stars, project_page, seen_at) "
+            "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(paper_id) DO UPDATE SET "
+            "featured_on=COALESCE(hf_daily.featured_on, excluded.featured_on), "
+            "upvotes=MAX(COALESCE(hf_daily.upvotes, 0), COALESCE(excluded.upvotes, 0)), "
+            "submitted_by=COALESCE(excluded.submitted_by, hf_daily.submitted_by), "
+            "github_repo=COALESCE(excluded.github_repo, hf_daily.github_repo), "
+            "github_stars=COALESCE(excluded.github_stars, hf_daily.github_stars), "
+            "project_page=COALESCE(excluded.project_page, hf_daily.project_page), seen_at=excluded.seen_at "
+            "WHERE hf_daily.upvotes IS NOT excluded.upvotes OR hf_daily.featured_on IS NULL "
+            "OR hf_daily.github_stars IS NOT excluded.github_stars", row)
+        if row[4]:
+            conn.execute("INSERT OR IGNORE INTO links(paper_id, url, kind, origin) VALUES (?,?,?,'hf')",
+                         (row[0], row[4].rstrip("/"), "github"))
+    return result
+
+
+def _write_paper(conn: sqlite3.Connection, p: Paper, now: str, is_new: bool) -> None:
+    values = (p.id, p.title, p.title_display, p.abstract or "", p.abstract_display, json.dumps(p.authors, ensure_ascii=False),
+              json.dumps(p.categories), p.primary_category, p.comments, p.journal_ref, p.doi, p.license,
+              p.submitter, p.published, p.updated, p.listed, p.latest_version, now, now)
+    conn.execute(
+        "INSERT INTO papers(id, title, title_display, abstract, abstract_display, authors, categories, primary_category, "
+        "comments, journal_ref, doi, license, submitter, published, updated, listed, latest_version, created_at, changed_at) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+        "title=excluded.title, title_display=excluded.title_display, abstract=excluded.abstract, "
+        "abstract_display=excluded.abstract_display, authors=excluded.authors, categories=excluded.categories, "
+        "primary_category=excluded.primary_category, comments=excluded.comments, journal_ref=excluded.journal_ref, "
+        "doi=excluded.doi, license=excluded.license, submitter=excluded.submitter, published=excluded.published, "
+        "updated=excluded.updated, listed=excluded.listed, latest_version=excluded.latest_version, "
+        "changed_at=excluded.changed_at", values)
+    if not is_new:
+        for table in ("paper_authors", "paper_categories", "versions"):
+            conn.execute(f"DELETE FROM {table} WHERE paper_id=?", (p.id,))
+        conn.execute("DELETE FROM links WHERE paper_id=? AND origin='text'", (p.id,))
+    conn.executemany("INSERT INTO paper_authors(paper_id, position, name) VALUES (?,?,?)",
+                     [(p.id, i, a) for i, a in enumerate(p.authors)])
+    conn.executemany("INSERT OR IGNORE INTO paper_categories(paper_id, category, position) VALUES (?,?,?)",
+                     [(p.id, c, i) for i, c in enumerate(p.categories)])
+    conn.executemany("INSERT INTO versions(paper_id, version, created, size) VALUES (?,?,?,?)",
+                     [(p.id, v.number, v.created, v.size) for v in p.versions])
+    conn.executemany("INSERT OR IGNORE INTO links(paper_id, url, kind, origin) VALUES (?,?,?,'text')",
+                     [(p.id, l.url, l.kind) for l in p.links])

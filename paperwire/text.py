@@ -1,0 +1,182 @@
+"""Text normalisation, arXiv identifiers and code-link extraction (pure functions)."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+from paperwire.models import Link
+
+# --- arXiv identifiers -----------------------------------------------------------------
+
+NEW_ID = re.compile(r"^(\d{4}\.\d{4,5})(?:v(\d+))?$")
+OLD_ID = re.compile(r"^([a-z\-]+(?:\.[A-Za-z\-]+)?/\d{7})(?:v(\d+))?$")
+_ID_PREFIXES = ("arxiv:", "https://arxiv.org/abs/", "http://arxiv.org/abs/", "https://arxiv.org/pdf/",
+                "http://arxiv.org/pdf/", "oai:arxiv.org:")
+
+
+def split_arxiv_id(raw: str) -> tuple[str, int | None] | None:
+    """'2501.01234v2' -> ('2501.01234', 2); 'hep-th/9901001' -> ('hep-th/9901001', None); junk -> None."""
+    s = (raw or "").strip()
+    low = s.lower()
+    for p in _ID_PREFIXES:
+        if low.startswith(p):
+            s = s[len(p):]
+            break
+    if s.endswith(".pdf"):
+        s = s[:-4]
+    m = NEW_ID.match(s) or OLD_ID.match(s)
+    if not m:
+        return None
+    return m.group(1), int(m.group(2)) if m.group(2) else None
+
+
+def canonical_id(raw: str) -> str | None:
+    parts = split_arxiv_id(raw)
+    return parts[0] if parts else None
+
+
+# --- display text ----------------------------------------------------------------------
+
+_ACCENTS = {"'": "\u0301", "`": "\u0300", "^": "\u0302", '"': "\u0308", "~": "\u0303", "=": "\u0304",
+            ".": "\u0307", "u": "\u0306", "v": "\u030c", "H": "\u030b", "c": "\u0327", "k": "\u0328", "r": "\u030a"}
+# \'a  \'{a}  {\'a}  \"{o}  \c{c}  \v s ; the letter may be \i (dotless i)
+_ACCENT_RE = re.compile(r"\{?\\([`'^\"~=.]|[uvHckr](?=[\s{]))\s*(?:\{\s*(\\i|\\j|[A-Za-z])\s*\}|(\\i|\\j|[A-Za-z]))\}?")
+_SYMBOLS = {r"\ss": "ß", r"\o": "ø", r"\O": "Ø", r"\ae": "æ", r"\AE": "Æ", r"\aa": "å", r"\AA": "Å",
+            r"\l": "ł", r"\L": "Ł", r"\oe": "œ", r"\OE": "Œ", r"\i": "ı"}
+_SYMBOL_RE = re.compile(r"\{?(\\(?:ss|o|O|ae|AE|aa|AA|l|L|oe|OE|i))(?![A-Za-z])\}?")
+_MATH_RE = re.compile(r"(\$\$.+?\$\$|\$.+?\$)", re.S)
+
+
+def _accent(m: re.Match) -> str:
+    mark, letter = m.group(1), m.group(2) or m.group(3)
+    base = {"\\i": "i", "\\j": "j"}.get(letter, letter)
+    return unicodedata.normalize("NFC", base + _ACCENTS[mark])
+
+
+def _fix_tex_text(chunk: str) -> str:
+    chunk = _ACCENT_RE.sub(_accent, chunk)
+    chunk = _SYMBOL_RE.sub(lambda m: _SYMBOLS[m.group(1)], chunk)
+    return chunk.replace("\\&", "&").replace("\\%", "%").replace("``", "\u201c").replace("''", "\u201d").replace("---", "\u2014").replace("--", "\u2013")
+
+
+def display_text(raw: str | None) -> str:
+    """Fold hard line breaks, decode HTML entities, turn TeX accents into Unicode.
+
+    Math between dollars is left exactly as written (a renderer or the reader handles it).
+    """
+    if not raw:
+        return ""
+    s = html.unescape(raw)
+    s = re.sub(r"\s+", " ", s).strip()
+    parts = _MATH_RE.split(s)
+    return "".join(p if i % 2 else _fix_tex_text(p) for i, p in enumerate(parts))
+
+
+def split_authors(raw: str) -> list[str]:
+    """Split an arXiv author string ("A, B and C") into names, keeping affiliations out."""
+    s = re.sub(r"\s+", " ", raw or "").strip()
+    # drop parenthesised affiliations, which may contain commas
+    depth, out = 0, []
+    for ch in s:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth = max(0, depth - 1)
+        elif depth == 0:
+            out.append(ch)
+    s = "".join(out)
+    names = re.split(r",\s*(?:and\s+)?|\s+and\s+|;\s*", s)
+    return [display_text(n.strip()) for n in names if n.strip()]
+
+
+# --- code links ------------------------------------------------------------------------
+
+_URL_RE = re.compile(r"(?:https?://|(?<![\w./@])(?=(?:www\.)?(?:github\.com|gitlab\.com|huggingface\.co)/))[^\s<>\"'{}|\\^`\]]+", re.I)
+_GH_RESERVED = {"features", "about", "pricing", "topics", "collections", "orgs", "sponsors", "marketplace",
+                "settings", "login", "join", "explore", "search", "apps", "site", "blog"}
+
+
+def _strip_url(url: str) -> str:
+    url = url.split("#", 1)[0]
+    # trailing punctuation from the sentence, and unbalanced closing brackets
+    while url and url[-1] in ".,;:!?)]}'\"*":
+        if url[-1] == ")" and url.count("(") >= url.count(")"):
+            break
+        url = url[:-1]
+    return url
+
+
+def classify_link(url: str) -> Link | None:
+    """Normalise a URL and say what kind of code/project link it is (None if not one)."""
+    url = _strip_url(url.strip())
+    if not url:
+        return None
+    if not re.match(r"https?://", url, re.I):
+        url = "https://" + url
+    m = re.match(r"https?://(?:www\.)?([^/?#:]+)(?::\d+)?(/[^?#]*)?", url, re.I)
+    if not m:
+        return None
+    host = m.group(1).lower()
+    path_parts = [p for p in (m.group(2) or "").split("/") if p]
+    if host == "github.com":
+        if len(path_parts) < 2 or path_parts[0].lower() in _GH_RESERVED:
+            return None
+        owner, repo = path_parts[0], re.sub(r"\.git$", "", path_parts[1], flags=re.I)
+        repo = _strip_url(repo)
+        if not repo or not re.match(r"^[\w.\-]+$", owner + repo):
+            return None
+        return Link(f"https://github.com/{owner}/{repo}", "github")
+    if host == "gitlab.com":
+        if len(path_parts) < 2:
+            return None
+        parts = path_parts[: path_parts.index("-")] if "-" in path_parts else path_parts
+        parts[-1] = re.sub(r"\.git$", "", parts[-1], flags=re.I)
+        if len(parts) < 2:
+            return None
+        return Link("https://gitlab.com/" + "/".join(parts), "gitlab")
+    if host in ("huggingface.co", "hf.co"):
+        if not path_parts:
+            return None
+        if path_parts[0] in ("datasets", "spaces") and len(path_parts) >= 3:
+            kind = "hf_dataset" if path_parts[0] == "datasets" else "hf_space"
+            return Link(f"https://huggingface.co/{path_parts[0]}/{path_parts[1]}/{path_parts[2]}", kind)
+        if path_parts[0] in ("papers", "docs", "blog", "datasets", "spaces", "models", "collections", "learn"):
+            return None
+        if len(path_parts) >= 2:
+            return Link(f"https://huggingface.co/{path_parts[0]}/{path_parts[1]}", "hf_model")
+        return None
+    if host.endswith("github.io"):
+        path = "/".join(path_parts)
+        return Link(f"https://{host}/{path}".rstrip("/") + ("/" if not path else "/"), "project")
+    return None
+
+
+_PROJECT_HINT = re.compile(r"(project|page|website|homepage|demo|available at|code|web)", re.I)
+
+
+def extract_links(*texts: str | None) -> list[Link]:
+    """Repository and project-page links found in abstracts and comments, normalised and deduplicated.
+
+    A generic URL counts as a project page only when the words just before it say so
+    ("Project page: https://..."), so DOIs and dataset hosts are not mistaken for code.
+    """
+    seen: dict[str, Link] = {}
+    for text in texts:
+        if not text:
+            continue
+        # arXiv abstracts break long URLs across lines: "https://github.com/foo/\nbar"
+        flat = re.sub(r"(?<=[/\-_.])\s*\n\s*(?=\w)", "", text)
+        for m in _URL_RE.finditer(flat):
+            raw = m.group(0)
+            link = classify_link(raw)
+            if link is None and re.match(r"https?://", raw, re.I):
+                before = flat[max(0, m.start() - 40): m.start()]
+                cleaned = _strip_url(raw)
+                host = re.sub(r"^https?://(www\.)?", "", cleaned, flags=re.I).split("/")[0].lower()
+                if _PROJECT_HINT.search(before) and host and "arxiv.org" not in host and "doi.org" not in host:
+                    link = Link(cleaned, "project")
+            if link and link.url.lower() not in {k.lower() for k in seen}:
+                seen[link.url] = link
+    return list(seen.values())

@@ -1,0 +1,35 @@
+"""Shared fixtures: real SQLite files in tmp dirs, the recorded data under tests/data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from paperwire.config import Settings
+from paperwire.store import open_store
+
+DATA = Path(__file__).parent / "data"
+DEMO = Path(__file__).parent.parent / "demo"
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    return DATA
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings.load(env={}, db=str(tmp_path / "test.db"))
+
+
+@pytest.fixture
+def store(settings):
+    s = open_store(settings)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def demo_records() -> Path:
+    return DEMO / "records.jsonl.gz"

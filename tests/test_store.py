@@ -1,0 +1,50 @@
+import sqlite3
+
+from paperwire.models import Paper, Version
+from paperwire.store import Store
+from paperwire.store.papers import get_paper, upsert_papers
+from paperwire.store.sqlite import migration_files
+
+
+def test_fresh_database_has_all_migrations_and_wal(store):
+    names = [n for n, _ in migration_files()]
+    assert store.applied_migrations() == names
+    assert store.query_one("PRAGMA journal_mode")[0] == "wal"
+    assert store.query_one("PRAGMA foreign_keys")[0] == 1
+
+
+def test_old_database_upgrades_in_place(tmp_path):
+    path = tmp_path / "old.db"
+    first = migration_files()[0][0]
+    old = Store(path, migrate=False)
+    old.migrate(upto=first)
+    upsert_papers(old, [Paper(id="2501.00001", title="Kept across upgrades", versions=[Version(1, "2025-01-01T00:00:00Z")])], "listing")
+    old.close()
+    upgraded = Store(path)
+    assert upgraded.applied_migrations() == [n for n, _ in migration_files()]
+    assert get_paper(upgraded, "2501.00001").title == "Kept across upgrades"
+
+
+def test_newer_version_updates_and_older_only_fills(store):
+    v1 = Paper(id="2501.00002", title="Old title", abstract="old", versions=[Version(1, "2025-01-02T00:00:00Z")])
+    v2 = Paper(id="2501.00002", title="New title", abstract="new", doi="10.1/x",
+               versions=[Version(1, "2025-01-02T00:00:00Z"), Version(2, "2025-02-01T00:00:00Z")])
+    assert upsert_papers(store, [v1], "oai").stored == 1
+    assert upsert_papers(store, [v2], "snapshot").updated == 1
+    assert upsert_papers(store, [v1], "oai").updated == 0  # older version: nothing to fill
+    p = get_paper(store, "2501.00002")
+    assert (p.title, p.abstract, p.doi) == ("New title", "new", "10.1/x")
+    assert p.published == "2025-01-02T00:00:00Z" and p.updated == "2025-02-01T00:00:00Z"
+    assert [v.number for v in p.versions] == [1, 2]
+    assert set(p.sources) == {"oai", "snapshot"}
+
+
+def test_failed_batch_stores_nothing(store):
+    good = Paper(id="2501.00003", title="Good")
+    try:
+        with store.transaction() as conn:
+            upsert_papers(store, [good], "listing", conn=conn)
+            conn.execute("INSERT INTO papers(id) VALUES (NULL)")  # violates NOT NULL
+    except sqlite3.IntegrityError:
+        pass
+    assert get_paper(store, "2501.00003") is None
