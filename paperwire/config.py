@@ -49,6 +49,21 @@ class Settings:
     smtp_password: str = _s("", "SMTP password (optional).")
     mail_from: str = _s("paperwire <digest@localhost>", "From address of digests and confirmations.")
     digest_hour_utc: int = _s(6, "Hour (UTC) at which `paperwire schedule` harvests and sends digests.")
+    # trending and recommendations (issue 6; formula in docs/ranking.md)
+    trend_weight_upvotes: float = _s(3.0, "Trending: weight of log(1 + local upvotes in the window).")
+    trend_weight_views: float = _s(0.5, "Trending: weight of log(1 + local page views in the window).")
+    trend_weight_hf: float = _s(2.0, "Trending: weight of log(1 + Hugging Face daily upvotes of papers featured in the window).")
+    trend_weight_stars: float = _s(1.5, "Trending: weight of log(1 + GitHub stars gained per day over the window).")
+    trend_weight_recency: float = _s(0.1, "Trending: weight of the bare recency term (orders papers without signals, newest first).")
+    trend_half_life_day: float = _s(1.0, "Trending: recency half-life in days for the 'day' window.")
+    trend_half_life_week: float = _s(3.0, "Trending: recency half-life in days for the 'week' window.")
+    trend_half_life_month: float = _s(10.0, "Trending: recency half-life in days for the 'month' window.")
+    github_refresh_limit: int = _s(200, "`paperwire signals refresh`: repositories polled per run (most relevant first).")
+    github_max_wait: float = _s(60.0, "Longest time (s) the GitHub client sleeps for a rate-limit reset before stopping the run.")
+    rec_half_life_days: float = _s(180.0, "Recommendations: half-life (days) of a profile paper's weight by age of the reader's action.")
+    rec_method: str = _s("blend", "Default recommender: 'similarity', 'classifier' or 'blend'.")
+    rec_trend_prior: float = _s(0.15, "Recommendations: weight of the trending prior in the 'blend' recommender.")
+    rec_features: str = _s("tfidf", "Recommendation features: 'tfidf' or 'embeddings' (from the search index).")
 
     @property
     def data_path(self) -> Path:

@@ -1,0 +1,193 @@
+"""Table access for trending signals: the `signals` observations, GitHub repo poll state,
+local upvotes (the web engineer's `upvotes` table, read-only here) and HF daily upvotes.
+
+Every function takes ISO-8601 UTC bounds; the ranker works on what these return and does
+no SQL of its own. The `upvotes` table arrives with another engineer's migration, so readers
+tolerate its absence (an install without accounts simply has no local upvotes).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from typing import Iterable
+
+from paperwire.store.sqlite import Store, utcnow
+
+
+def table_exists(store: Store, name: str) -> bool:
+    return store.query_one("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)) is not None
+
+
+# -- observations ----------------------------------------------------------------------------
+
+def add_signals(store: Store, rows: Iterable[tuple[str, str, str, float, str]],
+                conn: sqlite3.Connection | None = None) -> int:
+    """Insert (paper_id, kind, ref, value, observed_at) rows; rows for unknown papers are skipped."""
+    rows = list(rows)
+    if conn is None:
+        with store.transaction() as c:
+            return add_signals(store, rows, conn=c)
+    n = 0
+    for pid, kind, ref, value, at in rows:
+        cur = conn.execute(
+            "INSERT INTO signals(paper_id, kind, ref, value, observed_at) "
+            "SELECT ?,?,?,?,? WHERE EXISTS (SELECT 1 FROM papers WHERE id=?)",
+            (pid, kind, ref or "", float(value), at, pid))
+        n += cur.rowcount
+    return n
+
+
+def record_view(store: Store, paper_id: str, at: str | None = None) -> None:
+    """One page view of a paper (the web layer calls this; counted by trending as 'views')."""
+    add_signals(store, [(paper_id, "view", "", 1.0, at or utcnow())])
+
+
+def signal_sums(store: Store, kind: str, start: str, end: str) -> dict[str, float]:
+    """Sum of `value` per paper for observations of `kind` with start < observed_at <= end."""
+    return {r[0]: float(r[1]) for r in store.query(
+        "SELECT paper_id, SUM(value) FROM signals WHERE kind=? AND observed_at > ? AND observed_at <= ? "
+        "GROUP BY paper_id", (kind, start, end))}
+
+
+def star_history(store: Store, start: str, end: str) -> dict[str, dict[str, list[tuple[str, float]]]]:
+    """{paper_id: {repo: [(observed_at, stars), ...]}} for repos observed in (start, end], each
+    series also carrying the last observation at or before `start` (the baseline of the window)."""
+    out: dict[str, dict[str, list[tuple[str, float]]]] = defaultdict(lambda: defaultdict(list))
+    active = store.query(
+        "SELECT DISTINCT paper_id, ref FROM signals WHERE kind='github_stars' AND observed_at > ? AND observed_at <= ?",
+        (start, end))
+    for pid, ref in active:
+        base = store.query_one(
+            "SELECT observed_at, value FROM signals WHERE kind='github_stars' AND paper_id=? AND ref=? "
+            "AND observed_at <= ? ORDER BY observed_at DESC, id DESC LIMIT 1", (pid, ref, start))
+        series = [(base[0], float(base[1]))] if base else []
+        series += [(r[0], float(r[1])) for r in store.query(
+            "SELECT observed_at, value FROM signals WHERE kind='github_stars' AND paper_id=? AND ref=? "
+            "AND observed_at > ? AND observed_at <= ? ORDER BY observed_at, id", (pid, ref, start, end))]
+        out[pid][ref] = series
+    return {k: dict(v) for k, v in out.items()}
+
+
+# -- local upvotes and HF daily ----------------------------------------------------------------
+
+def local_upvotes(store: Store, start: str, end: str) -> dict[str, int]:
+    """Upvotes per paper cast in (start, end]; {} while the accounts migration is absent."""
+    if not table_exists(store, "upvotes"):
+        return {}
+    return {r[0]: int(r[1]) for r in store.query(
+        "SELECT paper_id, count(*) FROM upvotes WHERE created_at > ? AND created_at <= ? GROUP BY paper_id",
+        (start, end))}
+
+
+def hf_upvotes(store: Store, start_day: str, end_day: str) -> dict[str, int]:
+    """HF daily-paper upvotes of papers featured on a day in (start_day, end_day] (YYYY-MM-DD)."""
+    return {r[0]: int(r[1] or 0) for r in store.query(
+        "SELECT paper_id, upvotes FROM hf_daily WHERE featured_on > ? AND featured_on <= ?",
+        (start_day, end_day))}
+
+
+def window_papers(store: Store, start_day: str, end_day: str) -> list[str]:
+    """Visible papers first listed (or, unlisted, first published) on a day in (start_day, end_day]."""
+    return [r[0] for r in store.query(
+        "SELECT id FROM papers WHERE hidden=0 AND listed > ? AND listed <= ? "
+        "UNION SELECT id FROM papers WHERE hidden=0 AND listed IS NULL "
+        "AND substr(published,1,10) > ? AND substr(published,1,10) <= ?",
+        (start_day, end_day, start_day, end_day))]
+
+
+def paper_dates(store: Store, ids: Iterable[str]) -> dict[str, str | None]:
+    """{id: YYYY-MM-DD the paper appeared} for visible papers (hidden ones are left out)."""
+    ids = list(dict.fromkeys(ids))
+    out: dict[str, str | None] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        marks = ",".join("?" * len(chunk))
+        for r in store.query(
+                f"SELECT p.id, COALESCE(p.listed, substr(p.published,1,10), h.featured_on) FROM papers p "
+                f"LEFT JOIN hf_daily h ON h.paper_id=p.id WHERE p.hidden=0 AND p.id IN ({marks})", tuple(chunk)):
+            out[r[0]] = r[1]
+    return out
+
+
+def latest_day(store: Store) -> str | None:
+    """The newest listing (or publication) day in the store: the natural `now` for historical data."""
+    r = store.query_one("SELECT max(listed) FROM papers")
+    if r and r[0]:
+        return r[0]
+    r = store.query_one("SELECT max(substr(published,1,10)) FROM papers")
+    return r[0] if r else None
+
+
+# -- GitHub repositories ---------------------------------------------------------------------
+
+def repos_to_refresh(store: Store, limit: int, since_day: str | None = None) -> list[tuple[str, list[str]]]:
+    """The `limit` most relevant GitHub repos to poll: [(owner/name, [paper ids])].
+
+    Relevance = newest paper first (fresh code gains stars fastest), then repos never checked,
+    then the longest unchecked; repos known missing are skipped.
+    """
+    rows = store.query(
+        "SELECT l.url, l.paper_id, COALESCE(p.listed, substr(p.published,1,10), '') AS day "
+        "FROM links l JOIN papers p ON p.id=l.paper_id WHERE l.kind='github' AND p.hidden=0 "
+        + ("AND COALESCE(p.listed, substr(p.published,1,10)) >= ? " if since_day else ""),
+        (since_day,) if since_day else ())
+    by_repo: dict[str, dict] = {}
+    for url, pid, day in rows:
+        repo = repo_from_url(url)
+        if not repo:
+            continue
+        entry = by_repo.setdefault(repo, {"papers": [], "day": ""})
+        if pid not in entry["papers"]:
+            entry["papers"].append(pid)
+        entry["day"] = max(entry["day"], day or "")
+    state = {r[0]: (r[1], r[2]) for r in store.query("SELECT repo, status, checked_at FROM github_repos")}
+    ranked = []
+    for repo, e in by_repo.items():
+        status, checked = state.get(repo, ("new", None))
+        if status == "missing":
+            continue
+        ranked.append((e["day"], checked is None, _neg(checked or ""), repo))
+    ranked.sort(reverse=True)
+    return [(r[3], sorted(by_repo[r[3]]["papers"])) for r in ranked[:limit]]
+
+
+def _neg(s: str) -> str:
+    # older checked_at should sort first under reverse=True: invert characters
+    return "".join(chr(0x10FFFF - ord(c)) for c in s)
+
+
+def repo_from_url(url: str) -> str | None:
+    """'https://github.com/Owner/Name(.git)(/tree/...)' -> 'owner/name'; None if not a repo URL."""
+    import re
+
+    m = re.match(r"^(?:https?://)?(?:www\.)?github\.com/([A-Za-z0-9][A-Za-z0-9-]*)/([A-Za-z0-9._-]+?)(?:\.git)?(?:[/?#].*)?$",
+                 url.strip())
+    if not m or m.group(2) in (".", ".."):
+        return None
+    return f"{m.group(1)}/{m.group(2)}".lower()
+
+
+def get_repo_state(store: Store, repo: str) -> sqlite3.Row | None:
+    return store.query_one("SELECT * FROM github_repos WHERE repo=?", (repo,))
+
+
+def save_repo_state(store: Store, repo: str, *, status: str, http_status: int | None, etag: str | None = None,
+                    stars: int | None = None, full_name: str | None = None, papers: Iterable[str] = (),
+                    at: str | None = None) -> None:
+    """Record a poll outcome; a 200 with a star count also adds a github_stars observation per paper
+    (a 304 re-observes the unchanged count, which keeps velocity honest about elapsed time)."""
+    at = at or utcnow()
+    with store.transaction() as conn:
+        old = conn.execute("SELECT stars FROM github_repos WHERE repo=?", (repo,)).fetchone()
+        changed = old is None or (stars is not None and old[0] != stars)
+        conn.execute(
+            "INSERT INTO github_repos(repo, full_name, etag, stars, status, http_status, checked_at, changed_at) "
+            "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(repo) DO UPDATE SET "
+            "full_name=COALESCE(excluded.full_name, github_repos.full_name), "
+            "etag=COALESCE(excluded.etag, github_repos.etag), stars=COALESCE(excluded.stars, github_repos.stars), "
+            "status=excluded.status, http_status=excluded.http_status, checked_at=excluded.checked_at, "
+            "changed_at=CASE WHEN ? THEN excluded.changed_at ELSE github_repos.changed_at END",
+            (repo, full_name, etag, stars, status, http_status, at, at, 1 if changed else 0))
+        if stars is not None:
+            add_signals(store, [(pid, "github_stars", repo, stars, at) for pid in papers], conn=conn)
