@@ -1,0 +1,307 @@
+"""SQL of the search indexes: the FTS5 table, the paper<->docid map and stored vectors.
+
+Only this module (and the 0020 migration) knows these tables. Every query is
+parameterised; the FTS5 MATCH string itself is built by ``paperwire.search`` from
+quoted terms only, and passed as a parameter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from paperwire.store.sqlite import Store
+
+CODE_KINDS = ("github", "gitlab")
+
+
+@dataclass
+class FilterSQL:
+    """A WHERE fragment over ``papers p`` plus its parameters."""
+
+    where: str = ""
+    params: tuple = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.where
+
+
+def filter_sql(categories=(), date_from=None, date_to=None, date_field="published", has_code=False,
+               author: str | None = None) -> FilterSQL:
+    clauses: list[str] = []
+    params: list = []
+    if author:
+        # substring, case-insensitive (ASCII) on the display names; lexical search applies the
+        # author filter through FTS5 instead (stemmed, diacritics folded) and passes None here
+        clauses.append("EXISTS (SELECT 1 FROM paper_authors a WHERE a.paper_id = p.id AND a.name LIKE ? ESCAPE '\\')")
+        esc = author.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params.append(f"%{esc}%")
+    if categories:
+        marks = ",".join("?" * len(categories))
+        clauses.append(f"EXISTS (SELECT 1 FROM paper_categories c WHERE c.paper_id = p.id AND c.category IN ({marks}))")
+        params += list(categories)
+    # published is an ISO timestamp, listed a day; compare days. Listing-only records carry no
+    # publication date: their listing day stands in for it.
+    col = "p.listed" if date_field == "listed" else "COALESCE(substr(p.published, 1, 10), p.listed)"
+    if date_from:
+        clauses.append(f"{col} >= ?")
+        params.append(date_from)
+    if date_to:
+        clauses.append(f"{col} <= ?")
+        params.append(date_to)
+    if has_code:
+        clauses.append("EXISTS (SELECT 1 FROM links l WHERE l.paper_id = p.id AND l.kind IN ('github','gitlab'))")
+    return FilterSQL(" AND ".join(clauses), tuple(params))
+
+
+def _and(f: FilterSQL) -> str:
+    return f" AND {f.where}" if f.where else ""
+
+
+# -- lexical ---------------------------------------------------------------------------------
+
+def lexical(store: Store, match: str, weights: tuple[float, float, float], flt: FilterSQL,
+            limit: int, offset: int = 0) -> list[tuple[int, str, float]]:
+    """(docid, paper_id, bm25) best first. bm25() is negative in FTS5 (smaller is better)."""
+    w = ", ".join(f"{float(x):.3f}" for x in weights)
+    if flt.empty:
+        # Rank inside FTS5 first (no join per match), then drop hidden papers. Over-fetch a
+        # little so hidden papers do not shorten the page.
+        sql = (f"SELECT f.docid, d.paper_id, f.score FROM "
+               f"(SELECT rowid AS docid, bm25(papers_fts, {w}) AS score FROM papers_fts WHERE papers_fts MATCH ? "
+               f" ORDER BY score LIMIT ?) f "
+               f"JOIN search_docs d ON d.docid = f.docid JOIN papers p ON p.id = d.paper_id "
+               f"WHERE p.hidden = 0 ORDER BY f.score LIMIT ? OFFSET ?")
+        n = offset + limit
+        rows = store.query(sql, (match, n + 20, limit, offset))
+    else:
+        sql = (f"SELECT f.rowid, d.paper_id, bm25(papers_fts, {w}) AS score FROM papers_fts f "
+               f"JOIN search_docs d ON d.docid = f.rowid JOIN papers p ON p.id = d.paper_id "
+               f"WHERE papers_fts MATCH ? AND p.hidden = 0{_and(flt)} ORDER BY score LIMIT ? OFFSET ?")
+        rows = store.query(sql, (match, *flt.params, limit, offset))
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def lexical_count(store: Store, match: str, flt: FilterSQL, cap: int = 10000) -> int:
+    """Number of matches, counted up to ``cap`` (an estimate beyond it)."""
+    if flt.empty:
+        sql = "SELECT count(*) FROM (SELECT rowid FROM papers_fts WHERE papers_fts MATCH ? LIMIT ?)"
+        return store.query_one(sql, (match, cap))[0]
+    sql = (f"SELECT count(*) FROM (SELECT f.rowid FROM papers_fts f JOIN search_docs d ON d.docid = f.rowid "
+           f"JOIN papers p ON p.id = d.paper_id WHERE papers_fts MATCH ? AND p.hidden = 0{_and(flt)} LIMIT ?)")
+    return store.query_one(sql, (match, *flt.params, cap))[0]
+
+
+def filtered_latest(store: Store, flt: FilterSQL, limit: int, offset: int = 0) -> list[tuple[int, str]]:
+    """Papers passing the filters, newest first (a query of filters only)."""
+    sql = (f"SELECT d.docid, p.id FROM papers p JOIN search_docs d ON d.paper_id = p.id "
+           f"WHERE p.hidden = 0{_and(flt)} ORDER BY COALESCE(p.listed, substr(p.published, 1, 10)) DESC, p.id DESC "
+           f"LIMIT ? OFFSET ?")
+    return [(r[0], r[1]) for r in store.query(sql, (*flt.params, limit, offset))]
+
+
+def filtered_count(store: Store, flt: FilterSQL, cap: int = 10000) -> int:
+    sql = f"SELECT count(*) FROM (SELECT 1 FROM papers p WHERE p.hidden = 0{_and(flt)} LIMIT ?)"
+    return store.query_one(sql, (*flt.params, cap))[0]
+
+
+def keep_matching(store: Store, docids: list[int], flt: FilterSQL, match: str | None = None) -> set[int]:
+    """The subset of ``docids`` that are visible, pass the filters (and match, if given)."""
+    out: set[int] = set()
+    for i in range(0, len(docids), 500):
+        chunk = docids[i: i + 500]
+        marks = ",".join("?" * len(chunk))
+        if match:
+            sql = (f"SELECT d.docid FROM papers_fts f JOIN search_docs d ON d.docid = f.rowid "
+                   f"JOIN papers p ON p.id = d.paper_id WHERE papers_fts MATCH ? AND f.rowid IN ({marks}) "
+                   f"AND p.hidden = 0{_and(flt)}")
+            params = (match, *chunk, *flt.params)
+        else:
+            sql = (f"SELECT d.docid FROM search_docs d JOIN papers p ON p.id = d.paper_id "
+                   f"WHERE d.docid IN ({marks}) AND p.hidden = 0{_and(flt)}")
+            params = (*chunk, *flt.params)
+        out.update(r[0] for r in store.query(sql, params))
+    return out
+
+
+def highlights(store: Store, match: str, docids: list[int], open_mark: str, close_mark: str,
+               tokens: int = 30) -> dict[int, tuple[str, str]]:
+    """docid -> (highlighted title, abstract snippet) for the docids that match ``match``."""
+    if not docids or not match:
+        return {}
+    marks = ",".join("?" * len(docids))
+    sql = (f"SELECT rowid, highlight(papers_fts, 0, ?, ?), snippet(papers_fts, 1, ?, ?, '\u2026', ?) "
+           f"FROM papers_fts WHERE papers_fts MATCH ? AND rowid IN ({marks})")
+    rows = store.query(sql, (open_mark, close_mark, open_mark, close_mark, tokens, match, *docids))
+    return {r[0]: (r[1] or "", r[2] or "") for r in rows}
+
+
+def rebuild_lexical(store: Store) -> int:
+    """Rebuild the FTS index and the docid map from ``papers`` (the source of truth)."""
+    with store.transaction() as conn:
+        conn.execute("INSERT OR IGNORE INTO search_docs(paper_id, title_key) "
+                     "SELECT id, lower(rtrim(trim(title_display), '.')) FROM papers")
+        conn.execute("DELETE FROM search_docs WHERE paper_id NOT IN (SELECT id FROM papers)")
+        conn.execute("INSERT INTO papers_fts(papers_fts) VALUES ('rebuild')")
+        return conn.execute("SELECT count(*) FROM search_docs").fetchone()[0]
+
+
+def optimize_lexical(store: Store) -> None:
+    """Merge FTS5 segments into one b-tree: faster queries after a large import."""
+    with store.transaction() as conn:
+        conn.execute("INSERT INTO papers_fts(papers_fts) VALUES ('optimize')")
+
+
+# -- lookups ---------------------------------------------------------------------------------
+
+def docs_for_papers(store: Store, paper_ids: Iterable[str]) -> dict[str, int]:
+    ids = list(dict.fromkeys(paper_ids))
+    out: dict[str, int] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i: i + 500]
+        marks = ",".join("?" * len(chunk))
+        for r in store.query(f"SELECT paper_id, docid FROM search_docs WHERE paper_id IN ({marks})", chunk):
+            out[r[0]] = r[1]
+    return out
+
+
+def papers_for_docs(store: Store, docids: Iterable[int]) -> dict[int, str]:
+    ids = list(dict.fromkeys(int(d) for d in docids))
+    out: dict[int, str] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i: i + 500]
+        marks = ",".join("?" * len(chunk))
+        for r in store.query(f"SELECT docid, paper_id FROM search_docs WHERE docid IN ({marks})", chunk):
+            out[r[0]] = r[1]
+    return out
+
+
+def doc_info(store: Store, docids: list[int]) -> dict[int, dict]:
+    """docid -> {paper_id, title, abstract, date} for rendering hits."""
+    out: dict[int, dict] = {}
+    for i in range(0, len(docids), 500):
+        chunk = docids[i: i + 500]
+        marks = ",".join("?" * len(chunk))
+        for r in store.query(
+                f"SELECT d.docid, p.id, p.title_display, p.abstract_display, COALESCE(p.listed, substr(p.published, 1, 10)) "
+                f"FROM search_docs d JOIN papers p ON p.id = d.paper_id WHERE d.docid IN ({marks})", chunk):
+            out[r[0]] = {"paper_id": r[1], "title": r[2], "abstract": r[3], "date": r[4]}
+    return out
+
+
+def find_by_title_key(store: Store, key: str) -> list[tuple[int, str]]:
+    rows = store.query("SELECT d.docid, d.paper_id FROM search_docs d JOIN papers p ON p.id = d.paper_id "
+                       "WHERE d.title_key = ? AND p.hidden = 0 ORDER BY d.docid LIMIT 5", (key,))
+    return [(r[0], r[1]) for r in rows]
+
+
+def find_visible(store: Store, paper_id: str) -> int | None:
+    r = store.query_one("SELECT d.docid FROM search_docs d JOIN papers p ON p.id = d.paper_id "
+                        "WHERE d.paper_id = ? AND p.hidden = 0", (paper_id,))
+    return r[0] if r else None
+
+
+def doc_count(store: Store) -> int:
+    return store.query_one("SELECT count(*) FROM search_docs")[0]
+
+
+# -- vectors ---------------------------------------------------------------------------------
+
+def text_hash(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
+
+
+def embed_text(title: str, abstract: str) -> str:
+    """The text a paper is embedded from (title first: it carries the most meaning)."""
+    title = (title or "").strip()
+    abstract = (abstract or "").strip()
+    return f"{title}. {abstract}" if abstract else title
+
+
+def docs_to_embed(store: Store, model: str, batch: int = 1000) -> Iterator[list[tuple[int, str, str]]]:
+    """Batches of (docid, text, hash) for papers with no vector for ``model`` or whose text
+    changed since (dirty). Papers whose text hash still matches are only un-marked."""
+    last = -1
+    while True:
+        rows = store.query(
+            "SELECT d.docid, p.title_display, p.abstract_display, v.text_hash FROM search_docs d "
+            "JOIN papers p ON p.id = d.paper_id LEFT JOIN paper_vectors v ON v.model = ? AND v.docid = d.docid "
+            "WHERE d.docid > ? AND (v.docid IS NULL OR d.dirty = 1) ORDER BY d.docid LIMIT ?", (model, last, batch))
+        if not rows:
+            return
+        last = rows[-1][0]
+        out, clean = [], []
+        for docid, title, abstract, old_hash in rows:
+            text = embed_text(title, abstract)
+            h = text_hash(text)
+            if h == old_hash:
+                clean.append(docid)
+            else:
+                out.append((docid, text, h))
+        if clean:
+            with store.transaction() as conn:
+                conn.executemany("UPDATE search_docs SET dirty = 0 WHERE docid = ?", [(d,) for d in clean])
+        if out:
+            yield out
+
+
+def count_to_embed(store: Store, model: str) -> int:
+    return store.query_one(
+        "SELECT count(*) FROM search_docs d LEFT JOIN paper_vectors v ON v.model = ? AND v.docid = d.docid "
+        "WHERE v.docid IS NULL OR d.dirty = 1", (model,))[0]
+
+
+def save_vectors(store: Store, model: str, rows: list[tuple[int, str]], vectors: np.ndarray) -> None:
+    """Store vectors (float16) for (docid, hash) rows and clear their dirty marks, atomically."""
+    vec16 = np.asarray(vectors, dtype="<f2")
+    with store.transaction() as conn:
+        seq = conn.execute("SELECT COALESCE(max(seq), 0) + 1 FROM paper_vectors WHERE model = ?", (model,)).fetchone()[0]
+        conn.executemany(
+            "INSERT INTO paper_vectors(model, docid, text_hash, seq, vector) VALUES (?,?,?,?,?) "
+            "ON CONFLICT(model, docid) DO UPDATE SET text_hash = excluded.text_hash, seq = excluded.seq, "
+            "vector = excluded.vector",
+            [(model, d, h, seq, vec16[i].tobytes()) for i, (d, h) in enumerate(rows)])
+        conn.executemany("UPDATE search_docs SET dirty = 0 WHERE docid = ?", [(d,) for d, _ in rows])
+
+
+def iter_vectors(store: Store, model: str, after_seq: int = 0, batch: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(docids, float32 matrix) batches of the stored vectors of ``model`` written after ``after_seq``."""
+    last = -1
+    while True:
+        rows = store.query("SELECT docid, vector FROM paper_vectors WHERE model = ? AND seq > ? AND docid > ? "
+                           "ORDER BY docid LIMIT ?", (model, after_seq, last, batch))
+        if not rows:
+            return
+        last = rows[-1][0]
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        mat = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f2").reshape(len(rows), -1).astype(np.float32)
+        yield ids, mat
+
+
+def get_vectors(store: Store, model: str, docids: list[int]) -> dict[int, np.ndarray]:
+    out: dict[int, np.ndarray] = {}
+    for i in range(0, len(docids), 500):
+        chunk = docids[i: i + 500]
+        marks = ",".join("?" * len(chunk))
+        for r in store.query(f"SELECT docid, vector FROM paper_vectors WHERE model = ? AND docid IN ({marks})",
+                             (model, *chunk)):
+            out[r[0]] = np.frombuffer(r[1], dtype="<f2").astype(np.float32)
+    return out
+
+
+def vector_count(store: Store, model: str) -> int:
+    return store.query_one("SELECT count(*) FROM paper_vectors WHERE model = ?", (model,))[0]
+
+
+def vector_seq(store: Store, model: str) -> int:
+    """The latest write sequence number of ``model``'s vectors (0: none)."""
+    return store.query_one("SELECT COALESCE(max(seq), 0) FROM paper_vectors WHERE model = ?", (model,))[0]
+
+
+def meta_json(value) -> str:
+    return json.dumps(value, sort_keys=True)
