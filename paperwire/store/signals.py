@@ -121,12 +121,16 @@ def latest_day(store: Store) -> str | None:
 
 # -- GitHub repositories ---------------------------------------------------------------------
 
-def repos_to_refresh(store: Store, limit: int, since_day: str | None = None) -> list[tuple[str, list[str]]]:
+def repos_to_refresh(store: Store, limit: int, since_day: str | None = None, now: str | None = None,
+                     min_interval_hours: float = 20.0) -> list[tuple[str, list[str]]]:
     """The `limit` most relevant GitHub repos to poll: [(owner/name, [paper ids])].
 
-    Relevance = newest paper first (fresh code gains stars fastest), then repos never checked,
-    then the longest unchecked; repos known missing are skipped.
+    Order: repos not checked in the last `min_interval_hours` first (so a run that stopped on the
+    rate limit continues where it left off), never-checked before checked, then newest paper first
+    (fresh code gains stars fastest), then longest unchecked. Repos known missing are skipped.
     """
+    from datetime import datetime, timedelta, timezone
+
     rows = store.query(
         "SELECT l.url, l.paper_id, COALESCE(p.listed, substr(p.published,1,10), '') AS day "
         "FROM links l JOIN papers p ON p.id=l.paper_id WHERE l.kind='github' AND p.hidden=0 "
@@ -141,19 +145,22 @@ def repos_to_refresh(store: Store, limit: int, since_day: str | None = None) -> 
         if pid not in entry["papers"]:
             entry["papers"].append(pid)
         entry["day"] = max(entry["day"], day or "")
+    now_dt = datetime.fromisoformat((now or utcnow()).replace("Z", "+00:00"))
+    recent = (now_dt - timedelta(hours=min_interval_hours)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     state = {r[0]: (r[1], r[2]) for r in store.query("SELECT repo, status, checked_at FROM github_repos")}
     ranked = []
     for repo, e in by_repo.items():
         status, checked = state.get(repo, ("new", None))
         if status == "missing":
             continue
-        ranked.append((e["day"], checked is None, _neg(checked or ""), repo))
-    ranked.sort(reverse=True)
-    return [(r[3], sorted(by_repo[r[3]]["papers"])) for r in ranked[:limit]]
+        fresh = checked is not None and checked > recent
+        ranked.append(((fresh, checked is not None, _desc(e["day"]), checked or "", repo), repo))
+    ranked.sort()
+    return [(repo, sorted(by_repo[repo]["papers"])) for _, repo in ranked[:limit]]
 
 
-def _neg(s: str) -> str:
-    # older checked_at should sort first under reverse=True: invert characters
+def _desc(s: str) -> str:
+    # sorts a string in descending order inside an ascending sort key
     return "".join(chr(0x10FFFF - ord(c)) for c in s)
 
 
