@@ -68,8 +68,12 @@ def display_text(raw: str | None) -> str:
     """
     if not raw:
         return ""
-    s = html.unescape(raw)
-    s = re.sub(r"\s+", " ", s).strip()
+    # Fast path (most titles, author names and many abstracts): nothing to decode, only
+    # whitespace to fold. str.split() folds the same whitespace as \s+ and is ~10x cheaper.
+    if "&" not in raw and "\\" not in raw and "`" not in raw and "''" not in raw and "--" not in raw:
+        return " ".join(raw.split())
+    s = html.unescape(raw) if "&" in raw else raw
+    s = " ".join(s.split())
     parts = _MATH_RE.split(s)
     return "".join(p if i % 2 else _fix_tex_text(p) for i, p in enumerate(parts))
 
@@ -165,6 +169,10 @@ def extract_links(*texts: str | None) -> list[Link]:
     seen: dict[str, Link] = {}
     for text in texts:
         if not text:
+            continue
+        # Fast path: most abstracts have no URL at all; the regexes below cost far more.
+        low = text.lower()
+        if "http" not in low and "github" not in low and "gitlab" not in low and "huggingface" not in low:
             continue
         # arXiv abstracts break long URLs across lines: "https://github.com/foo/\nbar"
         flat = re.sub(r"(?<=[/\-_.])\s*\n\s*(?=\w)", "", text)

@@ -18,11 +18,19 @@ def test_old_database_upgrades_in_place(tmp_path):
     first = migration_files()[0][0]
     old = Store(path, migrate=False)
     old.migrate(upto=first)
-    upsert_papers(old, [Paper(id="2501.00001", title="Kept across upgrades", versions=[Version(1, "2025-01-01T00:00:00Z")])], "listing")
+    # written the way the first release wrote it: its schema only, no later columns
+    with old.transaction() as conn:
+        conn.execute("INSERT INTO papers(id, title, title_display, created_at, changed_at) VALUES (?,?,?,?,?)",
+                     ("2501.00001", "Kept across upgrades", "Kept across upgrades", "2025-01-01", "2025-01-01"))
+        conn.execute("INSERT INTO paper_sources(paper_id, source, first_seen, last_seen) VALUES (?,?,?,?)",
+                     ("2501.00001", "listing", "2025-01-01", "2025-01-01"))
     old.close()
     upgraded = Store(path)
     assert upgraded.applied_migrations() == [n for n, _ in migration_files()]
     assert get_paper(upgraded, "2501.00001").title == "Kept across upgrades"
+    # the upgraded database takes new writes through the current code
+    res = upsert_papers(upgraded, [Paper(id="2501.00001", title="Kept across upgrades", versions=[Version(1, "2025-01-01T00:00:00Z")])], "listing")
+    assert res.updated == 1 and get_paper(upgraded, "2501.00001").versions[0].number == 1
 
 
 def test_newer_version_updates_and_older_only_fills(store):

@@ -10,13 +10,14 @@ Hugging Face data accumulate. A record that changes nothing writes nothing.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import sqlite3
 from typing import Iterable
 
 from paperwire.models import HFEntry, Link, Paper, Version
 from paperwire.store.sqlite import Store, utcnow
-from paperwire.text import display_text, extract_links
+from paperwire.text import classify_link, display_text, extract_links
 
 TEXT_FIELDS = ("title", "abstract", "comments", "journal_ref", "doi", "license", "submitter")
 
@@ -146,40 +147,75 @@ def stats(store: Store) -> dict:
 
 # -- writing ---------------------------------------------------------------------------------
 
+def record_hash(item: Paper | HFEntry) -> str:
+    """A stable fingerprint of one source record (what the parser produced, before merging)."""
+    rec = item.paper if isinstance(item, HFEntry) else item
+    key = (rec.id, rec.title, rec.abstract, rec.authors, rec.categories, rec.comments, rec.journal_ref, rec.doi,
+           rec.license, rec.submitter, rec.published, rec.updated, rec.listed,
+           [(v.number, v.created, v.size) for v in rec.versions])
+    if isinstance(item, HFEntry):  # upvotes and stars change while the paper stays the same
+        key += (item.featured_on, item.upvotes, item.submitted_by, item.github_repo, item.github_stars,
+                item.project_page)
+    return hashlib.blake2b(repr(key).encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+
+
 def upsert_papers(store: Store, items: list[Paper | HFEntry], source: str, source_ref: str | None = None,
                   conn: sqlite3.Connection | None = None) -> UpsertResult:
     """Merge a batch of records into the store. Call inside ``store.transaction()`` to make the
-    batch atomic together with a checkpoint; on its own it opens its own transaction."""
+    batch atomic together with a checkpoint; on its own it opens its own transaction.
+
+    Fast paths, because bulk imports are mostly "new paper" or "same record again":
+    a record whose fingerprint equals the one this source reported last time is skipped
+    without reading the stored paper; papers not yet stored are inserted with one
+    ``executemany`` per table for the whole batch.
+    """
     if conn is None:
         with store.transaction() as c:
             return upsert_papers(store, items, source, source_ref, conn=c)
     result = UpsertResult()
     now = utcnow()
-    # Several records of one paper in a batch merge in order.
-    existing = get_papers(store, [(i.paper if isinstance(i, HFEntry) else i).id for i in items])
+    recs = [(i.paper if isinstance(i, HFEntry) else i) for i in items]
+    hashes = [record_hash(i) for i in items]
+    ids = list(dict.fromkeys(r.id for r in recs))
+    seen_hash: dict[str, str | None] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i: i + 500]
+        seen_hash.update(conn.execute(
+            f"SELECT paper_id, record_hash FROM paper_sources WHERE source=? AND paper_id IN ({','.join('?' * len(chunk))})",
+            [source, *chunk]).fetchall())
+    todo = [(item, rec, h) for item, rec, h in zip(items, recs, hashes) if seen_hash.get(rec.id) != h]
+    skipped_ids = {r.id for r, h in zip(recs, hashes) if seen_hash.get(r.id) == h} - {rec.id for _, rec, _ in todo}
+    result.unchanged += len(skipped_ids)
+    existing = get_papers(store, list(dict.fromkeys(rec.id for _, rec, _ in todo)))
     hf_rows = []
     touched: dict[str, tuple[Paper | None, Paper]] = {}
-    for item in items:
-        rec = item.paper if isinstance(item, HFEntry) else item
+    last_hash: dict[str, str] = {}
+    # Several records of one paper in a batch merge in order.
+    for item, rec, h in todo:
         before = touched[rec.id][0] if rec.id in touched else existing.get(rec.id)
         current = touched[rec.id][1] if rec.id in touched else before
-        merged = merge(current, rec)
-        touched[rec.id] = (before, merged)
+        touched[rec.id] = (before, merge(current, rec))
+        last_hash[rec.id] = h
         if isinstance(item, HFEntry):
             hf_rows.append((rec.id, item.featured_on, item.upvotes, item.submitted_by, item.github_repo,
                             item.github_stars, item.project_page, now))
+    new = [m for b, m in touched.values() if b is None]
+    if new:
+        _insert_new(conn, new, now)
+        result.stored += len(new)
     for pid, (before, merged) in touched.items():
-        if before is not None and _content_key(before) == _content_key(merged):
+        if before is None:
+            continue
+        if _content_key(before) == _content_key(merged):
             result.unchanged += 1
         else:
-            _write_paper(conn, merged, now, is_new=before is None)
-            if before is None:
-                result.stored += 1
-            else:
-                result.updated += 1
-        conn.execute(
-            "INSERT INTO paper_sources(paper_id, source, source_ref, first_seen, last_seen) VALUES (?,?,?,?,?) "
-            "ON CONFLICT(paper_id, source) DO NOTHING", (pid, source, source_ref, now, now))
+            _write_paper(conn, merged, now, is_new=False)
+            result.updated += 1
+    conn.executemany(
+        "INSERT INTO paper_sources(paper_id, source, source_ref, first_seen, last_seen, record_hash) VALUES (?,?,?,?,?,?) "
+        "ON CONFLICT(paper_id, source) DO UPDATE SET last_seen=excluded.last_seen, record_hash=excluded.record_hash, "
+        "source_ref=COALESCE(excluded.source_ref, paper_sources.source_ref)",
+        [(pid, source, source_ref, now, now, h) for pid, h in last_hash.items()])
     for row in hf_rows:
         conn.execute(
             "INSERT INTO hf_daily(paper_id, featured_on, upvotes, submitted_by, github_repo, github_stars, project_page, seen_at) "
@@ -193,25 +229,47 @@ def upsert_papers(store: Store, items: list[Paper | HFEntry], source: str, sourc
             "WHERE hf_daily.upvotes IS NOT excluded.upvotes OR hf_daily.featured_on IS NULL "
             "OR hf_daily.github_stars IS NOT excluded.github_stars", row)
         if row[4]:
-            conn.execute("INSERT OR IGNORE INTO links(paper_id, url, kind, origin) VALUES (?,?,?,'hf')",
-                         (row[0], row[4].rstrip("/"), "github"))
+            link = classify_link(row[4])
+            if link is not None and link.kind in ("github", "gitlab"):
+                conn.execute("INSERT OR IGNORE INTO links(paper_id, url, kind, origin) VALUES (?,?,?,'hf')",
+                             (row[0], link.url, link.kind))
     return result
 
 
+_INSERT_PAPER = (
+    "INSERT INTO papers(id, title, title_display, abstract, abstract_display, authors, categories, primary_category, "
+    "comments, journal_ref, doi, license, submitter, published, updated, listed, latest_version, created_at, changed_at) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+
+
+def _paper_values(p: Paper, now: str) -> tuple:
+    return (p.id, p.title, p.title_display, p.abstract or "", p.abstract_display,
+            json.dumps(p.authors, ensure_ascii=False), json.dumps(p.categories), p.primary_category, p.comments,
+            p.journal_ref, p.doi, p.license, p.submitter, p.published, p.updated, p.listed, p.latest_version, now, now)
+
+
+def _insert_new(conn: sqlite3.Connection, papers: list[Paper], now: str) -> None:
+    """Papers known to be absent: plain inserts, one executemany per table."""
+    conn.executemany(_INSERT_PAPER, [_paper_values(p, now) for p in papers])
+    conn.executemany("INSERT INTO paper_authors(paper_id, position, name) VALUES (?,?,?)",
+                     [(p.id, i, a) for p in papers for i, a in enumerate(p.authors)])
+    conn.executemany("INSERT OR IGNORE INTO paper_categories(paper_id, category, position) VALUES (?,?,?)",
+                     [(p.id, c, i) for p in papers for i, c in enumerate(p.categories)])
+    conn.executemany("INSERT INTO versions(paper_id, version, created, size) VALUES (?,?,?,?)",
+                     [(p.id, v.number, v.created, v.size) for p in papers for v in p.versions])
+    conn.executemany("INSERT OR IGNORE INTO links(paper_id, url, kind, origin) VALUES (?,?,?,'text')",
+                     [(p.id, l.url, l.kind) for p in papers for l in p.links])
+
+
 def _write_paper(conn: sqlite3.Connection, p: Paper, now: str, is_new: bool) -> None:
-    values = (p.id, p.title, p.title_display, p.abstract or "", p.abstract_display, json.dumps(p.authors, ensure_ascii=False),
-              json.dumps(p.categories), p.primary_category, p.comments, p.journal_ref, p.doi, p.license,
-              p.submitter, p.published, p.updated, p.listed, p.latest_version, now, now)
     conn.execute(
-        "INSERT INTO papers(id, title, title_display, abstract, abstract_display, authors, categories, primary_category, "
-        "comments, journal_ref, doi, license, submitter, published, updated, listed, latest_version, created_at, changed_at) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+        _INSERT_PAPER + " ON CONFLICT(id) DO UPDATE SET "
         "title=excluded.title, title_display=excluded.title_display, abstract=excluded.abstract, "
         "abstract_display=excluded.abstract_display, authors=excluded.authors, categories=excluded.categories, "
         "primary_category=excluded.primary_category, comments=excluded.comments, journal_ref=excluded.journal_ref, "
         "doi=excluded.doi, license=excluded.license, submitter=excluded.submitter, published=excluded.published, "
         "updated=excluded.updated, listed=excluded.listed, latest_version=excluded.latest_version, "
-        "changed_at=excluded.changed_at", values)
+        "changed_at=excluded.changed_at", _paper_values(p, now))
     if not is_new:
         for table in ("paper_authors", "paper_categories", "versions"):
             conn.execute(f"DELETE FROM {table} WHERE paper_id=?", (p.id,))
