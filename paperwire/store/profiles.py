@@ -1,0 +1,194 @@
+"""Table access for reader profiles: positive/negative papers, follows, private feed tokens,
+and the lookups a library import needs (by arXiv id, DOI, title).
+
+Profile keys are strings ('user:12', 'sub:7'), so this module depends on no other engineer's
+schema; a user's upvotes are read from the accounts `upvotes` table when it exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from paperwire.store.signals import table_exists
+from paperwire.store.sqlite import Store, utcnow
+
+POSITIVE = ("like", "save", "import")
+KINDS = POSITIVE + ("dismiss",)
+
+
+@dataclass
+class Profile:
+    key: str
+    positives: dict[str, tuple[str, str]] = field(default_factory=dict)  # paper_id -> (kind, created_at)
+    negatives: dict[str, str] = field(default_factory=dict)  # paper_id -> created_at
+    categories: list[str] = field(default_factory=list)
+    authors: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.positives or self.categories or self.authors)
+
+
+def check_key(key: str) -> str:
+    if not re.fullmatch(r"(user|sub):[A-Za-z0-9_.@+-]{1,200}", key or ""):
+        raise ValueError(f"profile key must look like 'user:<id>' or 'sub:<id>', not {key!r}")
+    return key
+
+
+def user_key(user_id) -> str:
+    return f"user:{user_id}"
+
+
+def subscriber_key(sub_id) -> str:
+    return f"sub:{sub_id}"
+
+
+def add_items(store: Store, key: str, paper_ids: Iterable[str], kind: str, source: str | None = None,
+              at: str | None = None) -> int:
+    """Mark papers in a profile. A positive clears an earlier dismissal and vice versa (the latest
+    opinion wins). Returns how many were new."""
+    check_key(key)
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}")
+    at = at or utcnow()
+    opposite = ("dismiss",) if kind in POSITIVE else POSITIVE
+    n = 0
+    with store.transaction() as conn:
+        for pid in dict.fromkeys(paper_ids):
+            marks = ",".join("?" * len(opposite))
+            conn.execute(f"DELETE FROM profile_items WHERE profile_key=? AND paper_id=? AND kind IN ({marks})",
+                         (key, pid, *opposite))
+            cur = conn.execute(
+                "INSERT INTO profile_items(profile_key, paper_id, kind, source, created_at) "
+                "SELECT ?,?,?,?,? WHERE EXISTS (SELECT 1 FROM papers WHERE id=?) "
+                "ON CONFLICT(profile_key, paper_id, kind) DO NOTHING", (key, pid, kind, source, at, pid))
+            n += cur.rowcount
+    return n
+
+
+def remove_item(store: Store, key: str, paper_id: str, kind: str | None = None) -> int:
+    with store.transaction() as conn:
+        if kind:
+            return conn.execute("DELETE FROM profile_items WHERE profile_key=? AND paper_id=? AND kind=?",
+                                (key, paper_id, kind)).rowcount
+        return conn.execute("DELETE FROM profile_items WHERE profile_key=? AND paper_id=?", (key, paper_id)).rowcount
+
+
+def follow(store: Store, key: str, kind: str, value: str) -> None:
+    check_key(key)
+    if kind not in ("category", "author"):
+        raise ValueError("follow kind must be 'category' or 'author'")
+    value = value.strip()
+    if not value:
+        raise ValueError("nothing to follow")
+    with store.transaction() as conn:
+        conn.execute("INSERT OR IGNORE INTO profile_follows(profile_key, kind, value, created_at) VALUES (?,?,?,?)",
+                     (key, kind, value, utcnow()))
+
+
+def unfollow(store: Store, key: str, kind: str, value: str) -> None:
+    with store.transaction() as conn:
+        conn.execute("DELETE FROM profile_follows WHERE profile_key=? AND kind=? AND value=?", (key, kind, value))
+
+
+def load_profile(store: Store, key: str) -> Profile:
+    check_key(key)
+    prof = Profile(key)
+    for pid, kind, at in store.query(
+            "SELECT paper_id, kind, created_at FROM profile_items WHERE profile_key=? ORDER BY created_at, paper_id",
+            (key,)):
+        if kind == "dismiss":
+            prof.negatives[pid] = at
+        else:
+            prof.positives[pid] = (kind, at)
+    if key.startswith("user:") and key[5:].isdigit() and table_exists(store, "upvotes"):
+        for pid, at in store.query("SELECT paper_id, created_at FROM upvotes WHERE user_id=?", (int(key[5:]),)):
+            if pid not in prof.negatives:
+                prof.positives.setdefault(pid, ("upvote", at))
+    for kind, value in store.query("SELECT kind, value FROM profile_follows WHERE profile_key=? ORDER BY value",
+                                   (key,)):
+        (prof.categories if kind == "category" else prof.authors).append(value)
+    return prof
+
+
+def profile_keys(store: Store) -> list[str]:
+    """Every profile with some content (items or follows)."""
+    return [r[0] for r in store.query(
+        "SELECT profile_key FROM profile_items UNION SELECT profile_key FROM profile_follows ORDER BY 1")]
+
+
+# -- private feed tokens -------------------------------------------------------------------------
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_feed_token(store: Store, key: str) -> str:
+    """A fresh private feed token for the profile (the old one stops working)."""
+    check_key(key)
+    token = secrets.token_urlsafe(24)
+    with store.transaction() as conn:
+        conn.execute("INSERT INTO profile_feed_tokens(profile_key, token_hash, created_at) VALUES (?,?,?) "
+                     "ON CONFLICT(profile_key) DO UPDATE SET token_hash=excluded.token_hash, created_at=excluded.created_at",
+                     (key, _hash(token), utcnow()))
+    return token
+
+
+def has_feed_token(store: Store, key: str) -> bool:
+    return store.query_one("SELECT 1 FROM profile_feed_tokens WHERE profile_key=?", (key,)) is not None
+
+
+def profile_for_feed_token(store: Store, token: str) -> str | None:
+    if not token or len(token) > 200:
+        return None
+    row = store.query_one("SELECT profile_key FROM profile_feed_tokens WHERE token_hash=?", (_hash(token),))
+    return row[0] if row else None
+
+
+# -- lookups for library import -------------------------------------------------------------------
+
+def existing_ids(store: Store, ids: Iterable[str]) -> set[str]:
+    ids = list(dict.fromkeys(ids))
+    out: set[str] = set()
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        out.update(r[0] for r in store.query(
+            f"SELECT id FROM papers WHERE id IN ({','.join('?' * len(chunk))})", tuple(chunk)))
+    return out
+
+
+def ids_by_doi(store: Store, dois: Iterable[str]) -> dict[str, str]:
+    """{lower-case DOI: paper id}."""
+    dois = [d.lower() for d in dict.fromkeys(dois)]
+    out: dict[str, str] = {}
+    for i in range(0, len(dois), 500):
+        chunk = dois[i:i + 500]
+        for pid, doi in store.query(
+                f"SELECT id, lower(doi) FROM papers WHERE doi IS NOT NULL AND lower(doi) IN ({','.join('?' * len(chunk))})",
+                tuple(chunk)):
+            out[doi] = pid
+    return out
+
+
+def title_candidates(store: Store, words: list[str], limit: int = 20) -> list[tuple[str, str]]:
+    """(paper id, display title) of papers whose title shares the given words, best first.
+    Uses the full-text index when the search migration is installed, else a LIKE scan."""
+    words = [w for w in words if w.isalnum()][:12]
+    if not words:
+        return []
+    if table_exists(store, "papers_fts") and table_exists(store, "search_docs"):
+        expr = "title : (" + " OR ".join(f'"{w}"' for w in words) + ")"
+        try:
+            return [(r[0], r[1]) for r in store.query(
+                "SELECT d.paper_id, p.title_display FROM papers_fts f JOIN search_docs d ON d.docid=f.rowid "
+                "JOIN papers p ON p.id=d.paper_id WHERE papers_fts MATCH ? ORDER BY f.rank LIMIT ?", (expr, limit))]
+        except Exception:  # an index mid-rebuild must not break an import; fall back to scanning
+            pass
+    longest = sorted(words, key=len, reverse=True)[:2]
+    where = " AND ".join("title_display LIKE ?" for _ in longest)
+    return [(r[0], r[1]) for r in store.query(
+        f"SELECT id, title_display FROM papers WHERE {where} LIMIT ?", (*(f"%{w}%" for w in longest), limit))]
