@@ -1,0 +1,177 @@
+"""create_app(settings) -> the ASGI app: HTML pages, the JSON API, feeds and static files.
+
+Other routers join here with one ``include_router`` line each (see the bottom of create_app).
+Cross-cutting concerns live in small ASGI middlewares below: security headers, a request
+body size limit, and the CSRF seed cookie.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from paperwire.config import Settings
+from paperwire.web_common import CSRF_COOKIE, CSRF_MAX_AGE, PageCache, RateLimiter, render
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+# No inline scripts or styles anywhere, so the policy can be strict.
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
+       "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+# the interactive API docs page loads its script and style from a CDN
+DOCS_CSP = ("default-src 'self'; img-src 'self' data: https://fastapi.tiangolo.com; "
+            "style-src 'self' https://cdn.jsdelivr.net; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+            "frame-ancestors 'none'")
+
+
+class SecurityMiddleware:
+    """Adds security headers, refuses oversized bodies (413), and sets the CSRF seed cookie."""
+
+    def __init__(self, app, max_body: int, secure: bool):
+        self.app, self.max_body, self.secure = app, max_body, secure
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            return await _too_large(scope, send, self.max_body)
+        received = 0
+        too_big = False
+
+        async def limited_receive():
+            nonlocal received, too_big
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    too_big = True
+                    raise HTTPException(413, f"Request body larger than {self.max_body} bytes.")
+            return message
+
+        path = scope.get("path", "")
+        state = scope.setdefault("state", {})
+
+        async def send_wrapper(message):
+            if message["type"] == "http.response.start":
+                h = list(message.get("headers", []))
+                csp = DOCS_CSP if path in ("/api/docs", "/api/redoc") else CSP
+                h += [(b"content-security-policy", csp.encode()), (b"x-content-type-options", b"nosniff"),
+                      (b"x-frame-options", b"DENY"), (b"referrer-policy", b"strict-origin-when-cross-origin")]
+                seed = state.get("csrf_seed")
+                if state.get("csrf_new") and seed:
+                    cookie = f"{CSRF_COOKIE}={seed}; Max-Age={CSRF_MAX_AGE}; Path=/; HttpOnly; SameSite=Lax"
+                    if self.secure:
+                        cookie += "; Secure"
+                    h.append((b"set-cookie", cookie.encode()))
+                message["headers"] = h
+            await send(message)
+
+        await self.app(scope, limited_receive, send_wrapper)
+
+
+async def _too_large(scope, send, limit):
+    body = (f'{{"error": "Request body larger than {limit} bytes."}}').encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _wants_json(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith("/api/") or path.endswith(".json") or "application/json" in request.headers.get("accept", "")
+
+
+def create_app(settings: Settings | None = None, store=None) -> FastAPI:
+    from paperwire.store import open_store
+
+    settings = settings or Settings.load()
+    store = store or open_store(settings)
+    app = FastAPI(title=f"{settings.site_name} API", version="1", docs_url="/api/docs", redoc_url=None,
+                  openapi_url="/api/openapi.json",
+                  description="Hugging Face-compatible papers API (`/api/daily_papers`, `/api/papers/...`) "
+                              "plus paperwire's own `/api/v1/...`. Write endpoints take `Authorization: Bearer <token>` "
+                              "(create one with `paperwire token create`).")
+    app.state.settings = settings
+    app.state.store = store
+    app.state.rate_limiter = RateLimiter()
+    app.state.page_cache = PageCache()
+    app.state.search_engine = None  # built on first use (loading the model is slow)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        headers = getattr(exc, "headers", None)
+        if _wants_json(request):
+            return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=headers)
+        if exc.status_code == 401:
+            from urllib.parse import quote
+
+            from paperwire.web_common import flash_redirect
+
+            return flash_redirect("/signin?next=" + quote(request.url.path), "Sign in first.")
+        resp = render(request, "error.html", {"status": exc.status_code, "message": exc.detail,
+                                               "title": _TITLES.get(exc.status_code, "Error")},
+                      status_code=exc.status_code)
+        if headers:
+            resp.headers.update(headers)
+        return resp
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        errors = [{"loc": list(e.get("loc", [])), "msg": e.get("msg", "")} for e in exc.errors()]
+        if _wants_json(request):
+            return JSONResponse({"error": "invalid request", "details": errors}, status_code=422)
+        msg = "; ".join(f"{'.'.join(str(x) for x in e['loc'][1:])}: {e['msg']}" for e in errors)
+        return render(request, "error.html", {"status": 422, "message": msg, "title": "Invalid request"},
+                      status_code=422)
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception):
+        log.exception("error serving %s", request.url.path)
+        if _wants_json(request):
+            return JSONResponse({"error": "internal error"}, status_code=500)
+        return render(request, "error.html", {"status": 500, "title": "Something went wrong",
+                                               "message": "The error was logged; please try again later."},
+                      status_code=500)
+
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+
+    from paperwire import api, feeds, web, web_auth
+
+    app.include_router(api.router)
+    app.include_router(feeds.router)
+    app.include_router(web_auth.router)
+    # --- routers of other issues: one line each -----------------------------------------------
+    try:
+        from paperwire.web_digest import router as digest_router  # issue 5: subscribe/confirm/unsubscribe
+
+        app.include_router(digest_router)
+        app.state.has_subscriptions = True
+    except ImportError:
+        app.state.has_subscriptions = False
+        app.include_router(web.pending_subscribe_router)
+    try:
+        from paperwire.web_foryou import router as foryou_router  # recommendations
+
+        app.include_router(foryou_router)
+    except ImportError:
+        pass
+    # the page routes last: /papers/{id:path} would otherwise shadow more specific routes
+    app.include_router(web.router)
+
+    app.add_middleware(SecurityMiddleware, max_body=settings.max_body_bytes,
+                       secure=settings.base_url.startswith("https://"))
+    return app
+
+
+_TITLES = {400: "Bad request", 401: "Sign in first", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
+           413: "Too large", 422: "Invalid request", 429: "Slow down"}

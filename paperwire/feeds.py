@@ -1,0 +1,160 @@
+"""Atom 1.0 and RSS 2.0 feeds: daily papers, trending, a search, a category, an author.
+
+Built with lxml (not string templates) so every title and abstract is escaped by the
+serializer. Each route answers `.atom` and `.rss`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from email.utils import format_datetime
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import Response
+from lxml import etree
+
+from paperwire.store import listings
+from paperwire.web_common import rate_limit
+
+router = APIRouter(prefix="/feeds", include_in_schema=False)
+ATOM = "http://www.w3.org/2005/Atom"
+FEED_SIZE = 50
+
+
+def _utc(ts: str | None) -> datetime:
+    if not ts:
+        return datetime(1970, 1, 1, tzinfo=timezone.utc)
+    if len(ts) == 10:
+        ts += "T00:00:00Z"
+    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
+
+
+def _rfc3339(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _sub(parent, tag, text=None, **attrs):
+    el = etree.SubElement(parent, tag, {k.rstrip("_"): v for k, v in attrs.items()})
+    if text is not None:
+        el.text = _clean(text)
+    return el
+
+
+def _clean(s: str) -> str:
+    # XML 1.0 forbids most control characters; an abstract containing one must not break the feed
+    return "".join(ch for ch in str(s) if ch in "\t\n\r" or ord(ch) >= 0x20)
+
+
+def render_feed(request: Request, fmt: str, title: str, page_url: str, cards: list) -> Response:
+    base = request.app.state.settings.base_url.rstrip("/")
+    self_url = base + request.url.path + (("?" + request.url.query) if request.url.query else "")
+    updated = max((_utc(c.paper.updated or c.paper.published) for c in cards), default=_utc(None))
+    if fmt == "atom":
+        feed = etree.Element(f"{{{ATOM}}}feed", nsmap={None: ATOM})
+        _sub(feed, f"{{{ATOM}}}title", title)
+        _sub(feed, f"{{{ATOM}}}id", self_url)
+        _sub(feed, f"{{{ATOM}}}updated", _rfc3339(updated))
+        _sub(feed, f"{{{ATOM}}}link", href=self_url, rel="self", type="application/atom+xml")
+        _sub(feed, f"{{{ATOM}}}link", href=base + page_url, rel="alternate", type="text/html")
+        _sub(feed, f"{{{ATOM}}}generator", request.app.state.settings.site_name)
+        for c in cards:
+            p = c.paper
+            e = _sub(feed, f"{{{ATOM}}}entry")
+            _sub(e, f"{{{ATOM}}}title", p.title_display)
+            _sub(e, f"{{{ATOM}}}id", f"{base}/papers/{p.id}")
+            _sub(e, f"{{{ATOM}}}link", href=f"{base}/papers/{p.id}", rel="alternate", type="text/html")
+            _sub(e, f"{{{ATOM}}}link", href=f"https://arxiv.org/pdf/{p.id}", rel="related", type="application/pdf")
+            _sub(e, f"{{{ATOM}}}updated", _rfc3339(_utc(p.updated or p.published)))
+            _sub(e, f"{{{ATOM}}}published", _rfc3339(_utc(p.published)))
+            for a in p.authors[:50] or ["unknown"]:
+                _sub(_sub(e, f"{{{ATOM}}}author"), f"{{{ATOM}}}name", a)
+            for cat in p.categories:
+                _sub(e, f"{{{ATOM}}}category", term=cat)
+            _sub(e, f"{{{ATOM}}}summary", p.abstract_display, type="text")
+        body = etree.tostring(feed, xml_declaration=True, encoding="utf-8")
+        return Response(body, media_type="application/atom+xml; charset=utf-8")
+    rss = etree.Element("rss", version="2.0", nsmap={"atom": ATOM})
+    ch = _sub(rss, "channel")
+    _sub(ch, "title", title)
+    _sub(ch, "link", base + page_url)
+    _sub(ch, "description", f"{title} — {request.app.state.settings.site_name}")
+    _sub(ch, f"{{{ATOM}}}link", href=self_url, rel="self", type="application/rss+xml")
+    _sub(ch, "lastBuildDate", format_datetime(updated))
+    for c in cards:
+        p = c.paper
+        it = _sub(ch, "item")
+        _sub(it, "title", p.title_display)
+        _sub(it, "link", f"{base}/papers/{p.id}")
+        _sub(it, "guid", f"{base}/papers/{p.id}", isPermaLink="true")
+        _sub(it, "pubDate", format_datetime(_utc(p.published)))
+        _sub(it, "description", p.abstract_display)
+        for cat in p.categories:
+            _sub(it, "category", cat)
+    body = etree.tostring(rss, xml_declaration=True, encoding="utf-8")
+    return Response(body, media_type="application/rss+xml; charset=utf-8")
+
+
+FMT = "{fmt:str}"
+
+
+def _fmt(fmt: str) -> str:
+    if fmt not in ("atom", "rss"):
+        raise HTTPException(404, "Feeds end in .atom or .rss")
+    return fmt
+
+
+@router.get("/daily.{fmt}")
+def daily_feed(request: Request, fmt: str, date: str | None = Query(None, pattern=r"^\d{4}-\d{2}-\d{2}$")):
+    store = request.app.state.store
+    day = date or listings.latest_day(store) or "0000-00-00"
+    ids, _ = listings.list_ids(store, day, day, "upvotes", FEED_SIZE, 0)
+    return render_feed(request, _fmt(fmt), f"Daily papers {day}", f"/papers/date/{day}", listings.cards(store, ids))
+
+
+@router.get("/trending.{fmt}")
+def trending_feed(request: Request, fmt: str, window: str = Query("week", pattern="^(day|week|month)$")):
+    from paperwire.web import trending_list
+
+    _fmt(fmt)
+    rows = trending_list(request, window, FEED_SIZE, 0)
+    if rows is None:
+        raise HTTPException(503, "trending is not installed on this server")
+    return render_feed(request, fmt, f"Trending this {window}", f"/papers/trending?window={window}",
+                       [c for _, c in rows])
+
+
+@router.get("/search.{fmt}", dependencies=[Depends(rate_limit("search", 120, 60))])
+def search_feed(request: Request, fmt: str, q: str = Query(..., min_length=1, max_length=500)):
+    from paperwire.web import run_search
+
+    _fmt(fmt)
+    try:
+        result = run_search(request, q, FEED_SIZE, 0)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc))
+    if result is None:
+        raise HTTPException(503, "search is not installed on this server")
+    cards = listings.cards(request.app.state.store, [h.paper_id for h in result.hits])
+    return render_feed(request, fmt, f"Search: {q}", "/papers?q=" + quote(q), cards)
+
+
+@router.get("/category/{category}.{fmt}")
+def category_feed(request: Request, category: str, fmt: str):
+    _fmt(fmt)
+    store = request.app.state.store
+    if len(category) > 40 or not listings.known_category(store, category):
+        raise HTTPException(404, f"No papers in category {category!r}.")
+    ids, _ = listings.category_ids(store, category, FEED_SIZE, 0)
+    return render_feed(request, fmt, f"Newest in {category}", f"/categories/{quote(category)}",
+                       listings.cards(store, ids))
+
+
+@router.get("/author/{name}.{fmt}")
+def author_feed(request: Request, name: str, fmt: str):
+    _fmt(fmt)
+    store = request.app.state.store
+    ids, total = listings.author_ids(store, name[:200], FEED_SIZE, 0)
+    if not total:
+        raise HTTPException(404, f"No papers by {name!r}.")
+    return render_feed(request, fmt, f"Papers by {name}", f"/authors/{quote(name)}", listings.cards(store, ids))

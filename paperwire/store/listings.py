@@ -1,0 +1,174 @@
+"""List queries for the site: papers of a day/week/month, by author, by category, and the
+"card" data a list shows (counts, submitter, code link) fetched in a fixed number of queries
+per page (no per-paper queries).
+
+A paper is on day D's list when it was first listed on D, featured on Hugging Face's daily
+papers on D, or submitted by a user to D's list.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, timedelta
+
+from paperwire.models import Paper
+from paperwire.store.papers import get_papers
+from paperwire.store.sqlite import Store
+
+CODE_KINDS = ("github", "gitlab")
+
+
+@dataclasses.dataclass
+class Card:
+    paper: Paper
+    upvotes: int = 0            # site upvotes + upvotes imported from Hugging Face
+    local_upvotes: int = 0
+    comments: int = 0
+    code_url: str | None = None
+    github_stars: int | None = None
+    project_page: str | None = None
+    submitter: str | None = None  # site user name, or the HF submitter
+    submitted_on: str | None = None  # the daily list the paper is on (YYYY-MM-DD)
+
+    @property
+    def id(self) -> str:
+        return self.paper.id
+
+
+def _chunks(ids: list[str], n: int = 500):
+    for i in range(0, len(ids), n):
+        yield ids[i:i + n]
+
+
+def cards(store: Store, ids, with_details: bool = True) -> list[Card]:
+    """Cards for `ids`, in that order; hidden and unknown papers are dropped."""
+    ids = list(dict.fromkeys(ids))
+    papers = get_papers(store, ids, with_details=with_details)
+    out = {pid: Card(p) for pid, p in papers.items() if not p.hidden}
+    live = list(out)
+    for chunk in _chunks(live):
+        marks = ",".join("?" * len(chunk))
+        for r in store.query(f"SELECT paper_id, upvotes, comments FROM paper_counts WHERE paper_id IN ({marks})", chunk):
+            out[r[0]].local_upvotes, out[r[0]].comments = r[1], r[2]
+        for r in store.query(f"SELECT paper_id, upvotes, submitted_by, github_repo, github_stars, project_page, featured_on "
+                             f"FROM hf_daily WHERE paper_id IN ({marks})", chunk):
+            c = out[r[0]]
+            c.upvotes = r[1] or 0
+            c.submitter, c.code_url, c.github_stars, c.project_page, c.submitted_on = r[2], r[3], r[4], r[5], r[6]
+        for r in store.query(f"SELECT s.paper_id, u.username, s.day FROM submissions s JOIN users u ON u.id = s.user_id "
+                             f"WHERE s.paper_id IN ({marks})", chunk):
+            out[r[0]].submitter, out[r[0]].submitted_on = r[1], r[2]
+    for c in out.values():
+        c.upvotes += c.local_upvotes
+        if not c.code_url:
+            code = [l for l in c.paper.links if l.kind in CODE_KINDS]
+            code.sort(key=lambda l: l.origin != "hf")
+            c.code_url = code[0].url if code else None
+        if not c.project_page:
+            c.project_page = next((l.url for l in c.paper.links if l.kind == "project"), None)
+        if not c.submitted_on:
+            c.submitted_on = c.paper.listed
+    return [out[i] for i in ids if i in out]
+
+
+# --- days ----------------------------------------------------------------------------------------
+
+def latest_day(store: Store) -> str | None:
+    """The newest day that has any paper on its list (the demo data is historical, so not 'today')."""
+    days = [
+        store.query_one("SELECT listed FROM papers WHERE listed IS NOT NULL AND hidden=0 ORDER BY listed DESC LIMIT 1"),
+        store.query_one("SELECT featured_on FROM hf_daily WHERE featured_on IS NOT NULL ORDER BY featured_on DESC LIMIT 1"),
+        store.query_one("SELECT day FROM submissions ORDER BY day DESC LIMIT 1"),
+    ]
+    days = [r[0] for r in days if r and r[0]]
+    return max(days) if days else None
+
+
+def neighbour_days(store: Store, day: str) -> tuple[str | None, str | None]:
+    """(previous, next) days that have papers, around `day`."""
+    prev = [store.query_one("SELECT max(listed) FROM papers WHERE listed < ?", (day,)),
+            store.query_one("SELECT max(featured_on) FROM hf_daily WHERE featured_on < ?", (day,)),
+            store.query_one("SELECT max(day) FROM submissions WHERE day < ?", (day,))]
+    nxt = [store.query_one("SELECT min(listed) FROM papers WHERE listed > ?", (day,)),
+           store.query_one("SELECT min(featured_on) FROM hf_daily WHERE featured_on > ?", (day,)),
+           store.query_one("SELECT min(day) FROM submissions WHERE day > ?", (day,))]
+    p = [r[0] for r in prev if r and r[0]]
+    n = [r[0] for r in nxt if r and r[0]]
+    return (max(p) if p else None), (min(n) if n else None)
+
+
+def week_range(week: str) -> tuple[str, str]:
+    """'2026-W25' -> ('2026-06-15', '2026-06-21') (ISO weeks, Monday first). ValueError if malformed."""
+    y, w = week.split("-W")
+    start = date.fromisocalendar(int(y), int(w), 1)
+    return start.isoformat(), (start + timedelta(days=6)).isoformat()
+
+
+def month_range(month: str) -> tuple[str, str]:
+    """'2026-06' -> ('2026-06-01', '2026-06-30'). ValueError if malformed."""
+    y, m = (int(x) for x in month.split("-"))
+    start = date(y, m, 1)
+    end = date(y + (m == 12), m % 12 + 1, 1) - timedelta(days=1)
+    return start.isoformat(), end.isoformat()
+
+
+_SORTS = {
+    # site upvotes + HF upvotes, newest id first on ties
+    "upvotes": "(COALESCE(pc.upvotes, 0) + COALESCE(h.upvotes, 0)) DESC, p.id DESC",
+    "published": "p.published DESC, p.id DESC",
+}
+
+
+def list_ids(store: Store, start: str, end: str, sort: str = "upvotes", limit: int = 30, offset: int = 0,
+             submitter: str | None = None) -> tuple[list[str], int]:
+    """Ids on the lists of days start..end (inclusive), sorted; and how many there are in all."""
+    order = _SORTS.get(sort, _SORTS["upvotes"])
+    if submitter:
+        cand = ("SELECT s.paper_id AS pid FROM submissions s JOIN users u ON u.id = s.user_id "
+                "WHERE s.day BETWEEN :s AND :e AND u.username = :who "
+                "UNION SELECT paper_id FROM hf_daily WHERE featured_on BETWEEN :s AND :e AND submitted_by = :who")
+    else:
+        cand = ("SELECT id AS pid FROM papers WHERE listed BETWEEN :s AND :e "
+                "UNION SELECT paper_id FROM hf_daily WHERE featured_on BETWEEN :s AND :e "
+                "UNION SELECT paper_id FROM submissions WHERE day BETWEEN :s AND :e")
+    params = {"s": start, "e": end, "who": submitter, "limit": limit, "offset": offset}
+    rows = store.query(
+        f"WITH c AS ({cand}) SELECT p.id, count(*) OVER () FROM c JOIN papers p ON p.id = c.pid AND p.hidden = 0 "
+        f"LEFT JOIN paper_counts pc ON pc.paper_id = p.id LEFT JOIN hf_daily h ON h.paper_id = p.id "
+        f"ORDER BY {order} LIMIT :limit OFFSET :offset", params)
+    if rows:
+        return [r[0] for r in rows], rows[0][1]
+    if offset:
+        total = store.query_one(f"WITH c AS ({cand}) SELECT count(*) FROM c JOIN papers p ON p.id = c.pid AND p.hidden = 0",
+                                params)[0]
+        return [], total
+    return [], 0
+
+
+def author_ids(store: Store, name: str, limit: int = 30, offset: int = 0) -> tuple[list[str], int]:
+    rows = store.query(
+        "SELECT p.id, count(*) OVER () FROM paper_authors a JOIN papers p ON p.id = a.paper_id "
+        "WHERE a.name = ? COLLATE NOCASE AND p.hidden = 0 GROUP BY p.id "
+        "ORDER BY COALESCE(p.listed, substr(p.published, 1, 10)) DESC, p.id DESC LIMIT ? OFFSET ?",
+        (name, limit, offset))
+    return [r[0] for r in rows], (rows[0][1] if rows else 0)
+
+
+def category_ids(store: Store, category: str, limit: int = 30, offset: int = 0) -> tuple[list[str], int]:
+    rows = store.query(
+        "SELECT p.id FROM paper_categories c JOIN papers p ON p.id = c.paper_id "
+        "WHERE c.category = ? AND p.hidden = 0 "
+        "ORDER BY COALESCE(p.listed, substr(p.published, 1, 10)) DESC, p.id DESC LIMIT ? OFFSET ?",
+        (category, limit, offset))
+    total = store.query_one("SELECT count(*) FROM paper_categories WHERE category = ?", (category,))[0]
+    return [r[0] for r in rows], total
+
+
+def known_category(store: Store, category: str) -> bool:
+    return store.query_one("SELECT 1 FROM paper_categories WHERE category = ? LIMIT 1", (category,)) is not None
+
+
+def hf_extra(store: Store, paper_id: str) -> dict | None:
+    r = store.query_one("SELECT featured_on, upvotes, submitted_by, github_repo, github_stars, project_page "
+                        "FROM hf_daily WHERE paper_id = ?", (paper_id,))
+    return dict(r) if r else None
