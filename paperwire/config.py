@@ -29,6 +29,11 @@ class Settings:
     host: str = _s("127.0.0.1", "Address `paperwire serve` listens on.")
     port: int = _s(8000, "Port `paperwire serve` listens on.")
     workers: int = _s(1, "Number of server worker processes.")
+    # site (issue 4)
+    max_body_bytes: int = _s(65536, "Largest request body the site accepts, in bytes (larger ones get 413).")
+    submit_daily_limit: int = _s(5, "Papers one user may submit to the daily list per UTC day.")
+    rate_limit_factor: float = _s(1.0, "Multiplier on every per-user/IP rate limit (0 turns rate limiting off, e.g. for load tests).")
+    page_cache_seconds: float = _s(5.0, "Seconds a rendered page is reused for anonymous visitors (0: off).")
     # arXiv sources
     oai_url: str = _s("https://oaipmh.arxiv.org/oai", "arXiv OAI-PMH endpoint.")
     arxiv_api_url: str = _s("https://export.arxiv.org/api/query", "arXiv query API endpoint.")
