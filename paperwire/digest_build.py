@@ -1,0 +1,416 @@
+"""Digest builder: data in, message out. No database, no network, no clock.
+
+One ``DigestBuilder`` is made per run over the period's new papers; ``build(subscriber)`` is
+then called once per subscriber. Everything that is the same for every subscriber is done
+once in the constructor, so a run over 100,000 subscribers costs little more per subscriber
+than a few numpy operations over the period's papers and one small template render:
+
+- interests are scored with numpy over the period's papers: one boolean array per category
+  and per author, one score row per distinct topic (a saved search) and per seed paper,
+  computed once by the caller (``paperwire.digest`` runs the topics through the hybrid search
+  when the search index is available, else ``lexical_rows`` below);
+- each paper's block (title, authors, categories, snippet, links) is rendered once, in HTML
+  and in text; a subscriber's digest stitches those blocks with its own "why chosen" lines;
+- the "trending this week" blocks are rendered once, too.
+
+Score of a new paper p for a subscriber (only papers matching an interest qualify; a
+subscriber without interests gets the period's trending papers):
+
+    score = W_AUTHOR*author(p) + W_TOPIC*topic(p) + W_SEED*seed(p) + W_CATEGORY*category(p)
+            + W_TREND*trend(p)
+
+with author/category in {0, 1}, topic/seed the best row value in [0, 1] over the
+subscriber's topics/seeds, and trend the paper's trending score divided by the period's
+highest. The weights are below; the reasons shown are the terms that contributed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
+
+from paperwire.models import Paper
+from paperwire.text import extract_links
+
+W_AUTHOR = 3.0
+W_TOPIC = 2.0
+W_SEED = 1.5
+W_CATEGORY = 1.0
+W_TREND = 0.75
+
+SNIPPET_CHARS = 320
+TRENDING_SHOWN = 3
+_WHY = "\x00WHY\x00"  # placeholder in a pre-rendered item block, replaced per subscriber
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+
+
+def template_env() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)),
+                      autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    return env
+
+
+_ENV: Environment | None = None
+
+
+def _env() -> Environment:
+    global _ENV
+    if _ENV is None:
+        _ENV = template_env()
+    return _ENV
+
+
+# --- text helpers -------------------------------------------------------------------------
+
+_TEX_CMD = re.compile(r"\\(?:mathrm|mathbf|mathcal|mathit|text|textbf|textit|emph|operatorname|mathbb)\s*")
+_TEX_OTHER = re.compile(r"\\([A-Za-z]+)")
+
+
+def clean_snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
+    """The abstract's opening, without TeX markup, cut at a word boundary."""
+    s = text or ""
+    s = s.replace("$", "")
+    s = _TEX_CMD.sub("", s)
+    s = _TEX_OTHER.sub(r"\1", s)
+    s = re.sub(r"[{}]", "", s)
+    s = re.sub(r"\s+", " ", s).strip()
+    if len(s) <= limit:
+        return s
+    cut = s[:limit]
+    sp = cut.rfind(" ")
+    if sp > limit * 0.6:
+        cut = cut[:sp]
+    return cut.rstrip(" ,;:.") + "\u2026"
+
+
+def norm_name(name: str) -> str:
+    return re.sub(r"\s+", " ", (name or "").strip().lower())
+
+
+def norm_topic(topic: str) -> str:
+    return re.sub(r"\s+", " ", (topic or "").strip().lower())
+
+
+def authors_line(authors: Sequence[str], limit: int = 6) -> str:
+    if len(authors) <= limit:
+        return ", ".join(authors)
+    return ", ".join(authors[:limit]) + f" and {len(authors) - limit} more"
+
+
+def code_link(p: Paper) -> str | None:
+    links = p.links or extract_links(p.abstract, p.comments)
+    for kind in ("github", "gitlab", "hf_model", "hf_space", "hf_dataset", "project"):
+        for link in links:
+            if link.kind == kind:
+                return link.url
+    return None
+
+
+# --- interest rows (fallback scorers; the caller may use the search engine instead) --------
+
+def lexical_rows(queries: Sequence[str], papers: Sequence[Paper], min_score: float = 0.08) -> np.ndarray:
+    """TF-IDF cosine of each query against each paper (title twice + abstract), as a
+    (len(queries), len(papers)) float32 array; values below `min_score` become 0 (no match)."""
+    out = np.zeros((len(queries), len(papers)), dtype=np.float32)
+    if not queries or not papers:
+        return out
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    docs = [f"{p.title_display or p.title} {p.title_display or p.title} {p.abstract_display or p.abstract}" for p in papers]
+    vec = TfidfVectorizer(stop_words="english", sublinear_tf=True, ngram_range=(1, 2), min_df=1,
+                          dtype=np.float32)
+    d = vec.fit_transform(docs)
+    q = vec.transform(list(queries))
+    sims = (q @ d.T).toarray().astype(np.float32)
+    # a phrase whose words all occur in a paper scores higher than TF-IDF weights alone say
+    sims[sims < min_score] = 0.0
+    return np.minimum(sims / 0.5, 1.0)  # ~0.5 cosine is a strong match for short queries
+
+
+def vector_rows(seed_vectors: np.ndarray, paper_vectors: np.ndarray, min_sim: float = 0.45) -> np.ndarray:
+    """Cosine similarity (vectors L2-normalised) of seeds to papers, rescaled so `min_sim` -> 0
+    and 1.0 -> 1; below `min_sim` is no match."""
+    if seed_vectors.size == 0 or paper_vectors.size == 0:
+        return np.zeros((len(seed_vectors), len(paper_vectors)), dtype=np.float32)
+    sims = (seed_vectors @ paper_vectors.T).astype(np.float32)
+    rows = (sims - min_sim) / (1.0 - min_sim)
+    rows[sims < min_sim] = 0.0
+    return np.clip(rows, 0.0, 1.0)
+
+
+# --- results ------------------------------------------------------------------------------
+
+@dataclass
+class DigestItem:
+    paper_id: str
+    score: float
+    why: list[str]
+
+
+@dataclass
+class Digest:
+    subscriber_id: int
+    email: str
+    period: str  # 'daily:2026-07-01'
+    items: list[DigestItem]
+    trending: list[str]  # paper ids of the "trending this week" section
+    subject: str = ""
+    text: str = ""
+    html: str = ""
+    headers: dict = field(default_factory=dict)
+
+
+@dataclass
+class Links:
+    """A subscriber's own links (signed tokens): built by the caller."""
+
+    preferences: str
+    unsubscribe: str
+
+
+def period_label(period: str) -> str:
+    kind, _, key = period.partition(":")
+    return f"{'Weekly' if kind == 'weekly' else 'Daily'} digest, {key}"
+
+
+class DigestBuilder:
+    """Scores and renders digests for one period. See the module docstring for the formula."""
+
+    def __init__(self, papers: Sequence[Paper], *, period: str, site_name: str, base_url: str,
+                 trend: dict[str, float] | None = None, trending_week: Sequence[Paper] = (),
+                 topic_rows: dict[str, np.ndarray] | None = None, seed_rows: dict[str, np.ndarray] | None = None,
+                 send_empty: bool = False, list_id: str | None = None):
+        self.papers = list(papers)
+        self.period = period
+        self.site_name = site_name
+        self.base_url = base_url.rstrip("/")
+        self.send_empty = send_empty
+        self.list_id = list_id
+        n = len(self.papers)
+        self.ids = [p.id for p in self.papers]
+        self.index = {pid: i for i, pid in enumerate(self.ids)}
+        # listing day per paper as an ordinal: "new since the subscriber's last digest" is one comparison
+        self.listed = np.array([date.fromisoformat(p.listed).toordinal() if p.listed else 0 for p in self.papers],
+                               dtype=np.int64)
+        t = np.array([float((trend or {}).get(pid, 0.0)) for pid in self.ids], dtype=np.float32)
+        top = float(t.max()) if n else 0.0
+        self.trend = t / top if top > 0 else t
+        self.trend_raw = t
+        # category -> papers; "cs" matches every cs.* paper
+        cats: dict[str, list[int]] = {}
+        for i, p in enumerate(self.papers):
+            keys = set(p.categories)
+            keys.update(c.split(".", 1)[0] for c in p.categories)
+            for c in keys:
+                cats.setdefault(c.lower(), []).append(i)
+        self.categories = {c: np.array(v, dtype=np.int64) for c, v in cats.items()}
+        self.category_case = {c.lower(): c for p in self.papers for c in p.categories}
+        auth: dict[str, list[int]] = {}
+        self.author_case: dict[str, str] = {}
+        for i, p in enumerate(self.papers):
+            for a in p.authors:
+                k = norm_name(a)
+                auth.setdefault(k, []).append(i)
+                self.author_case.setdefault(k, a)
+        self.authors = {a: np.array(sorted(set(v)), dtype=np.int64) for a, v in auth.items()}
+        self.topic_rows = {norm_topic(k): v for k, v in (topic_rows or {}).items()}
+        self.seed_rows = dict(seed_rows or {})
+        env = _env()
+        self._item_html = env.get_template("digest/item.html")
+        self._item_text = env.get_template("digest/item.txt")
+        self._page_html = env.get_template("digest/digest.html")
+        self._page_text = env.get_template("digest/digest.txt")
+        self._blocks_html: dict[str, str] = {}
+        self._blocks_text: dict[str, str] = {}
+        self.trending_week = list(trending_week)
+        self._trend_blocks = [(p.id, self._trending_block_html(p), self._trending_block_text(p))
+                              for p in self.trending_week]
+
+    # -- per-paper blocks (rendered once) -------------------------------------------------
+    def _paper_ctx(self, p: Paper) -> dict:
+        return {"p": p, "title": p.title_display or p.title, "authors": authors_line(p.authors),
+                "categories": p.categories, "snippet": clean_snippet(p.abstract_display or p.abstract),
+                "code": code_link(p), "url": f"{self.base_url}/papers/{p.id}",
+                "arxiv": f"https://arxiv.org/abs/{p.id}" if ":" not in p.id else None, "why": Markup(_WHY)}
+
+    def _block(self, i: int) -> tuple[str, str]:
+        pid = self.ids[i]
+        h = self._blocks_html.get(pid)
+        if h is None:
+            ctx = self._paper_ctx(self.papers[i])
+            h = self._blocks_html[pid] = self._item_html.render(ctx)
+            self._blocks_text[pid] = self._item_text.render(ctx)
+        return h, self._blocks_text[pid]
+
+    def _trending_block_html(self, p: Paper) -> str:
+        ctx = self._paper_ctx(p)
+        ctx["trending"] = True
+        return self._item_html.render(ctx).replace(_WHY, "")
+
+    def _trending_block_text(self, p: Paper) -> str:
+        ctx = self._paper_ctx(p)
+        ctx["trending"] = True
+        return self._item_text.render(ctx).replace(_WHY, "")
+
+    # -- scoring ----------------------------------------------------------------------------
+    def score(self, sub) -> list[DigestItem]:
+        """The subscriber's items for this period, best first (at most sub.size)."""
+        n = len(self.ids)
+        size = max(1, int(sub.size or 10))
+        if n == 0:
+            return []
+        new = np.ones(n, dtype=bool)
+        if sub.last_until:
+            new = self.listed > date.fromisoformat(sub.last_until).toordinal()
+        score = np.zeros(n, dtype=np.float32)
+        match = np.zeros(n, dtype=bool)
+        has_interest = False
+        why: dict[int, list[tuple[float, str]]] = {}
+
+        def add(idx: np.ndarray, weight: float, text_for: Callable[[int], str], values: np.ndarray | None = None):
+            for j, i in enumerate(idx.tolist()):
+                v = float(values[j]) if values is not None else 1.0
+                why.setdefault(i, []).append((weight * v, text_for(i)))
+
+        cat_hit = np.zeros(n, dtype=bool)
+        for c in sub.categories:
+            idx = self.categories.get(c.lower())
+            has_interest = True
+            if idx is not None:
+                cat_hit[idx] = True
+        author_hits: list[tuple[str, np.ndarray]] = []
+        for a in sub.authors:
+            has_interest = True
+            idx = self.authors.get(norm_name(a))
+            if idx is not None:
+                author_hits.append((a, idx))
+        topic_best = topic_arg = None
+        topics = [t for t in sub.topics if norm_topic(t) in self.topic_rows]
+        if sub.topics:
+            has_interest = True
+        if topics:
+            rows = np.stack([self.topic_rows[norm_topic(t)] for t in topics])
+            topic_arg = rows.argmax(axis=0)
+            topic_best = rows[topic_arg, np.arange(n)]
+        seed_best = seed_arg = None
+        seeds = [s for s in sub.seeds if s in self.seed_rows]
+        if sub.seeds:
+            has_interest = True
+        if seeds:
+            rows = np.stack([self.seed_rows[s] for s in seeds])
+            seed_arg = rows.argmax(axis=0)
+            seed_best = rows[seed_arg, np.arange(n)]
+
+        if has_interest:
+            score += W_CATEGORY * cat_hit
+            match |= cat_hit
+            for _, idx in author_hits:
+                score[idx] += W_AUTHOR
+                match[idx] = True
+            if topic_best is not None:
+                score += W_TOPIC * topic_best
+                match |= topic_best > 0
+            if seed_best is not None:
+                score += W_SEED * seed_best
+                match |= seed_best > 0
+            score += W_TREND * self.trend
+            cand = np.flatnonzero(match & new)
+        else:
+            score += self.trend + 1e-3 * (self.listed - self.listed.min())  # newest first among equals
+            cand = np.flatnonzero(new)
+        if cand.size == 0:
+            return []
+        if cand.size > size:
+            part = cand[np.argpartition(-score[cand], size - 1)[:size]]
+        else:
+            part = cand
+        order = sorted(part.tolist(), key=lambda i: (-float(score[i]), self.ids[i]))
+        items = []
+        for i in order:
+            reasons: list[tuple[float, str]] = []
+            for a, idx in author_hits:
+                if i in set(idx.tolist()):
+                    reasons.append((W_AUTHOR, f"by {self.author_case.get(norm_name(a), a)}"))
+            if topic_best is not None and topic_best[i] > 0:
+                reasons.append((W_TOPIC * float(topic_best[i]), f"matches your topic '{topics[int(topic_arg[i])]}'"))
+            if seed_best is not None and seed_best[i] > 0:
+                reasons.append((W_SEED * float(seed_best[i]), f"similar to {seeds[int(seed_arg[i])]}"))
+            if cat_hit[i]:
+                p_cats = self.papers[i].categories
+                wanted = {c.lower() for c in sub.categories}
+                shown = [c for c in p_cats if c.lower() in wanted or c.split(".", 1)[0].lower() in wanted]
+                reasons.append((W_CATEGORY, ", ".join(shown[:2]) or p_cats[0]))
+            if self.trend[i] > 0.25:
+                reasons.append((W_TREND * float(self.trend[i]), "trending"))
+            # most specific first: author, topic, seed, category, trending (the order they were added)
+            items.append(DigestItem(self.ids[i], float(score[i]), [r[1] for r in reasons] or ["new"]))
+        return items
+
+    # -- rendering ------------------------------------------------------------------------------
+    def build(self, sub, links: Links, message_id: str | None = None) -> Digest | None:
+        """Score and render one subscriber's digest; None when there is nothing to send."""
+        items = self.score(sub)
+        if not items and not self.send_empty:
+            return None
+        chosen = {it.paper_id for it in items}
+        trending = [(pid, h, t) for pid, h, t in self._trend_blocks if pid not in chosen][:TRENDING_SHOWN]
+        rows = []
+        for it in items:
+            h, t = self._block(self.index[it.paper_id])
+            why_text = " · ".join(it.why)
+            rows.append({"html": Markup(h.replace(_WHY, str(escape(why_text)))),
+                         "text": t.replace(_WHY, why_text), "why": it.why})
+        label = period_label(self.period)
+        n = len(items)
+        if n:
+            first = self.papers[self.index[items[0].paper_id]]
+            top_title = first.title_display or first.title
+            if len(top_title) > 70:
+                top_title = top_title[:67].rstrip() + "..."
+            subject = f"{self.site_name}: {n} new paper{'s' if n != 1 else ''} for you \u2014 {top_title}"
+        else:
+            subject = f"{self.site_name}: no new papers matched your interests"
+        ctx = {"site_name": self.site_name, "base_url": self.base_url, "label": label, "items": rows,
+               "trending": [{"html": Markup(h), "text": t} for _, h, t in trending], "links": links,
+               "email": sub.email, "frequency": sub.frequency, "interests": _interests_line(sub)}
+        html = self._page_html.render(ctx)
+        text = self._page_text.render(ctx)
+        headers = {
+            "List-Unsubscribe": f"<{links.unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+        if self.list_id:
+            headers["List-Id"] = self.list_id
+        return Digest(sub.id, sub.email, self.period, items, [pid for pid, _, _ in trending],
+                      subject=subject, text=text, html=html, headers=headers)
+
+
+def _interests_line(sub) -> str:
+    parts = []
+    if sub.categories:
+        parts.append("categories " + ", ".join(sub.categories))
+    if sub.authors:
+        parts.append("authors " + ", ".join(sub.authors))
+    if sub.topics:
+        parts.append("topics " + ", ".join(f"'{t}'" for t in sub.topics))
+    if sub.seeds:
+        parts.append("papers like " + ", ".join(sub.seeds))
+    return "; ".join(parts) or "none yet (you get what is trending)"
+
+
+def distinct(values: Iterable[Iterable[str]], key: Callable[[str], str] = lambda s: s) -> list[str]:
+    """The distinct values over many subscribers' lists, first spelling kept."""
+    seen: dict[str, str] = {}
+    for vs in values:
+        for v in vs:
+            seen.setdefault(key(v), v)
+    return list(seen.values())

@@ -1,0 +1,214 @@
+"""Subscription pages and API (issue 5): subscribe, confirm, preferences, unsubscribe.
+
+Who may do what:
+- anyone may ask to subscribe an address; the answer is the same whatever that address's
+  state (PUBLIC_ANSWER), and the confirmation mail goes out after the response, so neither
+  the page nor its timing tells whether an address is subscribed;
+- a preferences or unsubscribe link carries a signed token naming one subscriber: holding the
+  link is the permission (no password), and it reaches only that one subscription;
+- POST /unsubscribe?token=... is also the RFC 8058 one-click endpoint: mail clients post
+  ``List-Unsubscribe=One-Click`` there without cookies, so it takes no CSRF field (the signed
+  token is what a forger cannot produce). GET only shows a button: link scanners and
+  prefetchers follow GET links, and must not unsubscribe anyone.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, BackgroundTasks, Body, Depends, Form, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from paperwire import digest
+from paperwire.store import subscriptions as subs
+from paperwire.web_common import rate_limit, render, verify_csrf
+
+log = logging.getLogger(__name__)
+
+router = APIRouter()
+
+
+def _deliver_later(request: Request, msg_id: int | None, background: BackgroundTasks) -> None:
+    from paperwire.mailer import mail_enabled
+
+    settings = request.app.state.settings
+    if msg_id is None or not mail_enabled(settings):
+        return
+    store = request.app.state.store
+
+    def send():
+        try:
+            digest.deliver(store, settings, ids=[msg_id], wait=False)
+        except Exception:  # queued in the outbox: the next `paperwire digest send` retries it
+            log.exception("sending message %s failed", msg_id)
+
+    background.add_task(send)
+
+
+def _message(request: Request, heading: str, message: str, status: int = 200, **extra):
+    return render(request, "digest/page_message.html",
+                  {"title": heading, "heading": heading, "message": message, "is_error": status >= 400, **extra},
+                  status_code=status)
+
+
+def _start(request: Request, background: BackgroundTasks, email: str, prefs: dict) -> None:
+    outcome = digest.subscribe(request.app.state.store, request.app.state.settings, email, prefs, send=False)
+    log.info("subscribe %s: %s", outcome.subscriber.id, outcome.action)
+    _deliver_later(request, outcome.message_id, background)
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+@router.get("/subscribe")
+def subscribe_page(request: Request):
+    return render(request, "digest/page_subscribe.html", {"title": "Subscribe"})
+
+
+@router.post("/subscribe", dependencies=[Depends(rate_limit("subscribe", 10, 3600))])
+def subscribe_form(request: Request, background: BackgroundTasks, csrf: str = Form(""),
+                   email: str = Form("", max_length=300), frequency: str = Form(""),
+                   categories: str = Form("", max_length=2000), topics: str = Form("", max_length=2000)):
+    verify_csrf(request, csrf)
+    prefs = {k: v for k, v in (("frequency", frequency), ("categories", categories), ("topics", topics)) if v}
+    try:
+        _start(request, background, email, prefs)
+    except ValueError as exc:
+        return render(request, "digest/page_subscribe.html",
+                      {"title": "Subscribe", "error": str(exc), "email": email, "categories": categories,
+                       "topics": topics}, status_code=400)
+    return _message(request, "Check your inbox", digest.PUBLIC_ANSWER)
+
+
+@router.get("/subscribe/confirm")
+def confirm(request: Request, token: str = Query("", max_length=1000)):
+    store, settings = request.app.state.store, request.app.state.settings
+    try:
+        sub = digest.check_confirm_token(store, settings, token)
+    except digest.TokenError as exc:
+        return _message(request, "Link not valid", str(exc), status=400)
+    links = digest.links_for(settings, sub)
+    return _message(request, "You are subscribed",
+                    f"{sub.email} will get the {sub.frequency} digest. Choose what it should be about:",
+                    preferences_url=links.preferences)
+
+
+def _manage(request: Request, token: str) -> subs.Subscriber:
+    try:
+        return digest.check_manage_token(request.app.state.store, request.app.state.settings, token)
+    except digest.TokenError as exc:
+        raise HTTPException(403, str(exc))
+
+
+@router.get("/preferences")
+def preferences_page(request: Request, token: str = Query("", max_length=1000), saved: int = 0):
+    sub = _manage(request, token)
+    return render(request, "digest/page_preferences.html",
+                  {"title": "Your digest", "sub": sub, "token": token, "values": sub.preferences(), "saved": saved})
+
+
+@router.post("/preferences", dependencies=[Depends(rate_limit("preferences", 30, 3600))])
+def preferences_save(request: Request, token: str = Query("", max_length=1000), csrf: str = Form(""),
+                     frequency: str = Form("daily"), size: str = Form("10", max_length=10),
+                     categories: str = Form("", max_length=4000), authors: str = Form("", max_length=8000),
+                     topics: str = Form("", max_length=4000), seeds: str = Form("", max_length=2000)):
+    verify_csrf(request, csrf)
+    sub = _manage(request, token)
+    form = {"frequency": frequency, "size": size, "categories": categories, "authors": authors, "topics": topics,
+            "seeds": seeds}
+    try:
+        prefs = digest.parse_preferences(form)
+    except ValueError as exc:
+        # the visitor's input comes back as typed, with the reason: nothing is lost
+        values = {**sub.preferences(), **{k: digest._as_list(v) for k, v in form.items()
+                                          if k not in ("frequency", "size")},
+                  "frequency": frequency, "size": size}
+        return render(request, "digest/page_preferences.html",
+                      {"title": "Your digest", "sub": sub, "token": token, "values": values, "error": str(exc)},
+                      status_code=400)
+    subs.update_preferences(request.app.state.store, sub.id, prefs)
+    return RedirectResponse("/preferences?" + urlencode({"token": token, "saved": 1}), status_code=303)
+
+
+@router.get("/unsubscribe")
+def unsubscribe_page(request: Request, token: str = Query("", max_length=1000)):
+    sub = _manage(request, token)
+    return render(request, "digest/page_unsubscribe.html",
+                  {"title": "Unsubscribe", "sub": sub, "token": token, "done": sub.status == "unsubscribed"})
+
+
+@router.post("/unsubscribe", dependencies=[Depends(rate_limit("unsubscribe", 60, 3600))])
+def unsubscribe(request: Request, token: str = Query("", max_length=1000)):
+    """The footer button and RFC 8058 one-click (body ``List-Unsubscribe=One-Click``)."""
+    sub = _manage(request, token)
+    if sub.status in ("active", "pending"):
+        digest.unsubscribe(request.app.state.store, sub)
+        sub = subs.get_subscriber(request.app.state.store, sub.id)
+    return render(request, "digest/page_unsubscribe.html",
+                  {"title": "Unsubscribed", "sub": sub, "token": token, "done": True})
+
+
+@router.post("/unsubscribe/undo", dependencies=[Depends(rate_limit("unsubscribe", 60, 3600))])
+def resubscribe(request: Request, token: str = Query("", max_length=1000), csrf: str = Form("")):
+    verify_csrf(request, csrf)
+    sub = _manage(request, token)
+    if not digest.resubscribe(request.app.state.store, sub):
+        return _message(request, "Subscribe again",
+                        "Mail to this address was refused, so it needs a fresh confirmation: subscribe again "
+                        "from the front page.", status=409)
+    sub = subs.get_subscriber(request.app.state.store, sub.id)
+    return render(request, "digest/page_unsubscribe.html",
+                  {"title": "Subscribed", "sub": sub, "token": token, "resubscribed": True})
+
+
+# --- JSON API ------------------------------------------------------------------------------
+
+def _public(sub: subs.Subscriber) -> dict:
+    return {"email": sub.email, "status": sub.status, **sub.preferences(), "confirmed_at": sub.confirmed_at}
+
+
+@router.post("/api/v1/subscriptions", status_code=202, tags=["subscriptions"],
+             dependencies=[Depends(rate_limit("subscribe", 10, 3600))])
+def api_subscribe(request: Request, background: BackgroundTasks, body: dict = Body(...)):
+    """Start a subscription (double opt-in: a confirmation e-mail is sent). Same answer for any address."""
+    email = body.get("email") if isinstance(body, dict) else None
+    if not isinstance(email, str):
+        return JSONResponse({"error": "body must be a JSON object with an 'email' string"}, status_code=422)
+    prefs = {k: v for k, v in body.items() if k in subs.PREF_FIELDS}
+    try:
+        _start(request, background, email, prefs)
+    except ValueError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=422)
+    return {"message": digest.PUBLIC_ANSWER}
+
+
+@router.get("/api/v1/subscriptions/me", tags=["subscriptions"])
+def api_get(request: Request, token: str = Query(..., max_length=1000)):
+    """The subscription a signed link's token names (the token from a digest's preferences link)."""
+    return _public(_manage(request, token))
+
+
+@router.patch("/api/v1/subscriptions/me", tags=["subscriptions"],
+              dependencies=[Depends(rate_limit("preferences", 30, 3600))])
+def api_update(request: Request, token: str = Query(..., max_length=1000), body: dict = Body(...)):
+    """Change some preferences (frequency, size, categories, authors, topics, seeds)."""
+    sub = _manage(request, token)
+    unknown = set(body) - set(subs.PREF_FIELDS)
+    if unknown:
+        return JSONResponse({"error": f"unknown field(s): {', '.join(sorted(unknown))}"}, status_code=422)
+    try:
+        prefs = digest.parse_preferences(body, partial=True)
+    except ValueError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=422)
+    subs.update_preferences(request.app.state.store, sub.id, prefs)
+    return _public(subs.get_subscriber(request.app.state.store, sub.id))
+
+
+@router.delete("/api/v1/subscriptions/me", tags=["subscriptions"],
+               dependencies=[Depends(rate_limit("unsubscribe", 60, 3600))])
+def api_unsubscribe(request: Request, token: str = Query(..., max_length=1000)):
+    """Unsubscribe at once."""
+    sub = _manage(request, token)
+    if sub.status in ("active", "pending"):
+        digest.unsubscribe(request.app.state.store, sub)
+    return _public(subs.get_subscriber(request.app.state.store, sub.id))
