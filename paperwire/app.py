@@ -175,3 +175,9 @@ def create_app(settings: Settings | None = None, store=None) -> FastAPI:
 
 _TITLES = {400: "Bad request", 401: "Sign in first", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
            413: "Too large", 422: "Invalid request", 429: "Slow down"}
+
+
+def app_from_env() -> FastAPI:
+    """The app built from the environment/config file: what `paperwire serve` workers run."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return create_app(Settings.load())

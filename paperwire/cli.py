@@ -183,5 +183,276 @@ def latest(c: Context, limit: int) -> None:
         click.echo(f"{p.listed or (p.published or '')[:10]}  {p.id:<12} {p.title_display[:90]}{code}")
 
 
+# --- site: serve / user / token (issue 4) -------------------------------------------------
+
+@cli.command()
+@click.option("--host", help="Address to listen on (default: settings.host).")
+@click.option("--port", type=int, help="Port (default: settings.port).")
+@click.option("--workers", type=int, help="Worker processes (default: settings.workers).")
+@click.option("--log-level", default="warning", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@pass_ctx
+def serve(c: Context, host: str | None, port: int | None, workers: int | None, log_level: str) -> None:
+    """Run the web site and API (uvicorn) and print its URL."""
+    import os
+
+    import uvicorn
+
+    s = c.settings
+    host, port, workers = host or s.host, port or s.port, workers or s.workers
+    c.store  # apply migrations once here, not in every worker at the same time
+    # workers re-create the app from settings: pass the resolved ones through the environment
+    os.environ["PAPERWIRE_DB"] = str(s.db)
+    cfg = click.get_current_context().find_root().params.get("config_path")
+    if cfg:
+        os.environ["PAPERWIRE_CONFIG"] = os.path.abspath(cfg)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    click.echo(f"paperwire is serving {s.db} at http://{shown}:{port}/  (Ctrl+C stops)", err=True)
+    uvicorn.run("paperwire.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level=log_level, access_log=log_level in ("info", "debug"), proxy_headers=True)
+
+
+@cli.group()
+def user() -> None:
+    """Manage site accounts."""
+
+
+@user.command("create")
+@click.argument("email")
+@click.argument("username")
+@click.option("--admin", is_flag=True, help="Make the account an administrator (can hide papers and comments).")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              envvar="PAPERWIRE_NEW_PASSWORD", help="Password (prompted when omitted).")
+@pass_ctx
+def user_create(c: Context, email: str, username: str, admin: bool, password: str) -> None:
+    """Create an account (or use the site's sign-up page)."""
+    from paperwire.store import users
+
+    try:
+        u = users.create_user(c.store, email, username, password, is_admin=admin)
+    except users.AccountError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"created {'administrator' if u.is_admin else 'user'} {u.username} <{u.email}>")
+
+
+@user.command("admin")
+@click.argument("username")
+@click.option("--revoke", is_flag=True, help="Take administrator rights away instead.")
+@pass_ctx
+def user_admin(c: Context, username: str, revoke: bool) -> None:
+    """Give (or take) administrator rights."""
+    from paperwire.store import users
+
+    u = users.get_user_by_name(c.store, username)
+    if u is None:
+        click.echo(f"error: no user {username!r}", err=True)
+        sys.exit(1)
+    users.set_admin(c.store, u.id, not revoke)
+    click.echo(f"{u.username}: {'not ' if revoke else ''}administrator")
+
+
+@cli.group()
+def token() -> None:
+    """API tokens for /api/v1 writes."""
+
+
+@token.command("create")
+@click.argument("username")
+@click.option("--name", default="", help="A label to recognise the token by.")
+@pass_ctx
+def token_create(c: Context, username: str, name: str) -> None:
+    """Create an API token for a user and print it (it is shown only once)."""
+    from paperwire.store import users
+
+    u = users.get_user_by_name(c.store, username)
+    if u is None:
+        click.echo(f"error: no user {username!r}", err=True)
+        sys.exit(1)
+    click.echo(users.create_token(c.store, u.id, name))
+
+
+# --- digests: subscribe / digest build|send / schedule (issue 5) ----------------------------
+
+@cli.command()
+@click.argument("email")
+@click.option("--category", "categories", multiple=True, help="arXiv category to follow (repeatable; 'cs' = all cs).")
+@click.option("--author", "authors", multiple=True, help="Author to follow (repeatable).")
+@click.option("--topic", "topics", multiple=True, help="Topic, run as a saved search (repeatable).")
+@click.option("--seed", "seeds", multiple=True, help="arXiv id of a paper whose neighbours you want (repeatable).")
+@click.option("--frequency", type=click.Choice(["daily", "weekly"]), default="daily", show_default=True)
+@click.option("--size", type=click.IntRange(1, 50), help="Papers per digest (default: settings.digest_size).")
+@pass_ctx
+def subscribe(c: Context, email: str, categories, authors, topics, seeds, frequency: str, size: int | None) -> None:
+    """Subscribe EMAIL (double opt-in: a confirmation e-mail is sent; nothing else until it is clicked).
+
+    While e-mail is off (no smtp_host) the confirmation link is printed instead.
+    """
+    from paperwire import digest
+
+    prefs = {"categories": list(categories), "authors": list(authors), "topics": list(topics),
+             "seeds": list(seeds), "frequency": frequency}
+    if size:
+        prefs["size"] = size
+    try:
+        out = digest.subscribe(c.store, c.settings, email, prefs)
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    if out.action == "reminder":
+        click.echo(f"{out.subscriber.email} is already subscribed; a reminder with its preferences link was queued.")
+    elif out.action == "limited":
+        click.echo(f"{out.subscriber.email}: {c.settings.confirm_per_address_day} confirmation mails in the last "
+                   "24 hours already; none sent now.")
+    elif out.sent:
+        click.echo(f"confirmation sent to {out.subscriber.email}")
+    else:
+        from paperwire.mailer import DISABLED_MESSAGE, mail_enabled
+
+        if not mail_enabled(c.settings):
+            click.echo(DISABLED_MESSAGE, err=True)
+        click.echo(f"confirmation queued for {out.subscriber.email}; confirm with:\n  {out.confirm_url}")
+
+
+@cli.group()
+def digest() -> None:
+    """Build and send the e-mail digests (see docs/deployment.md for scheduling)."""
+
+
+def _digest_engine(c: Context):
+    try:
+        from paperwire.search import SearchEngine
+
+        return SearchEngine(c.store, c.settings)
+    except ImportError:
+        return None
+
+
+def _digest_build(c: Context, period: str, as_of: str, to: str | None, out: str | None, dry_run: bool):
+    from paperwire import digest as dg
+
+    if dry_run and not out:
+        out = "digest-dry-run"
+    engine = _digest_engine(c)
+    with click.progressbar(length=1, label="building digests", file=sys.stderr) as bar:
+        last = [0]
+
+        def progress(n, total):
+            if bar.length != total:
+                bar.length = total
+            bar.update(n - last[0])
+            last[0] = n
+
+        try:
+            report = dg.build_period(c.store, c.settings, period, as_of=as_of, to=to,
+                                     dry_run_dir=out if dry_run else None, engine=engine, progress=progress)
+        except ValueError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+    click.echo(report.line() + (f" (topics: {report.topic_method})" if report.topic_method else ""))
+    if dry_run:
+        click.echo(f"dry run: messages written to {out}/ (nothing queued, nothing sent)")
+    return report
+
+
+_period_opt = click.option("--period", type=click.Choice(["daily", "weekly"]), default="daily", show_default=True)
+_asof_opt = click.option("--as-of", default="today", show_default=True,
+                         help="Day the period ends: YYYY-MM-DD, 'today' (UTC) or 'latest' (newest listing day in the store).")
+_dry_opt = click.option("--dry-run", is_flag=True, help="Write the rendered messages (.eml, .html, .txt) to --out; queue and send nothing.")
+_to_opt = click.option("--to", help="Only this subscriber's address.")
+_out_opt = click.option("--out", type=click.Path(file_okay=False), help="Folder for --dry-run output (default ./digest-dry-run).")
+
+
+@digest.command("build")
+@_period_opt
+@_asof_opt
+@_dry_opt
+@_to_opt
+@_out_opt
+@pass_ctx
+def digest_build(c: Context, period: str, as_of: str, dry_run: bool, to: str | None, out: str | None) -> None:
+    """Build this period's digests into the outbox (each subscriber at most once per period)."""
+    _digest_build(c, period, as_of, to, out, dry_run)
+
+
+@digest.command("send")
+@_period_opt
+@_asof_opt
+@_dry_opt
+@_to_opt
+@_out_opt
+@click.option("--no-wait", is_flag=True, help="Do not wait in-process for retries of temporary failures.")
+@pass_ctx
+def digest_send(c: Context, period: str, as_of: str, dry_run: bool, to: str | None, out: str | None,
+                no_wait: bool) -> None:
+    """Build this period's digests (if not built yet), then send everything due in the outbox.
+
+    Safe to re-run at any time, also after a crash: every message goes out once.
+    Exit code 1 when e-mail is off or messages failed permanently.
+    """
+    from paperwire import digest as dg
+    from paperwire.mailer import MailDisabled, mail_enabled, DISABLED_MESSAGE
+
+    if not dry_run and not mail_enabled(c.settings):
+        click.echo(f"error: {DISABLED_MESSAGE}", err=True)
+        sys.exit(1)
+    _digest_build(c, period, as_of, to, out, dry_run)
+    if dry_run:
+        return
+    try:
+        report = dg.deliver(c.store, c.settings, wait=not no_wait)
+    except MailDisabled as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(report.line())
+    if report.failed:
+        sys.exit(1)
+
+
+@digest.command("status")
+@pass_ctx
+def digest_status(c: Context) -> None:
+    """Subscribers by status and outbox messages by status."""
+    from paperwire.store import subscriptions as subs
+
+    s = subs.counts(c.store)
+    click.echo("subscribers: " + (", ".join(f"{k} {v}" for k, v in sorted(s["subscribers"].items())) or "none"))
+    click.echo("outbox: " + (", ".join(f"{k} {v}" for k, v in sorted(s["outbox"].items())) or "empty"))
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Run the job once now and exit (for cron or a systemd timer).")
+@click.option("--no-harvest", is_flag=True, help="Skip harvesting; digest what is stored.")
+@pass_ctx
+def schedule(c: Context, once: bool, no_harvest: bool) -> None:
+    """Every day at settings.digest_hour_utc: harvest new papers, refresh the indexes, build and
+    send the daily digests (and the weekly ones on settings.digest_weekday).
+
+    Runs in the foreground until interrupted; --once runs the job immediately and exits.
+    """
+    import time as _time
+    from datetime import datetime, timezone
+
+    from paperwire import digest as dg
+
+    def job():
+        dg.run_daily(c.store, c.settings, harvest=not no_harvest, echo=click.echo)
+
+    if once:
+        job()
+        return
+    while True:
+        now = datetime.now(timezone.utc)
+        nxt = dg.next_run(now, c.settings.digest_hour_utc)
+        click.echo(f"next run at {nxt:%Y-%m-%d %H:%M} UTC")
+        while datetime.now(timezone.utc) < nxt:
+            _time.sleep(min(300.0, max(1.0, (nxt - datetime.now(timezone.utc)).total_seconds())))
+        try:
+            job()
+        except Exception as exc:  # keep the schedule alive; the next day retries what is left
+            logging.getLogger("paperwire.schedule").exception("scheduled run failed")
+            click.echo(f"run failed: {exc}", err=True)
+
+
 if __name__ == "__main__":
     main()

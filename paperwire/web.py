@@ -215,14 +215,26 @@ def paper_markdown(request: Request, arxiv_id: str):
 
 
 def similar_cards(request: Request, pid: str, limit: int = 6):
+    """Similar papers within a time budget (app.state.similar_timeout seconds; 0 turns them off).
+    The first call of a worker loads the embedding model; the page does not wait for that."""
+    budget = getattr(request.app.state, "similar_timeout", 1.0)
+    if not budget:
+        return None
     engine = search_engine(request)
     if engine is None:
         return None
+    import concurrent.futures
+
+    pool = request.app.state.__dict__.setdefault(
+        "similar_pool", concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="similar"))
+    fut = pool.submit(engine.similar, pid, limit)
     try:
-        hits = engine.similar(pid, limit=limit)
+        hits = fut.result(timeout=budget)
+    except concurrent.futures.TimeoutError:
+        return None
     except Exception:  # similar papers are an extra: the page must render without them
         log.exception("similar(%s) failed", pid)
-        return []
+        return None
     return listings.cards(request.app.state.store, [h.paper_id for h in hits if h.paper_id != pid], with_details=False)
 
 
@@ -354,17 +366,20 @@ def submit_by_id(request: Request, user, raw_id: str) -> tuple[str, str]:
 
 
 def fetch_from_arxiv(request: Request, pid: str) -> None:
-    """Import one paper from the arXiv API (the ingest issue's client) into the store, if available."""
+    """Import one paper from the arXiv query API (settings.arxiv_api_url) through the ingest
+    library; a failure only means the submit form says the paper could not be found."""
     try:
-        from paperwire.ingest import arxiv_api
+        from paperwire.ingest import run_import
+        from paperwire.ingest.arxiv_api import fetch_arxiv
     except ImportError:
         return
-    fetch = getattr(arxiv_api, "fetch_ids", None)
-    if fetch is None:
-        return
+    settings = request.app.state.settings
     try:
-        fetch(request.app.state.store, [pid], settings=request.app.state.settings)
-    except Exception as exc:  # network errors: the submit form says the paper could not be fetched
+        parsed = fetch_arxiv(ids=[pid], base_url=settings.arxiv_api_url, delay=0,
+                             timeout=min(settings.http_timeout, 15.0), max_retries=1)
+        summary = run_import(request.app.state.store, parsed, source="arxiv_api", source_ref=settings.arxiv_api_url)
+        log.info("fetched %s from arXiv: %s", pid, summary.line())
+    except Exception as exc:  # network or parse errors: reported to the user as "could not be fetched"
         log.warning("fetching %s from arXiv failed: %s", pid, exc)
 
 
