@@ -56,9 +56,15 @@ def _accent(m: re.Match) -> str:
 
 
 def _fix_tex_text(chunk: str) -> str:
-    chunk = _ACCENT_RE.sub(_accent, chunk)
-    chunk = _SYMBOL_RE.sub(lambda m: _SYMBOLS[m.group(1)], chunk)
-    return chunk.replace("\\&", "&").replace("\\%", "%").replace("``", "\u201c").replace("''", "\u201d").replace("---", "\u2014").replace("--", "\u2013")
+    if "\\" in chunk:  # the regexes only ever match after a backslash
+        chunk = _ACCENT_RE.sub(_accent, chunk)
+        chunk = _SYMBOL_RE.sub(lambda m: _SYMBOLS[m.group(1)], chunk)
+        chunk = chunk.replace("\\&", "&").replace("\\%", "%")
+    if "``" in chunk or "''" in chunk:
+        chunk = chunk.replace("``", "\u201c").replace("''", "\u201d")
+    if "--" in chunk:
+        chunk = chunk.replace("---", "\u2014").replace("--", "\u2013")
+    return chunk
 
 
 def display_text(raw: str | None) -> str:
@@ -153,38 +159,129 @@ def classify_link(url: str) -> Link | None:
         return None
     if host.endswith("github.io"):
         path = "/".join(path_parts)
-        return Link(f"https://{host}/{path}".rstrip("/") + ("/" if not path else "/"), "project")
+        # one form per page: directories end with '/', files ("index.html") do not
+        tail = "" if path_parts and "." in path_parts[-1] and not path_parts[-1].endswith(".github.io") else "/"
+        return Link(f"https://{host}/{path}".rstrip("/") + tail if path else f"https://{host}/", "project")
     return None
 
 
-_PROJECT_HINT = re.compile(r"(project|page|website|homepage|demo|available at|code|web)", re.I)
+_PROJECT_HINT = re.compile(r"(project|page|website|homepage|demo|available|code|web|release)", re.I)
+# Words before a URL saying it is not this paper's own page ("Presented at the 17th Workshop on
+# ... (OptLearnMAS, https://optlearnmas.github.io)"), unless a positive hint follows them.
+_NOT_OURS_HINT = re.compile(r"(workshop|conference|symposium|co-located|competition|licen[cs]e)", re.I)
+# Hosts that are never a repository or a project page of the paper itself.
+_NOT_PROJECT_HOSTS = ("arxiv.org", "doi.org", "youtube.com", "youtu.be", "vimeo.com", "bilibili.com", "twitter.com",
+                      "x.com", "linkedin.com", "creativecommons.org", "github.com", "gitlab.com", "huggingface.co",
+                      "hf.co", "orcid.org", "openreview.net", "aclanthology.org")
+_STOPWORDS = {"and", "or", "for", "the", "with", "to", "in", "is", "we", "which", "code", "are", "at", "as", "on",
+              "of", "a", "an", "this", "our", "it", "will", "be", "soon", "upon", "after"}
+_URL_HIT = re.compile(r"https?://|github\.com/|gitlab\.com/|huggingface\.co/", re.I)
+_WS = re.compile(r"\s")
+_WS_RUN = re.compile(r"\s+")
+_TEX_DOT = re.compile(r"(?<=\w)\$\.\$?(?=\w)")
+
+
+def _url_hits(text: str) -> list[int]:
+    """Offsets where a URL may start. str.find on the lower-cased text is ~20x faster than a
+    case-insensitive regex alternation scanning every position."""
+    low = text.lower()
+    if len(low) != len(text):  # lower() changed lengths (rare Unicode): offsets would not match
+        return [m.start() for m in _URL_HIT.finditer(text)]
+    hits = []
+    for needle in ("http", "github.com/", "gitlab.com/", "huggingface.co/"):
+        i = low.find(needle)
+        while i >= 0:
+            hits.append(i)
+            i = low.find(needle, i + 1)
+    return sorted(hits)
+
+
+def _url_tokens(text: str) -> list[tuple[int, str]]:
+    """(offset, token) of the whitespace-separated tokens that hold a URL, with typesetting damage
+    repaired (each case seen in real arXiv metadata):
+    - a line break inside a URL, after '/', '-' or '_' ("https://github.com/foo/" + newline + "bar");
+      a '.' at a line end is the end of the sentence, not a break;
+    - a space left where a hyphenated URL was re-flowed ("https://github.com/BreuerLabs/E- LDA",
+      "github.com/luca-hagen/ Wasserstein-BDG-medical-VQA");
+    - TeX dollars around a dot ("https://github$.$com/x/y").
+    Only the places where a URL starts are looked at, not every word (this runs on every abstract).
+    """
+    out = []
+    done = 0
+    n = len(text)
+    for hit in _url_hits(text):
+        if hit < done:
+            continue  # part of the token already taken
+        start = hit
+        while start > 0 and not text[start - 1].isspace():
+            start -= 1
+        ws = _WS.search(text, hit)
+        end = ws.start() if ws else n
+        tok = text[start:end]
+        while end < n and tok[-1:] in "/-_":
+            sep = _WS_RUN.match(text, end).group(0)
+            ws = _WS.search(text, end + len(sep))
+            nxt = text[end + len(sep): ws.start() if ws else n]
+            word = nxt.rstrip(".,;:)")
+            if not word or not (word[0].isalnum() or word[0] == "_"):
+                break
+            owner_only = re.search(r"github\.com/(?:[\w.\-]+/)?$", tok, re.I)
+            if word.lower() in _STOPWORDS or "://" in nxt or word.endswith(":"):
+                break
+            if "\n" not in sep:
+                if sep != " " or not (tok.endswith("-") or owner_only):
+                    break
+            elif tok.endswith("/") and not owner_only and word[0].isupper():
+                break  # "https://x.github.io/" + newline + "Code ..." is a new sentence
+            tok += nxt
+            end += len(sep) + len(nxt)
+        if "$." in tok:
+            tok = _TEX_DOT.sub(".", tok)
+        out.append((start, tok))
+        done = end
+    return out
+
+
+def _hinted(before: str) -> tuple[bool, bool]:
+    """(a positive hint is near, a negative hint comes after the last positive one)."""
+    pos = [m.end() for m in _PROJECT_HINT.finditer(before[-60:])]
+    last_pos = (len(before) - min(60, len(before)) + pos[-1]) if pos else -1
+    neg = [m.end() for m in _NOT_OURS_HINT.finditer(before)]
+    return bool(pos), bool(neg) and neg[-1] > last_pos
 
 
 def extract_links(*texts: str | None) -> list[Link]:
     """Repository and project-page links found in abstracts and comments, normalised and deduplicated.
 
     A generic URL counts as a project page only when the words just before it say so
-    ("Project page: https://..."), so DOIs and dataset hosts are not mistaken for code.
+    ("Project page: https://..."), so DOIs and dataset hosts are not mistaken for code; a
+    GitHub user page or a video is never a project page; a site introduced as a workshop's
+    or conference's is not the paper's.
     """
     seen: dict[str, Link] = {}
+    seen_lower: set[str] = set()
     for text in texts:
         if not text:
             continue
-        # Fast path: most abstracts have no URL at all; the regexes below cost far more.
+        # Fast path: most abstracts have no URL at all; the work below costs far more.
         low = text.lower()
         if "http" not in low and "github" not in low and "gitlab" not in low and "huggingface" not in low:
             continue
-        # arXiv abstracts break long URLs across lines: "https://github.com/foo/\nbar"
-        flat = re.sub(r"(?<=[/\-_.])\s*\n\s*(?=\w)", "", text)
-        for m in _URL_RE.finditer(flat):
-            raw = m.group(0)
-            link = classify_link(raw)
-            if link is None and re.match(r"https?://", raw, re.I):
-                before = flat[max(0, m.start() - 40): m.start()]
-                cleaned = _strip_url(raw)
-                host = re.sub(r"^https?://(www\.)?", "", cleaned, flags=re.I).split("/")[0].lower()
-                if _PROJECT_HINT.search(before) and host and "arxiv.org" not in host and "doi.org" not in host:
-                    link = Link(cleaned, "project")
-            if link and link.url.lower() not in {k.lower() for k in seen}:
-                seen[link.url] = link
+        for offset, tok in _url_tokens(text):
+            for m in _URL_RE.finditer(tok):
+                raw = m.group(0)
+                before = text[max(0, offset + m.start() - 100): offset + m.start()]
+                link = classify_link(raw)
+                if link is not None and link.kind == "project" and _hinted(before)[1]:
+                    link = None
+                if link is None and raw[:4].lower() == "http":
+                    cleaned = _strip_url(raw)
+                    host = re.sub(r"^https?://(www\.)?", "", cleaned, flags=re.I).split("/")[0].split(":")[0].lower()
+                    positive, negative = _hinted(before)
+                    if (host and "." in host and positive and not negative
+                            and not any(host == h or host.endswith("." + h) for h in _NOT_PROJECT_HOSTS)):
+                        link = Link(cleaned, "project")
+                if link and link.url.lower() not in seen_lower:
+                    seen[link.url] = link
+                    seen_lower.add(link.url.lower())
     return list(seen.values())

@@ -1,0 +1,144 @@
+"""Ingest speed and memory: records/s and peak RSS of `import_file` into a fresh SQLite file.
+
+Runs (each in its own subprocess, so peak memory is per run):
+  1. the 74,728 shared listing records (../shared/data/arxiv-daily-2025-2026/records.jsonl.gz);
+  2. a generated N-record file in the arXiv snapshot format (default 1,000,000), built from the
+     real records (real titles/abstracts/authors, fresh ids, 1-3 versions each) so text
+     processing and link extraction do realistic work.
+Each run is done twice: with the database exactly as `paperwire` creates it (all migrations on
+main, including the search engineer's FTS5 triggers), and with those triggers dropped
+("store only"), to show what the search index costs at import time.
+
+    python bench/ingest.py                    # both files, both variants
+    python bench/ingest.py --generate 200000  # a smaller generated file
+    python bench/ingest.py --quick            # 20,000 records only (smoke run)
+
+Prints a table and writes bench/results/ingest.json. Figures, not pass/fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data" / "arxiv-daily-2025-2026" / "records.jsonl.gz"
+RESULTS = ROOT / "bench" / "results" / "ingest.json"
+
+
+def child(path: str, db: str, fmt: str, drop_search: bool, batch_size: int) -> None:
+    sys.path.insert(0, str(ROOT))
+    from paperwire.ingest import import_file
+    from paperwire.store import Store
+
+    store = Store(db)
+    if drop_search:
+        for (name,) in store.query("SELECT name FROM sqlite_master WHERE type='trigger' AND name LIKE 'search_%'"):
+            store.conn.execute(f'DROP TRIGGER "{name}"')
+    t0 = time.perf_counter()
+    summary = import_file(store, path, fmt, batch_size=batch_size)
+    secs = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    again = import_file(store, path, fmt, batch_size=batch_size)  # re-ingest: nothing changes
+    secs_again = time.perf_counter() - t1
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({
+        "records": summary.read, "stored": summary.stored, "skipped": summary.skipped, "seconds": round(secs, 2),
+        "records_per_s": round(summary.read / secs) if secs else None,
+        "reingest_seconds": round(secs_again, 2), "reingest_unchanged": again.unchanged,
+        "reingest_records_per_s": round(again.read / secs_again) if secs_again else None,
+        "peak_rss_mb": round(rss_kb / 1024, 1), "db_mb": round(os.path.getsize(db) / 2**20, 1),
+    }))
+
+
+def generate_snapshot(src: Path, n: int, out: Path, seed: int = 7) -> None:
+    """n snapshot-format lines from real listing records, cycling through them with fresh ids."""
+    rnd = random.Random(seed)
+    with gzip.open(src, "rt", encoding="utf-8") as fh:
+        base = [json.loads(line) for line in fh]
+    months = [f"{y % 100:02d}{m:02d}" for y in range(2008, 2026) for m in range(1, 13)]
+    with open(out, "w", encoding="utf-8") as fh:
+        for i in range(n):
+            r = base[i % len(base)]
+            ym = months[i % len(months)]
+            pid = f"{ym}.{i // len(months):05d}"
+            nver = rnd.choice((1, 1, 1, 2, 2, 3))
+            versions = [{"version": f"v{v}", "created": f"Mon, {1 + v:d} Jan 20{ym[:2]} 10:0{v}:00 GMT"}
+                        for v in range(1, nver + 1)]
+            authors = r.get("authors") or []
+            parsed = [[a.split(" ")[-1], " ".join(a.split(" ")[:-1]), ""] for a in authors]
+            rec = {"id": pid, "submitter": authors[0] if authors else None, "authors": ", ".join(authors),
+                   "title": r["title"], "comments": r.get("comment"), "journal-ref": None, "doi": None,
+                   "report-no": None, "categories": " ".join(r.get("categories") or []), "license": None,
+                   "abstract": r.get("summary") or "", "versions": versions, "update_date": f"20{ym[:2]}-{ym[2:]}-15",
+                   "authors_parsed": parsed}
+            fh.write(json.dumps(rec) + "\n")
+
+
+def run(path: Path, fmt: str, drop_search: bool, batch_size: int) -> dict:
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
+        db = str(Path(tmp) / "bench.db")
+        out = subprocess.run([sys.executable, __file__, "--child", str(path), db, fmt, "1" if drop_search else "0",
+                              str(batch_size)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--records", type=Path, default=SHARED)
+    ap.add_argument("--generate", type=int, default=1_000_000)
+    ap.add_argument("--batch-size", type=int, default=5000)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.child:
+        path, db, fmt, drop, bs = a.child
+        child(path, db, fmt, drop == "1", int(bs))
+        return
+    if not a.records.exists():
+        sys.exit(f"{a.records} not found (the shared data folder)")
+    results = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+               "batch_size": a.batch_size, "runs": []}
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
+        inputs = []
+        if a.quick:
+            small = Path(tmp) / "records-20k.jsonl"
+            with gzip.open(a.records, "rt", encoding="utf-8") as fh, open(small, "w") as out:
+                for i, line in zip(range(20000), fh):
+                    out.write(line)
+            inputs.append(("listing 20k", small, "listing"))
+        else:
+            inputs.append(("listing 74,728 shared records", a.records, "listing"))
+            if a.generate:
+                gen = Path(tmp) / f"snapshot-{a.generate}.jsonl"
+                t0 = time.perf_counter()
+                generate_snapshot(a.records, a.generate, gen)
+                print(f"generated {a.generate:,} snapshot records ({gen.stat().st_size / 2**20:.0f} MB) in "
+                      f"{time.perf_counter() - t0:.0f} s", flush=True)
+                inputs.append((f"snapshot {a.generate:,} generated records", gen, "snapshot"))
+        print(f"{'input':<40} {'variant':<22} {'records':>9} {'s':>7} {'rec/s':>8} {'re-ingest rec/s':>16} {'peak MB':>8}")
+        for label, path, fmt in inputs:
+            for drop in (False, True):
+                variant = "store only (no FTS)" if drop else "as created (with FTS)"
+                r = run(path, fmt, drop, a.batch_size)
+                r.update({"input": label, "variant": variant, "format": fmt})
+                results["runs"].append(r)
+                print(f"{label:<40} {variant:<22} {r['records']:>9,} {r['seconds']:>7} {r['records_per_s']:>8,} "
+                      f"{r['reingest_records_per_s']:>16,} {r['peak_rss_mb']:>8}", flush=True)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
