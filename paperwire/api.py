@@ -53,7 +53,7 @@ def paper_json(card: listings.Card) -> dict:
     return {
         "id": p.id,
         "authors": [{"name": a, "hidden": False} for a in p.authors],
-        "publishedAt": _iso(p.published),
+        "publishedAt": _iso(p.published or p.listed),  # listing records only know their listing day
         "title": p.title_display,
         "summary": p.abstract_display,
         "upvotes": card.upvotes,

@@ -115,7 +115,8 @@ def month_range(month: str) -> tuple[str, str]:
 _SORTS = {
     # site upvotes + HF upvotes, newest id first on ties
     "upvotes": "(COALESCE(pc.upvotes, 0) + COALESCE(h.upvotes, 0)) DESC, p.id DESC",
-    "published": "p.published DESC, p.id DESC",
+    # listing records carry only the listing day: fall back to it
+    "published": "COALESCE(p.published, p.listed) DESC, p.id DESC",
 }
 
 
