@@ -400,7 +400,7 @@ def digest_send(c: Context, period: str, as_of: str, dry_run: bool, to: str | No
     if dry_run:
         return
     try:
-        report = dg.deliver(c.store, c.settings, wait=not no_wait)
+        report = dg.deliver(c.store, c.settings, ids=dg.due_for(c.store, to) if to else None, wait=not no_wait)
     except MailDisabled as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

@@ -408,9 +408,10 @@ def build_period(store: Store, settings: Settings, kind: str = "daily", as_of: s
                                        period=None if dry_run_dir else period)
     if to:
         to_norm = normalise_email(to)
-        candidates = [s for s in candidates if s.email.lower() == to_norm.lower()]
-        if not candidates:
-            raise ValueError(f"no active {kind} subscriber {to_norm} without a digest for {period}")
+        who = subs.get_by_email(store, to_norm)
+        if who is None or who.status != "active" or who.frequency != kind:
+            raise ValueError(f"{to_norm} is not an active {kind} subscriber")
+        candidates = [s for s in candidates if s.id == who.id]
     report.subscribers = len(candidates)
     if not candidates:
         report.seconds = time.perf_counter() - t0
@@ -539,6 +540,12 @@ def _iso(dt: datetime) -> str:
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def due_for(store: Store, email: str) -> list[int]:
+    """Ids of the queued messages to one address (for `digest send --to`)."""
+    email = normalise_email(email)
+    return [r.id for r in subs.due_messages(store, "9999", limit=10**9) if r.to_addr.lower() == email.lower()]
 
 
 def deliver(store: Store, settings: Settings, ids: list[int] | None = None, wait: bool = True,

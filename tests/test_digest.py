@@ -1,0 +1,284 @@
+"""Building digests into the outbox and delivering them to a real SMTP server (aiosmtpd on
+127.0.0.1): content and headers, idempotence, 4xx retry, 5xx bounce, crash and re-run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from digest_support import (SECRET, SMTPServer, demo_db, html_part, local, mail_settings, text_part, token_of)
+from paperwire import digest
+from paperwire.store import open_store
+from paperwire.store import subscriptions as subs
+
+AS_OF = "2026-07-01"
+
+
+@pytest.fixture
+def smtp():
+    with SMTPServer() as server:
+        yield server
+
+
+@pytest.fixture
+def env(tmp_path, smtp):
+    settings = mail_settings(demo_db(tmp_path), smtp.port)
+    store = open_store(settings)
+    yield store, settings, smtp.handler
+    store.close()
+
+
+def active(store, settings, address, **prefs):
+    out = digest.subscribe(store, settings, address, prefs, send=False)
+    digest.check_confirm_token(store, settings, token_of(out.confirm_url))
+    # confirmations are not what these tests count
+    for row in subs.outbox_rows(store, status="pending"):
+        subs.mark_failed(store, row.id, "test: not sent", status="cancelled")
+    return subs.get_by_email(store, address)
+
+
+def test_digest_content_and_headers(env):
+    store, settings, smtp = env
+    sub = active(store, settings, "reader@example.org", categories=["cs.CL"], topics=["hallucination detection"],
+                 size=5)
+    report = digest.build_period(store, settings, "daily", as_of=AS_OF)
+    assert (report.subscribers, report.queued, report.papers) == (1, 1, 300)
+    sent = digest.deliver(store, settings)
+    assert sent.sent == 1 and sent.waiting == 0
+    [msg] = smtp.to("reader@example.org")
+    # headers every digest carries
+    assert msg["From"] == settings.mail_from and msg["Date"]
+    assert msg["Message-ID"].startswith("<") and msg["Message-ID"].endswith("@paperwire.test>")
+    assert msg["List-Id"] == "paperwire digest <digest.testserver.local>"
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    unsub = msg["List-Unsubscribe"].strip("<>")
+    assert unsub.startswith("http://testserver/unsubscribe?token=")
+    # multipart: plain text + HTML
+    assert msg.get_content_type() == "multipart/alternative"
+    text, html = text_part(msg), html_part(msg)
+    assert "5 new papers picked for you" in text
+    assert text.count("\n* ") + text.startswith("* ") >= 5
+    assert "Why: matches your topic 'hallucination detection'" in text
+    assert "Why: cs.CL" in text
+    assert "/preferences?token=" in text and unsub in text
+    assert "<table" in html and 'style="' in html and "Why: " in html
+    # every item was listed on the digest's day and is in cs.CL (the interests)
+    from paperwire.store.papers import get_papers
+
+    row = subs.outbox_rows(store, period="daily:2026-07-01")[0]
+    ids = [line.split(" | ")[0].strip() for line in row.text_body.splitlines() if " | cs." in line]
+    papers = get_papers(store, ids[:5])
+    assert all(p.listed == AS_OF for p in papers.values())
+    assert all(any(c == "cs.CL" for c in p.categories) for p in list(papers.values())[:5])
+    assert subs.get_subscriber(store, sub.id).last_until == AS_OF
+    # the List-Unsubscribe URL works as RFC 8058 one-click against the site
+    from paperwire.app import create_app
+
+    with TestClient(create_app(settings, store), base_url="http://testserver") as client:
+        r = client.post(local(unsub), content=b"List-Unsubscribe=One-Click",
+                        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 200
+    assert subs.get_subscriber(store, sub.id).status == "unsubscribed"
+
+
+def test_build_and_send_are_idempotent(env):
+    store, settings, smtp = env
+    for i in range(3):
+        active(store, settings, f"r{i}@example.org", categories=["cs.CV"])
+    assert digest.build_period(store, settings, "daily", as_of=AS_OF).queued == 3
+    assert digest.build_period(store, settings, "daily", as_of=AS_OF).queued == 0
+    assert digest.deliver(store, settings).sent == 3
+    assert digest.deliver(store, settings).sent == 0
+    assert len(smtp.messages) == 3 and len({m["To"] for m in smtp.messages}) == 3
+    # next day: nothing new was listed after 2026-07-01, so nothing is built or sent
+    rep = digest.build_period(store, settings, "daily", as_of="2026-07-02")
+    assert rep.queued == 0 and rep.empty == 3
+
+
+def test_preference_changes_show_in_the_next_digest(env):
+    store, settings, smtp = env
+    sub = active(store, settings, "switch@example.org", categories=["cs.CV"], size=3)
+    subs.update_preferences(store, sub.id, digest.parse_preferences(
+        {"categories": "cs.CL", "authors": "", "topics": "", "seeds": "", "size": "2"}))
+    digest.build_period(store, settings, "daily", as_of=AS_OF)
+    digest.deliver(store, settings)
+    [msg] = smtp.to("switch@example.org")
+    text = text_part(msg)
+    assert "2 new papers picked for you" in text
+    assert text.count("Why: cs.CL") == 2 and "Why: cs.CV" not in text
+
+
+def test_unsubscribing_after_build_cancels_the_queued_digest(env):
+    store, settings, smtp = env
+    sub = active(store, settings, "gone@example.org", categories=["cs.CV"])
+    digest.build_period(store, settings, "daily", as_of=AS_OF)
+    digest.unsubscribe(store, sub)
+    assert digest.deliver(store, settings).sent == 0
+    assert smtp.messages == []
+    assert subs.outbox_rows(store, period="daily:2026-07-01")[0].status == "cancelled"
+
+
+def test_temporary_failure_is_retried_with_backoff(env):
+    store, settings, smtp = env
+    active(store, settings, "slow@example.org", categories=["cs.AI"])
+    digest.build_period(store, settings, "daily", as_of=AS_OF)
+    smtp.data_replies = ["451 4.3.0 Mailbox busy, try again", "421 4.7.0 Try again later"]
+    sleeps = []
+    report = digest.deliver(store, settings, sleep=lambda s: (sleeps.append(s), time.sleep(s)))
+    assert report.sent == 1 and report.retried == 2
+    # backoff doubles: 0.05 s, then 0.1 s (digest_retry_base = 0.05)
+    assert len(sleeps) == 2 and sleeps[1] > sleeps[0] * 1.5
+    assert len(smtp.to("slow@example.org")) == 1
+    row = subs.outbox_rows(store, period="daily:2026-07-01")[0]
+    assert row.status == "sent" and row.attempts == 3
+
+
+def test_temporary_failures_give_up_after_max_attempts(env):
+    store, settings, smtp = env
+    settings.digest_max_attempts = 2
+    active(store, settings, "never@example.org", categories=["cs.AI"])
+    digest.build_period(store, settings, "daily", as_of=AS_OF)
+    smtp.data_replies = ["451 4.3.0 busy"] * 5
+    report = digest.deliver(store, settings)
+    assert report.failed == 1 and report.sent == 0
+    row = subs.outbox_rows(store, period="daily:2026-07-01")[0]
+    assert row.status == "failed" and "451" in row.last_error
+    # still subscribed: a temporary problem does not remove the address
+    assert subs.get_by_email(store, "never@example.org").status == "active"
+
+
+def test_permanent_failure_marks_the_address_and_stops_mailing_it(env):
+    store, settings, smtp = env
+    bad = active(store, settings, "nobody@example.org", categories=["cs.CV"])
+    good = active(store, settings, "somebody@example.org", categories=["cs.CV"])
+    smtp.rcpt_replies["nobody@example.org"] = "550 5.1.1 No such user"
+    digest.build_period(store, settings, "daily", as_of=AS_OF)
+    report = digest.deliver(store, settings)
+    assert report.bounced == 1 and report.sent == 1
+    after = subs.get_subscriber(store, bad.id)
+    assert after.status == "bounced" and "550" in after.bounce_reason
+    assert subs.get_subscriber(store, good.id).status == "active"
+    assert len(smtp.to("somebody@example.org")) == 1 and smtp.to("nobody@example.org") == []
+    # the next period builds nothing for the bounced address
+    rep = digest.build_period(store, settings, "weekly", as_of=AS_OF)
+    assert rep.subscribers == 0
+    subs.update_preferences(store, good.id, {"frequency": "weekly"})
+    subs.update_preferences(store, bad.id, {"frequency": "weekly"})
+    rep = digest.build_period(store, settings, "weekly", as_of=AS_OF)
+    assert rep.subscribers == 1
+
+
+def _cli_env(settings, port):
+    e = dict(os.environ)
+    e.update(PAPERWIRE_DB=settings.db, PAPERWIRE_SECRET_KEY=SECRET, PAPERWIRE_SMTP_HOST="127.0.0.1",
+             PAPERWIRE_SMTP_PORT=str(port), PAPERWIRE_SMTP_SECURITY="plain", PAPERWIRE_BASE_URL="http://testserver",
+             PAPERWIRE_MAIL_FROM="paperwire <digest@paperwire.test>", PAPERWIRE_DIGEST_RETRY_BASE="0.05",
+             PYTHONPATH=str(Path(__file__).parent.parent))
+    return e
+
+
+@pytest.mark.slow
+def test_killed_midway_then_rerun_sends_each_digest_exactly_once(env, smtp):
+    store, settings, handler = env
+    M, N = 6, 2
+    for i in range(M):
+        active(store, settings, f"crash{i}@example.org", categories=["cs.CV"])
+    cmd = [sys.executable, "-m", "paperwire", "digest", "send", "--period", "daily", "--as-of", AS_OF]
+    started = threading.Event()
+    holder = {}
+
+    def on_mail(accepted):
+        # after N accepted messages, kill the sender (SIGKILL: no cleanup) as it starts the next
+        if accepted >= N and "killed" not in holder:
+            started.wait(10)
+            holder["killed"] = True
+            os.kill(holder["proc"].pid, signal.SIGKILL)
+            return "421 4.3.2 Service shutting down"
+        return None
+
+    handler.on_mail = on_mail
+    proc = subprocess.Popen(cmd, env=_cli_env(settings, smtp.port), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    holder["proc"] = proc
+    started.set()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == -signal.SIGKILL, err.decode()
+    assert len(handler.messages) == N
+    handler.on_mail = None
+    rerun = subprocess.run(cmd, env=_cli_env(settings, smtp.port), capture_output=True, timeout=120, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"sent {M - N}," in rerun.stdout
+    # every subscriber got exactly one digest, and no message went out twice
+    to = sorted(m["To"] for m in handler.messages)
+    assert to == sorted(f"crash{i}@example.org" for i in range(M))
+    assert len({m["Message-ID"] for m in handler.messages}) == M
+    assert {r.status for r in subs.outbox_rows(store, period="daily:2026-07-01")} == {"sent"}
+    # and a third run has nothing left to do
+    third = subprocess.run(cmd, env=_cli_env(settings, smtp.port), capture_output=True, timeout=120, text=True)
+    assert third.returncode == 0 and "sent 0," in third.stdout and len(handler.messages) == M
+
+
+def test_cli_dry_run_writes_files_and_queues_nothing(env, tmp_path):
+    from paperwire.cli import cli
+
+    store, settings, smtp = env
+    active(store, settings, "dry@example.org", categories=["cs.CL"], size=3)
+    out = tmp_path / "dry"
+    runner = CliRunner()
+    r = runner.invoke(cli, ["--db", settings.db, "digest", "build", "--period", "daily", "--as-of", "latest",
+                            "--dry-run", "--out", str(out)], env={"PAPERWIRE_SECRET_KEY": SECRET}, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert "queued 1" in r.output and "dry run" in r.output
+    files = sorted(p.name for p in out.iterdir())
+    assert files == ["dry_example.org.daily-2026-07-01.eml", "dry_example.org.daily-2026-07-01.html",
+                     "dry_example.org.daily-2026-07-01.txt"]
+    import email
+    import email.policy
+
+    msg = email.message_from_bytes((out / files[0]).read_bytes(), policy=email.policy.default)
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click" and "3 new papers" in text_part(msg)
+    assert subs.outbox_rows(store, period="daily:2026-07-01") == []
+    assert subs.get_by_email(store, "dry@example.org").last_until is None
+    assert smtp.messages == []
+
+
+def test_cli_send_refuses_clearly_while_mail_is_off(tmp_path):
+    from paperwire.cli import cli
+
+    db = demo_db(tmp_path)
+    runner = CliRunner()
+    r = runner.invoke(cli, ["--db", str(db), "digest", "send", "--as-of", AS_OF], env={"PAPERWIRE_SMTP_HOST": ""})
+    assert r.exit_code == 1 and "e-mail is off: set smtp_host" in r.output
+    # subscribing still works: the confirmation link is printed for the operator
+    r = runner.invoke(cli, ["--db", str(db), "subscribe", "op@example.org", "--category", "cs.CL"],
+                      env={"PAPERWIRE_SMTP_HOST": ""})
+    assert r.exit_code == 0 and "/subscribe/confirm?token=" in r.output
+    r = runner.invoke(cli, ["--db", str(db), "subscribe", "not an address"], env={"PAPERWIRE_SMTP_HOST": ""})
+    assert r.exit_code == 1 and "not a valid e-mail address" in r.output
+
+
+def test_cli_subscribe_sends_confirmation_and_send_delivers(env):
+    from paperwire.cli import cli
+
+    store, settings, smtp = env
+    e = _cli_env(settings, settings.smtp_port)
+    runner = CliRunner()
+    r = runner.invoke(cli, ["subscribe", "cli@example.org", "--category", "cs.CV", "--size", "2"], env=e)
+    assert r.exit_code == 0 and "confirmation sent to cli@example.org" in r.output, r.output
+    [confirm] = smtp.to("cli@example.org")
+    from digest_support import link_in
+
+    digest.check_confirm_token(store, settings, token_of(link_in(text_part(confirm), "/subscribe/confirm")))
+    r = runner.invoke(cli, ["digest", "send", "--as-of", AS_OF, "--to", "cli@example.org"], env=e)
+    assert r.exit_code == 0 and "sent 1," in r.output, r.output
+    assert len(smtp.to("cli@example.org")) == 2
+    r = runner.invoke(cli, ["digest", "status"], env=e)
+    assert "active 1" in r.output and "sent 2" in r.output
