@@ -1,0 +1,146 @@
+"""Real headless Chromium (Debian's /usr/bin/chromium via Playwright) against a live
+`paperwire serve`: front page, search, paper, sign up, upvote, submit, subscribe.
+
+With PAPERWIRE_SCREENSHOTS=1 the run also refreshes docs/front.png, docs/search.png and
+docs/paper.png (the README shows them).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from paperwire.store import listings, open_store
+from test_web_fixtures import live_server, site_settings, site_template_db  # noqa: F401
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync"]
+DOCS = Path(__file__).parent.parent / "docs"
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="apt-get install chromium")]
+
+
+@pytest.fixture
+def page(live_server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        context = browser.new_context(viewport={"width": 1200, "height": 900}, base_url=live_server)
+        pg = context.new_page()
+        errors: list[str] = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        yield pg
+        assert not errors, errors  # no script errors and no CSP violations
+        browser.close()
+
+
+def card_sel(pid: str) -> str:
+    return f'[id="p-{pid.replace("/", "-")}"]'
+
+
+def _shot(page, name: str):
+    if os.environ.get("PAPERWIRE_SCREENSHOTS") == "1":
+        page.screenshot(path=str(DOCS / name), full_page=False)
+
+
+def test_visitor_journey(page, site_settings):
+    store = open_store(site_settings.db)
+    day = listings.latest_day(store)
+    top_ids, total = listings.list_ids(store, day, day, limit=3)
+    top = listings.cards(store, top_ids[:1])[0]
+    prev, _ = listings.neighbour_days(store, day)
+    to_submit = listings.list_ids(store, prev, prev, limit=1)[0][0]
+
+    # front page: the latest day's list, best first
+    page.goto("/")
+    assert page.locator("article.card").count() == min(30, total)
+    assert page.locator("article.card h2 a").first.inner_text() == top.paper.title_display
+    _shot(page, "front.png")
+
+    # search from the header box
+    words = " ".join(re.findall(r"[A-Za-z]{5,}", top.paper.title_display)[:3])
+    page.fill("nav form.search input[name=q]", words)
+    page.press("nav form.search input[name=q]", "Enter")
+    page.wait_for_url(re.compile(r"/papers\?q="))
+    assert page.locator("article.card").count() > 0
+    assert page.locator(card_sel(top.id)).count() == 1
+    assert page.locator("mark").count() > 0
+    _shot(page, "search.png")
+
+    # open the paper
+    page.click(card_sel(top.id) + " h2 a")
+    page.wait_for_url(re.compile(rf"/papers/{re.escape(top.id)}$"))
+    assert page.locator("h1").inner_text() == top.paper.title_display
+    assert page.locator(f'a[href="https://arxiv.org/pdf/{top.id}"]').count() == 1
+    _shot(page, "paper.png")
+
+    # sign up
+    page.click("text=Sign up")
+    page.fill("input[name=email]", "browser@example.org")
+    page.fill("input[name=username]", "browser")
+    page.fill("input[name=password]", "a long password")
+    page.click("form[action='/signup'] button")
+    page.wait_for_load_state()
+    assert page.locator("nav >> text=browser").count() == 1
+
+    # upvote on the paper page (the script posts it without reloading)
+    page.goto(f"/papers/{top.id}")
+    count = page.locator(".paperhead .upvote .count")
+    before = int(count.inner_text())
+    page.click(".paperhead .upvote")
+    page.wait_for_function(f"document.querySelector('.paperhead .upvote .count').textContent == '{before + 1}'")
+    assert page.locator(".paperhead .upvote").get_attribute("aria-pressed") == "true"
+    page.reload()
+    assert int(page.locator(".paperhead .upvote .count").inner_text()) == before + 1
+
+    # submit a paper to today's list
+    page.goto("/submit")
+    page.fill("input[name=arxiv_id]", to_submit)
+    page.click("form[action='/submit'] button")
+    page.wait_for_url(re.compile(rf"/papers/{re.escape(to_submit)}$"))
+    assert "Submitted to the list of" in page.content()
+    assert "submitted by browser" in page.content()
+
+    # subscribe from the front-page header form
+    page.goto("/")
+    page.fill("#sub-email", "reader@example.org")
+    page.click("form.subscribe button")
+    page.wait_for_load_state()
+    text = page.content().lower()
+    assert "inbox" in text or "saved" in text
+    assert store.query_one("SELECT 1 FROM upvotes u JOIN users s ON s.id = u.user_id WHERE s.username='browser' "
+                           "AND u.paper_id=?", (top.id,)) is not None
+    store.close()
+
+
+def test_works_without_javascript(live_server, site_settings):
+    """Forms post and redirect back with scripts off (progressive enhancement)."""
+    from playwright.sync_api import sync_playwright
+
+    store = open_store(site_settings.db)
+    day = listings.latest_day(store)
+    pid = listings.list_ids(store, day, day, limit=1)[0][0]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        ctx = browser.new_context(java_script_enabled=False, base_url=live_server)
+        pg = ctx.new_page()
+        pg.goto("/signup")
+        pg.fill("input[name=email]", "nojs@example.org")
+        pg.fill("input[name=username]", "nojs")
+        pg.fill("input[name=password]", "a long password")
+        pg.click("form[action='/signup'] button")
+        pg.goto("/")
+        pg.click(card_sel(pid) + " button.upvote")
+        pg.wait_for_load_state()
+        assert pg.locator(card_sel(pid) + " button.upvote").get_attribute("aria-pressed") == "true"
+        browser.close()
+    assert store.query_one("SELECT count(*) FROM upvotes WHERE paper_id=?", (pid,))[0] == 1
+    store.close()
