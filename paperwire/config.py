@@ -55,6 +55,7 @@ class Settings:
     smtp_password: str = _s("", "SMTP password (optional).")
     mail_from: str = _s("paperwire <digest@localhost>", "From address of digests and confirmations.")
     digest_hour_utc: int = _s(6, "Hour (UTC) at which `paperwire schedule` harvests and sends digests.")
+    smtp_ca_file: str = _s("", "CA certificate file to verify the SMTP server's TLS certificate (default: the system's CAs).")
     # digests and subscriptions (issue 5)
     digest_weekday: int = _s(0, "Day of the weekly digest for `paperwire schedule` (0 = Monday ... 6 = Sunday).")
     digest_size: int = _s(10, "Default number of papers in a digest (subscribers may choose 1-50).")

@@ -100,7 +100,7 @@ class Mailer:
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=s.smtp_ca_file or None)
         if s.smtp_security == "ssl":
             smtp = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=self.timeout, context=context)
         else:
