@@ -183,6 +183,217 @@ def latest(c: Context, limit: int) -> None:
         click.echo(f"{p.listed or (p.published or '')[:10]}  {p.id:<12} {p.title_display[:90]}{code}")
 
 
+# --- harvest: oai / arxiv / hf (issue 2, ingestion) ------------------------------------------
+
+@cli.group()
+def harvest() -> None:
+    """Fetch paper metadata from arXiv (OAI-PMH, query API) and Hugging Face into the store."""
+
+
+def _report(summary, what: str) -> None:
+    for p in summary.problems:
+        click.echo(f"skipped {p.position}: {p.reason}", err=True)
+    click.echo(f"{what}: {summary.line()}")
+    if summary.read == 0 and summary.skipped > 0:
+        click.echo("error: nothing could be read", err=True)
+        sys.exit(1)
+
+
+@harvest.command("oai")
+@click.option("--from", "from_", metavar="YYYY-MM-DD", help="First datestamp (default: the day of the last completed harvest).")
+@click.option("--until", metavar="YYYY-MM-DD", help="Last datestamp (default: today).")
+@click.option("--set", "set_", metavar="SET", help="OAI set, e.g. cs or physics:hep-th (default: all of arXiv).")
+@click.option("--url", help="OAI-PMH endpoint (default: settings.oai_url).")
+@click.option("--max-pages", type=int, help="Stop after this many pages (the next run continues).")
+@pass_ctx
+def harvest_oai_cmd(c: Context, from_: str | None, until: str | None, set_: str | None, url: str | None,
+                    max_pages: int | None) -> None:
+    """ListRecords (metadataPrefix=arXiv), page by page; an interrupted harvest resumes from its
+    last stored page when run again (with the same or no options)."""
+    from paperwire.ingest.http import HarvestError
+    from paperwire.ingest.oaipmh import harvest_oai
+
+    s = c.settings
+    try:
+        summary = harvest_oai(c.store, url or s.oai_url, from_, until, set_, delay=s.http_delay, timeout=s.http_timeout,
+                              max_pages=max_pages,
+                              on_progress=lambda x: click.echo(f"  ... {x.line()}", err=True))
+    except HarvestError as exc:
+        click.echo(f"error: {exc} (stored pages are kept; run again to resume)", err=True)
+        sys.exit(1)
+    _report(summary, "oai")
+
+
+@harvest.command("arxiv")
+@click.option("--id", "ids", multiple=True, metavar="ID", help="arXiv id (repeatable).")
+@click.option("--query", help="arXiv API search query, e.g. 'cat:cs.CL AND ti:retrieval'.")
+@click.option("--max", "max_results", type=int, help="Most entries to fetch (default: all ids, or 100 for a query).")
+@click.option("--start", default=0, show_default=True, help="Offset of the first result.")
+@click.option("--page-size", default=100, show_default=True, help="Entries per request.")
+@click.option("--url", help="Query API endpoint (default: settings.arxiv_api_url).")
+@pass_ctx
+def harvest_arxiv_cmd(c: Context, ids: tuple[str, ...], query: str | None, max_results: int | None, start: int,
+                      page_size: int, url: str | None) -> None:
+    """Papers from the arXiv query API, by id or by search query, paged."""
+    from paperwire.ingest import run_import
+    from paperwire.ingest.arxiv_api import fetch_arxiv
+    from paperwire.ingest.http import HarvestError
+
+    if not ids and not query:
+        raise click.UsageError("give --id ID (repeatable) or --query Q")
+    s = c.settings
+    base = url or s.arxiv_api_url
+    try:
+        parsed = fetch_arxiv(list(ids) or None, query, start, max_results, page_size, base_url=base,
+                             delay=s.http_delay, timeout=s.http_timeout)
+        summary = run_import(c.store, parsed, source="arxiv_api", source_ref=base, batch_size=page_size)
+    except HarvestError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    _report(summary, "arxiv")
+
+
+@harvest.command("hf")
+@click.option("--date", metavar="YYYY-MM-DD", help="Day featured on Hugging Face (default: HF's latest).")
+@click.option("--url", help="Hugging Face base URL (default: settings.hf_api_url).")
+@pass_ctx
+def harvest_hf_cmd(c: Context, date: str | None, url: str | None) -> None:
+    """Hugging Face daily papers of one day: the papers, their upvotes and linked code."""
+    from paperwire.ingest import run_import
+    from paperwire.ingest.hf import fetch_hf_daily
+    from paperwire.ingest.http import HarvestError
+
+    s = c.settings
+    base = url or s.hf_api_url
+    try:
+        summary = run_import(c.store, fetch_hf_daily(base, date, timeout=s.http_timeout), source="hf", source_ref=base)
+    except HarvestError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    _report(summary, "hf")
+
+
+# --- search: index / search (issue 3) -----------------------------------------------------
+
+@cli.command()
+@click.option("--rebuild", is_flag=True, help="Rebuild the lexical index and the vector index from the store.")
+@click.option("--model", help="Embedding model for this run (overrides settings.embed_model): minilm, static or a folder.")
+@pass_ctx
+def index(c: Context, rebuild: bool, model: str | None) -> None:
+    """Embed new and changed papers and update the search indexes (resumable).
+
+    The lexical index follows the store by itself; this command computes paper vectors
+    (only for papers without one or whose text changed) and updates the vector index.
+    """
+    import dataclasses
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from paperwire.search import SearchEngine
+    from paperwire.store import search_index
+
+    settings = dataclasses.replace(c.settings, embed_model=model) if model else c.settings
+    engine = SearchEngine(c.store, settings)
+    if rebuild:
+        n = search_index.rebuild_lexical(c.store)
+        click.echo(f"lexical index rebuilt: {n} papers")
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
+                  disable=not sys.stderr.isatty()) as progress:
+        tasks: dict = {}
+        t0 = time.perf_counter()
+
+        def on_progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total, rate="")
+            rate = done / max(time.perf_counter() - t0, 1e-9)
+            progress.update(tasks[stage], completed=done, total=total, rate=f"{rate:,.0f} papers/s")
+
+        try:
+            result = engine.refresh(progress=on_progress)
+            if rebuild:
+                result.update(engine.vectors.rebuild(progress=on_progress))
+        except Exception as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+    rate = f" ({result['rate']} papers/s)" if result.get("rate") else ""
+    click.echo(f"model {result['model']}: embedded {result['embedded']} papers in {result['seconds']}s{rate}; "
+               f"{result['index']} index of {result['vectors']} vectors")
+
+
+def _read_batch(path: str) -> list[tuple[str, str]]:
+    out = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            line = line.rstrip("\n")
+            if not line.strip():
+                continue
+            if "\t" not in line:
+                raise click.UsageError(f"{path}:{n}: expected 'qid<TAB>query'")
+            qid, query = line.split("\t", 1)
+            out.append((qid.strip(), query))
+    return out
+
+
+@cli.command()
+@click.argument("query", required=False)
+@click.option("--mode", type=click.Choice(["hybrid", "lexical", "semantic"]), default="hybrid", show_default=True)
+@click.option("--limit", default=10, show_default=True, help="Number of results (per query with --batch).")
+@click.option("--offset", default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--batch", "batch_file", type=click.Path(exists=True, dir_okay=False),
+              help="Run every 'qid<TAB>query' line of this file (the model is loaded once).")
+@click.option("--run-out", type=click.Path(dir_okay=False), help="With --batch: write a TREC run file here.")
+@click.option("--tag", default=None, help="Run tag in the TREC run file (default: paperwire-<mode>).")
+@pass_ctx
+def search(c: Context, query: str | None, mode: str, limit: int, offset: int, as_json: bool, batch_file: str | None,
+           run_out: str | None, tag: str | None) -> None:
+    """Search papers by words and meaning.
+
+    QUERY understands "phrases", prefix*, author:NAME, cat:cs.CL, has:code,
+    from:YYYY-MM-DD, to:YYYY-MM-DD and date:listed; an arXiv id or an exact title comes first.
+    """
+    import dataclasses
+
+    from paperwire.search import SearchEngine
+
+    if bool(query) == bool(batch_file):
+        raise click.UsageError("give a QUERY or --batch FILE (not both)")
+    if run_out and not batch_file:
+        raise click.UsageError("--run-out needs --batch")
+    engine = SearchEngine(c.store, c.settings)
+    if batch_file:
+        queries = _read_batch(batch_file)
+        tag = tag or f"paperwire-{mode}"
+        out = open(run_out, "w", encoding="utf-8") if run_out else sys.stdout
+        modes_used: dict[str, int] = {}
+        try:
+            for qid, q in queries:
+                res = engine.search(q, mode=mode, limit=limit)
+                modes_used[res.mode] = modes_used.get(res.mode, 0) + 1
+                for rank, h in enumerate(res.hits, 1):
+                    out.write(f"{qid} Q0 {h.paper_id} {rank} {h.score:.6f} {tag}\n")
+        finally:
+            if run_out:
+                out.close()
+        if run_out:
+            click.echo(f"{len(queries)} queries -> {run_out} (modes used: "
+                       + ", ".join(f"{k} {v}" for k, v in modes_used.items()) + ")", err=True)
+        return
+    res = engine.search(query, mode=mode, limit=limit, offset=offset)
+    if as_json:
+        click.echo(json.dumps({"query": res.query, "mode": res.mode, "fallback": res.fallback, "total": res.total,
+                               "hits": [dataclasses.asdict(h) for h in res.hits]}, indent=2, ensure_ascii=False))
+        return
+    if res.fallback:
+        click.echo(f"note: {res.mode} search ({res.fallback})", err=True)
+    click.echo(f"{res.total} matches ({res.mode})")
+    for n, h in enumerate(res.hits, offset + 1):
+        pin = " *" if h.parts.get("pinned") else ""
+        click.echo(f"{n:>3}. {h.paper_id:<14} {h.score:8.4f}  {h.title[:100]}{pin}")
+
+
 # --- site: serve / user / token (issue 4) -------------------------------------------------
 
 @cli.command()

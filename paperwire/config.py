@@ -42,6 +42,8 @@ class Settings:
     github_token: str = _s("", "GitHub token for star counts (optional; raises the rate limit).")
     http_delay: float = _s(3.0, "Seconds to wait between requests to arXiv (their policy asks for 3).")
     http_timeout: float = _s(60.0, "HTTP timeout in seconds for harvesting.")
+    harvest_sources: str = _s("oai,hf", "What the scheduled harvest (`paperwire schedule`) fetches: 'oai' and/or 'hf', comma-separated; empty for nothing.")
+    harvest_sets: str = _s("cs", "OAI-PMH sets the scheduled harvest asks for, comma-separated (e.g. 'cs,stat,physics:hep-th'); empty for all of arXiv.")
     # search
     embed_model: str = _s("minilm", "Embedding model: 'minilm' (bundled all-MiniLM-L6-v2), 'static' (model2vec distilled), or a path to a local sentence-transformers model.")
     exact_search_below: int = _s(20000, "Use exact vector search below this many papers, ANN above.")
@@ -53,9 +55,9 @@ class Settings:
     smtp_security: str = _s("starttls", "'plain', 'starttls' or 'ssl' (SMTPS).")
     smtp_user: str = _s("", "SMTP user name (optional).")
     smtp_password: str = _s("", "SMTP password (optional).")
+    smtp_ca_file: str = _s("", "CA certificate file to verify the SMTP server's TLS certificate (default: the system's CAs).")
     mail_from: str = _s("paperwire <digest@localhost>", "From address of digests and confirmations.")
     digest_hour_utc: int = _s(6, "Hour (UTC) at which `paperwire schedule` harvests and sends digests.")
-    smtp_ca_file: str = _s("", "CA certificate file to verify the SMTP server's TLS certificate (default: the system's CAs).")
     # digests and subscriptions (issue 5)
     digest_weekday: int = _s(0, "Day of the weekly digest for `paperwire schedule` (0 = Monday ... 6 = Sunday).")
     digest_size: int = _s(10, "Default number of papers in a digest (subscribers may choose 1-50).")
@@ -82,6 +84,7 @@ class Settings:
     rec_method: str = _s("blend", "Default recommender: 'similarity', 'classifier' or 'blend'.")
     rec_trend_prior: float = _s(0.15, "Recommendations: weight of the trending prior in the 'blend' recommender.")
     rec_features: str = _s("tfidf", "Recommendation features: 'tfidf' or 'embeddings' (from the search index).")
+    rec_follow_bonus: float = _s(0.1, "Recommendations: score added per followed category / author a paper matches.")
 
     @property
     def data_path(self) -> Path:

@@ -35,6 +35,9 @@ class ImportSummary:
     resumed_from: int = 0
     problems: list[Problem] = dataclasses.field(default_factory=list)
 
+    def __str__(self) -> str:
+        return self.line()
+
     def line(self) -> str:
         s = f"read {self.read}, stored {self.stored}, updated {self.updated}, skipped {self.skipped}"
         if self.unchanged:
@@ -155,3 +158,32 @@ def import_file(store: Store, path: str | Path, fmt: str | None = None, **kw) ->
                          checkpoint_key=key, **kw)
     summary.resumed_from = start
     return summary
+
+
+# -- the scheduled harvest ---------------------------------------------------------------------
+
+def harvest(store: Store, settings) -> ImportSummary:
+    """What `paperwire schedule` runs each day: an incremental OAI-PMH harvest of each set in
+    ``settings.harvest_sets`` (from the day of the last completed one, resuming an interrupted
+    one) and Hugging Face's latest daily papers, as ``settings.harvest_sources`` says."""
+    from paperwire.ingest.hf import fetch_hf_daily
+    from paperwire.ingest.oaipmh import harvest_oai
+
+    total = ImportSummary()
+    sources = {x.strip() for x in (settings.harvest_sources or "").split(",") if x.strip()}
+    parts = []
+    if "oai" in sources:
+        for set_ in [x.strip() for x in (settings.harvest_sets or "").split(",") if x.strip()] or [None]:
+            parts.append(harvest_oai(store, settings.oai_url, set_=set_, delay=settings.http_delay,
+                                     timeout=settings.http_timeout))
+    if "hf" in sources:
+        parts.append(run_import(store, fetch_hf_daily(settings.hf_api_url, timeout=settings.http_timeout),
+                                source="hf", source_ref=settings.hf_api_url))
+    for p in parts:
+        total.read += p.read
+        total.stored += p.stored
+        total.updated += p.updated
+        total.unchanged += p.unchanged
+        total.skipped += p.skipped
+        total.problems.extend(p.problems[: max(0, 1000 - len(total.problems))])
+    return total

@@ -126,7 +126,9 @@ def fetch_arxiv(
     pos = start
     with PoliteClient(**kw) as http:
         while got < max_results:
-            n = min(page_size, max_results - got)
+            # an id list is asked for in whole pages (as arXiv's own clients do); a query only
+            # for what is still wanted
+            n = page_size if ids and not query else min(page_size, max_results - got)
             params = {"search_query": query or "", "id_list": id_list, "sortBy": sort_by, "sortOrder": sort_order,
                       "start": str(start + got), "max_results": str(n)}
             resp = http.get(base_url, params=params)
@@ -134,7 +136,7 @@ def fetch_arxiv(
                 raise HarvestError(f"{base_url}: HTTP {resp.status_code} for start={start + got}")
             data = resp.content
             entries = list(parse_atom_bytes(data, f"arxiv api start={start + got}", offset=pos))
-            for p, item in entries:
+            for p, item in entries[: max_results - got]:
                 yield p, item
             pos += len(entries)
             got += len(entries)

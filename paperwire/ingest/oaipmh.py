@@ -122,16 +122,17 @@ def parse_oai_file(path: str | Path, start: int = 0) -> Iterator[tuple[int, Pape
 
 # -- harvesting ------------------------------------------------------------------------------
 
-def _checkpoint_key(base_url: str) -> str:
-    return f"oai:{base_url}"
+def _checkpoint_key(base_url: str, set_: str | None) -> str:
+    return f"oai:{base_url}:{set_ or ''}"
 
 
 def _last_key(base_url: str, set_: str | None) -> str:
     return f"oai-last:{base_url}:{set_ or ''}"
 
 
-def harvest_checkpoint(store: Store, base_url: str) -> dict | None:
-    raw = store.get_checkpoint(_checkpoint_key(base_url))
+def harvest_checkpoint(store: Store, base_url: str, set_: str | None = None) -> dict | None:
+    """The state of an interrupted harvest: {"params", "token", "page"}, or None."""
+    raw = store.get_checkpoint(_checkpoint_key(base_url, set_))
     return json.loads(raw) if raw else None
 
 
@@ -170,17 +171,17 @@ def harvest_oai(
 ) -> ImportSummary:
     """Harvest ``ListRecords`` (metadataPrefix=arXiv) into the store, page by page, resumably.
 
-    With a checkpoint left by an interrupted run for the same parameters (or when no
-    parameters are given), the harvest continues with its resumption token. Without
-    ``from_``, a new harvest starts from the day of the last completed one for this set.
+    With a checkpoint left by an interrupted run of this set with the same dates (or when no
+    dates are given), the harvest continues with its resumption token. Without ``from_``, a
+    new harvest starts from the day of the last completed one for this set.
     """
     summary = ImportSummary()
-    key = _checkpoint_key(base_url)
+    key = _checkpoint_key(base_url, set_)
     params = {"from": from_, "until": until, "set": set_}
-    cp = harvest_checkpoint(store, base_url)
+    cp = harvest_checkpoint(store, base_url, set_)
     token = None
     page = 0
-    if cp and (all(v is None for v in params.values()) or cp.get("params") == params):
+    if cp and ((from_ is None and until is None) or cp.get("params") == params):
         params, token, page = cp["params"], cp.get("token"), int(cp.get("page", 0))
         summary.resumed_from = page
         log.info("resuming OAI-PMH harvest after page %d", page)
