@@ -1,0 +1,275 @@
+"""Web serving speed with 1,000,000 papers: p50/p95 latency and requests/s of the front page,
+a paper page, a search page and the search API, measured by `wrk` (a separate process)
+against `paperwire serve`.
+
+    python bench/web.py                     # build bench/.web-1m.db once (if missing), then measure
+    python bench/web.py --papers 200000     # a smaller store
+    python bench/web.py --duration 20 --connections 16 --workers 2
+
+The store is generated from the 74,728 real listing records in ../shared/data (titles,
+abstracts, authors and categories reused under fresh ids), spread over ~1,000 listing days
+(~1,000 papers a day), with 2,000 users casting 300,000 upvotes, so day lists sort by real
+counters. It is written with executemany for speed; the FTS5 index of the search issue is
+rebuilt once at the end instead of per row by its triggers. No vector index is built
+(embedding 1M abstracts takes hours on 2 cores), so hybrid search runs its lexical half plus
+the query encoder, and "similar papers" come back empty.
+
+Paper and search requests pick a random paper / query per request (Lua script), so they
+mostly miss the few-second page cache; the front page is one URL and mostly hits it, as in
+real use. Prints a table and writes bench/results/web.json. Figures, not pass/fail.
+Targets (2 cores): front/paper p95 <= 30 ms at >= 300 req/s; search page p95 <= 80 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data" / "arxiv-daily-2025-2026" / "records.jsonl.gz"
+DEMO = ROOT / "demo" / "records.jsonl.gz"
+RESULTS = ROOT / "bench" / "results" / "web.json"
+sys.path.insert(0, str(ROOT))
+
+
+def _ts(day_index: int) -> str:
+    import datetime as dt
+
+    return (dt.date(2023, 9, 1) + dt.timedelta(days=day_index)).isoformat()
+
+
+def build(db: Path, n: int, seed: int = 11) -> dict:
+    """Generate an n-paper store (see the module docstring)."""
+    from paperwire.store import Store
+    from paperwire.text import display_text
+
+    t0 = time.perf_counter()
+    src = SHARED if SHARED.exists() else DEMO
+    base = []
+    with gzip.open(src, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            base.append((display_text(r.get("title", "")), display_text(r.get("summary", "")),
+                         r.get("authors") or [], r.get("categories") or ["cs.LG"]))
+    rnd = random.Random(seed)
+    tmp = db.with_suffix(".building")
+    for p in (tmp, Path(str(tmp) + "-wal"), Path(str(tmp) + "-shm")):
+        p.unlink(missing_ok=True)
+    store = Store(tmp)
+    conn = store.conn
+    conn.execute("PRAGMA synchronous=OFF")
+    triggers = conn.execute("SELECT name, sql FROM sqlite_master WHERE type='trigger' AND tbl_name='papers'").fetchall()
+    for name, _ in triggers:
+        conn.execute(f'DROP TRIGGER "{name}"')
+    days = 1000
+    per_day = max(1, n // days)
+    now = "2026-07-01T00:00:00Z"
+    batch_p, batch_a, batch_c, batch_l = [], [], [], []
+
+    def flush():
+        with store.transaction() as c:
+            c.executemany("INSERT INTO papers(id, title, title_display, abstract, abstract_display, authors, categories, "
+                          "primary_category, published, updated, listed, latest_version, created_at, changed_at) "
+                          "VALUES (?,?,?,?,?,?,?,?,?,?,?,1,?,?)", batch_p)
+            c.executemany("INSERT INTO paper_authors(paper_id, position, name) VALUES (?,?,?)", batch_a)
+            c.executemany("INSERT OR IGNORE INTO paper_categories(paper_id, category, position) VALUES (?,?,?)", batch_c)
+            c.executemany("INSERT OR IGNORE INTO links(paper_id, url, kind, origin) VALUES (?,?,?,'text')", batch_l)
+        for b in (batch_p, batch_a, batch_c, batch_l):
+            b.clear()
+
+    ids, seq = [], {}
+    for i in range(n):
+        d = min(days - 1, i // per_day)
+        day = _ts(d)
+        month = day[2:4] + day[5:7]
+        seq[month] = seq.get(month, 0) + 1  # real-looking new-style ids: YYMM.NNNNN, in order
+        pid = f"{month}.{seq[month]:05d}"
+        title, abstract, authors, cats = base[i % len(base)]
+        ids.append(pid)
+        authors_json = json.dumps(authors, ensure_ascii=False)
+        batch_p.append((pid, title, title, abstract, abstract, authors_json, json.dumps(cats), cats[0],
+                        day + "T12:00:00Z", day + "T12:00:00Z", day, now, now))
+        batch_a.extend((pid, k, a) for k, a in enumerate(authors[:50]))
+        batch_c.extend((pid, c, k) for k, c in enumerate(cats))
+        if i % 10 == 0:
+            batch_l.append((pid, f"https://github.com/bench/repo{i}", "github"))
+        if len(batch_p) >= 20000:
+            flush()
+            print(f"\r  papers {i + 1:,}/{n:,}", end="", file=sys.stderr, flush=True)
+    flush()
+    print(file=sys.stderr)
+    # accounts and upvotes (the counters are kept by the accounts migration's triggers)
+    from paperwire.store.users import hash_password
+
+    pw = hash_password("bench-password")
+    with store.transaction() as c:
+        c.executemany("INSERT INTO users(email, username, password_hash, created_at) VALUES (?,?,?,?)",
+                      [(f"u{k}@bench.example", f"u{k}", pw, now) for k in range(2000)])
+    votes = set()
+    recent = ids[-per_day * 30:]
+    while len(votes) < min(300_000, n):
+        pool = recent if rnd.random() < 0.7 else ids
+        votes.add((rnd.randint(1, 2000), pool[int(rnd.paretovariate(1.2)) % len(pool)] if rnd.random() < 0.5
+                   else rnd.choice(pool)))
+    with store.transaction() as c:
+        c.executemany("INSERT INTO upvotes(user_id, paper_id, created_at) VALUES (?,?,?)",
+                      [(u, p, now) for u, p in votes])
+    print("  rebuilding the search index ...", file=sys.stderr, flush=True)
+    with store.transaction() as c:
+        has_search = c.execute("SELECT 1 FROM sqlite_master WHERE name='search_docs'").fetchone()
+        if has_search:
+            c.execute("INSERT INTO search_docs(paper_id, title_key) "
+                      "SELECT id, lower(rtrim(trim(title_display), '.')) FROM papers ORDER BY rowid")
+            c.execute("INSERT INTO papers_fts(papers_fts) VALUES ('rebuild')")
+        for _, sql in triggers:
+            c.execute(sql)
+    conn.execute("ANALYZE")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    os.replace(tmp, db)
+    return {"papers": n, "upvotes": len(votes), "users": 2000, "build_seconds": round(time.perf_counter() - t0, 1),
+            "db_mb": round(db.stat().st_size / 2**20)}
+
+
+LUA = r"""
+local items = {}
+local prefix = os.getenv("WRK_PREFIX") or "/"
+local file = os.getenv("WRK_ITEMS")
+if file then for line in io.lines(file) do items[#items + 1] = line end end
+request = function()
+  if #items == 0 then return wrk.format("GET", prefix) end
+  return wrk.format("GET", prefix .. items[math.random(#items)])
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %d %d %d %.3f %d\n", latency:percentile(50), latency:percentile(95),
+    latency:percentile(99), summary.requests, summary.duration, summary.requests / (summary.duration / 1e6),
+    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.timeout))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wrk(url: str, prefix: str, items: Path | None, duration: int, connections: int, threads: int = 1) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        fh.write(LUA)
+        script = fh.name
+    env = dict(os.environ, WRK_PREFIX=prefix)
+    if items:
+        env["WRK_ITEMS"] = str(items)
+    out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--timeout", "10s",
+                          "-s", script, url], capture_output=True, text=True, env=env, check=True).stdout
+    os.unlink(script)
+    m = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) (\d+) ([\d.]+) (\d+)", out)
+    if not m:
+        raise RuntimeError(out)
+    p50, p95, p99, n, dur, rps, errors = m.groups()
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"p50_ms": int(p50) / 1000, "p95_ms": int(p95) / 1000, "p99_ms": int(p99) / 1000, "requests": int(n),
+            "req_per_s": round(float(rps), 1), "errors": int(errors), "non_2xx": int(non2xx.group(1)) if non2xx else 0}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--papers", type=int, default=1_000_000)
+    ap.add_argument("--db", type=Path, help="store to use (default bench/.web-<n>.db, built if missing)")
+    ap.add_argument("--rebuild", action="store_true")
+    ap.add_argument("--duration", type=int, default=20)
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--only", help="comma list: front,paper,search_page,search_api")
+    args = ap.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install -y wrk")
+    db = args.db or ROOT / "bench" / f".web-{args.papers // 1000}k.db"
+    built = None
+    if args.rebuild or not db.exists():
+        print(f"building {db} with {args.papers:,} papers ...", file=sys.stderr)
+        built = build(db, args.papers)
+        print(f"  built in {built['build_seconds']} s, {built['db_mb']} MB", file=sys.stderr)
+
+    from paperwire.store import Store
+
+    store = Store(db)
+    n_papers = store.query_one("SELECT count(*) FROM papers")[0]
+    sample = [r[0] for r in store.query("SELECT id FROM papers ORDER BY random() LIMIT 5000")]
+    titles = [r[0] for r in store.query("SELECT title_display FROM papers ORDER BY random() LIMIT 2000")]
+    store.close()
+    rnd = random.Random(5)
+    words = [w.lower() for t in titles for w in re.findall(r"[A-Za-z]{5,}", t)]
+    queries = sorted({" ".join(rnd.sample(words, 2)) for _ in range(3000)})
+    tmpdir = Path(tempfile.mkdtemp(prefix="pw-bench-"))
+    (tmpdir / "papers.txt").write_text("\n".join(sample) + "\n")
+    (tmpdir / "queries.txt").write_text("\n".join(q.replace(" ", "+") for q in queries) + "\n")
+
+    port = free_port()
+    env = dict(os.environ, PAPERWIRE_DB=str(db), PAPERWIRE_RATE_LIMIT_FACTOR="0", PAPERWIRE_SECRET_KEY="b" * 40)
+    server = subprocess.Popen([sys.executable, "-m", "paperwire", "serve", "--port", str(port), "--workers",
+                               str(args.workers)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        import httpx
+
+        for _ in range(600):
+            try:
+                if httpx.get(base + "/api/openapi.json", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        # warm every worker: the query encoder and similar-papers loader start on first use
+        for k in range(20):
+            httpx.get(base + f"/papers?q={queries[k].replace(' ', '+')}", timeout=60)
+            httpx.get(base + f"/papers/{sample[k]}", timeout=60)
+        time.sleep(3)
+        cases = {
+            "front": ("/", None),
+            "paper": ("/papers/", tmpdir / "papers.txt"),
+            "search_page": ("/papers?q=", tmpdir / "queries.txt"),
+            "search_api": ("/api/v1/search?limit=20&q=", tmpdir / "queries.txt"),
+        }
+        only = set(args.only.split(",")) if args.only else set(cases)
+        results = {}
+        for name, (prefix, items) in cases.items():
+            if name not in only:
+                continue
+            r = wrk(base, prefix, items, args.duration, args.connections)
+            results[name] = r
+            print(f"{name:<12} p50 {r['p50_ms']:7.1f} ms   p95 {r['p95_ms']:7.1f} ms   p99 {r['p99_ms']:7.1f} ms   "
+                  f"{r['req_per_s']:8.1f} req/s   ({r['requests']} requests, {r['errors']} errors, "
+                  f"{r['non_2xx']} non-2xx)", flush=True)
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    out = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+           "papers": n_papers, "workers": args.workers, "connections": args.connections, "duration_s": args.duration,
+           "load_generator": "wrk (separate process, 1 thread)", "results": results}
+    if built:
+        out["build"] = built
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
