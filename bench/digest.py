@@ -85,23 +85,29 @@ def to_paper(rec: dict, listed: str):
 
 
 def make_subscribers(n: int, papers, seed_pool, rng) -> list[Subscriber]:
+    import random
+
+    r = random.Random(int(rng.integers(1 << 31)))
     cats, counts = np.unique([c for p in papers for c in p.categories], return_counts=True)
-    cat_p = counts / counts.sum()
+    cats, weights = [str(c) for c in cats], counts.tolist()
     authors = sorted({a for p in papers for a in p.authors})
     seed_ids = [p.id for p in seed_pool]
     subs = []
     for i in range(n):
-        k = int(rng.integers(0, 4))
+        k = r.randint(0, 3)
+        chosen: list[str] = []
+        while len(chosen) < k:  # k distinct categories, the common ones more often
+            c = r.choices(cats, weights)[0]
+            if c not in chosen:
+                chosen.append(c)
         s = Subscriber(id=i + 1, email=f"reader{i}@example.org", status="active", frequency="daily",
-                       size=int(rng.choice([5, 10, 10, 10, 15, 20])),
-                       categories=list(rng.choice(cats, size=k, replace=False, p=cat_p)) if k else [],
-                       last_until="2000-01-01")
-        if rng.random() < 0.3:
-            s.authors = list(rng.choice(authors, size=int(rng.integers(1, 4)), replace=False))
-        if rng.random() < 0.5:
-            s.topics = list(rng.choice(TOPICS, size=int(rng.integers(1, 4)), replace=False))
-        if rng.random() < 0.2:
-            s.seeds = list(rng.choice(seed_ids, size=int(rng.integers(1, 4)), replace=False))
+                       size=r.choice([5, 10, 10, 10, 15, 20]), categories=chosen, last_until="2000-01-01")
+        if r.random() < 0.3:
+            s.authors = r.sample(authors, r.randint(1, 3))
+        if r.random() < 0.5:
+            s.topics = r.sample(TOPICS, r.randint(1, 3))
+        if r.random() < 0.2:
+            s.seeds = r.sample(seed_ids, r.randint(1, 3))
         subs.append(s)
     return subs
 

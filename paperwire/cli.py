@@ -634,8 +634,10 @@ def digest_status(c: Context) -> None:
 @cli.command()
 @click.option("--once", is_flag=True, help="Run the job once now and exit (for cron or a systemd timer).")
 @click.option("--no-harvest", is_flag=True, help="Skip harvesting; digest what is stored.")
+@click.option("--no-refresh", is_flag=True, help="Skip the index refresh (topics then match by words only if no vectors exist).")
+@click.option("--as-of", help="With --once: run the job for this day (YYYY-MM-DD or 'latest'), e.g. to catch up.")
 @pass_ctx
-def schedule(c: Context, once: bool, no_harvest: bool) -> None:
+def schedule(c: Context, once: bool, no_harvest: bool, no_refresh: bool, as_of: str | None) -> None:
     """Every day at settings.digest_hour_utc: harvest new papers, refresh the indexes, build and
     send the daily digests (and the weekly ones on settings.digest_weekday).
 
@@ -646,10 +648,18 @@ def schedule(c: Context, once: bool, no_harvest: bool) -> None:
 
     from paperwire import digest as dg
 
-    def job():
-        dg.run_daily(c.store, c.settings, harvest=not no_harvest, echo=click.echo)
+    def job(day=None):
+        dg.run_daily(c.store, c.settings, day=day, harvest=not no_harvest, refresh=not no_refresh, echo=click.echo)
 
+    if as_of and not once:
+        raise click.UsageError("--as-of needs --once")
     if once:
+        if as_of:
+            try:
+                job(dg.resolve_as_of(c.store, as_of))
+            except ValueError as exc:
+                raise click.UsageError(str(exc))
+            return
         job()
         return
     while True:

@@ -340,16 +340,18 @@ def _topic_rows_search(engine, topics: list[str], papers, since: str, until: str
     index = {p.id: i for i, p in enumerate(papers)}
     flt = Filters(date_from=since, date_to=until, date_field="listed")
     rows = {}
+    modes = set()
     limit = min(200, max(20, len(papers)))
     for t in topics:
         row = np.zeros(len(papers), dtype=np.float32)
         res = engine.search(t, filters=flt, mode="hybrid", limit=limit)
+        modes.add(res.mode)
         hits = [h for h in res.hits if h.paper_id in index and
                 ("lexical_rank" in h.parts or float(h.parts.get("semantic_score", 0)) >= 0.35)]
         for r, h in enumerate(hits):
             row[index[h.paper_id]] = 1.0 - 0.5 * r / max(1, len(hits))
         rows[t] = row
-    return rows
+    return rows, ",".join(sorted(modes))
 
 
 def _interest_rows(store: Store, settings: Settings, papers, topics: list[str], seeds: list[str], since: str,
@@ -363,21 +365,23 @@ def _interest_rows(store: Store, settings: Settings, papers, topics: list[str], 
     topic_rows: dict = {}
     seed_rows: dict = {}
     method = "lexical"
-    if engine is not None and (topics or seeds):
+    if engine is not None and topics:
         try:
-            if topics:
-                topic_rows = _topic_rows_search(engine, topics, papers, since, until)
-            if seeds:
-                vecs = engine.paper_vectors([*seeds, *(p.id for p in papers)])
-                pv = np.stack([vecs.get(p.id, np.zeros_like(next(iter(vecs.values())))) for p in papers]) if vecs else None
-                have = [s for s in seeds if s in vecs]
-                if pv is not None and have:
-                    sv = np.stack([vecs[s] for s in have])
-                    seed_rows = dict(zip(have, vector_rows(sv, pv)))
-            method = "hybrid search"
-        except Exception as exc:  # no model, no index yet: words still work
-            log.warning("search engine unavailable for digest topics (%s); using word matching", exc)
-            topic_rows, seed_rows, method = {}, {}, "lexical"
+            topic_rows, modes = _topic_rows_search(engine, topics, papers, since, until)
+            method = f"saved searches ({modes})"
+        except Exception as exc:  # no index yet, a broken model: words still work
+            log.warning("search unavailable for digest topics (%s); using word matching", exc)
+            topic_rows = {}
+    if engine is not None and seeds and papers:
+        try:
+            vecs = engine.paper_vectors([*seeds, *(p.id for p in papers)])
+            have = [s for s in seeds if s in vecs]
+            if have and all(p.id in vecs for p in papers):
+                pv = np.stack([vecs[p.id] for p in papers])
+                seed_rows = dict(zip(have, vector_rows(np.stack([vecs[s] for s in have]), pv)))
+        except Exception as exc:
+            log.warning("paper vectors unavailable for seed papers (%s); using word matching", exc)
+            seed_rows = {}
     if topics and not topic_rows:
         topic_rows = dict(zip(topics, lexical_rows(topics, papers)))
     missing = [s for s in seeds if s not in seed_rows]
@@ -608,7 +612,7 @@ def deliver(store: Store, settings: Settings, ids: list[int] | None = None, wait
 # --- the daily job ----------------------------------------------------------------------
 
 def run_daily(store: Store, settings: Settings, day: date | None = None, harvest: bool = True,
-              echo: Callable[[str], None] = log.info) -> dict:
+              refresh: bool = True, echo: Callable[[str], None] = log.info) -> dict:
     """One scheduled run: harvest new papers, refresh the indexes, build and send digests
     (daily ones every day; weekly ones on settings.digest_weekday), drop expired sign-ups."""
     day = day or _now().date()
@@ -633,8 +637,9 @@ def run_daily(store: Store, settings: Settings, day: date | None = None, harvest
         from paperwire.search import SearchEngine
 
         engine = SearchEngine(store, settings)
-        result["index"] = str(engine.refresh())
-        echo(f"index refresh: {result['index']}")
+        if refresh:
+            result["index"] = str(engine.refresh())
+            echo(f"index refresh: {result['index']}")
     except Exception as exc:
         log.warning("index refresh failed: %s", exc)
         result["index"] = f"failed: {exc}"

@@ -282,3 +282,52 @@ def test_cli_subscribe_sends_confirmation_and_send_delivers(env):
     assert len(smtp.to("cli@example.org")) == 2
     r = runner.invoke(cli, ["digest", "status"], env=e)
     assert "active 1" in r.output and "sent 2" in r.output
+
+
+def test_topics_run_as_saved_searches_through_the_search_engine(env, tmp_path):
+    from paperwire.search import SearchEngine
+
+    store, settings, smtp = env
+    active(store, settings, "topic@example.org", topics=["hallucination detection"], size=4)
+    # no embedding model here: the hybrid search answers from its word side, as it does before
+    # `paperwire index` has run
+    settings.embed_model = str(tmp_path / "no-model")
+    report = digest.build_period(store, settings, "daily", as_of=AS_OF, engine=SearchEngine(store, settings))
+    assert report.queued == 1 and report.topic_method == "saved searches (lexical)"
+    [row] = subs.outbox_rows(store, period="daily:2026-07-01")
+    assert row.text_body.count("Why: matches your topic 'hallucination detection'") == 4
+    assert "CORTEX: Token-Level Hallucination Detection" in row.text_body
+
+
+def test_schedule_once_builds_daily_and_weekly_and_sends(env):
+    from paperwire.cli import cli
+
+    store, settings, smtp = env
+    active(store, settings, "day@example.org", categories=["cs.CL"], size=2)
+    week = active(store, settings, "week@example.org", categories=["cs.CV"], size=3)
+    subs.update_preferences(store, week.id, {"frequency": "weekly"})
+    digest.subscribe(store, settings, "unconfirmed@example.org", send=False)
+    e = _cli_env(settings, settings.smtp_port)
+    e.update(PAPERWIRE_DIGEST_WEEKDAY="2",  # 2026-07-01 is a Wednesday
+             PAPERWIRE_HARVEST_SOURCES="")  # no network in tests
+    r = CliRunner().invoke(cli, ["schedule", "--once", "--as-of", AS_OF, "--no-refresh"], env=e)
+    assert r.exit_code == 0, r.output
+    assert "daily:2026-07-01: 1 subscriber(s)" in r.output and "weekly:2026-W27: 1 subscriber(s)" in r.output
+    # two digests, plus the confirmation that was still queued: the unconfirmed address gets
+    # that and nothing else
+    assert "sent 3," in r.output
+    assert len(smtp.to("day@example.org")) == 1 and len(smtp.to("week@example.org")) == 1
+    assert "3 new papers" in text_part(smtp.to("week@example.org")[0])
+    [only] = smtp.to("unconfirmed@example.org")
+    assert only["Subject"].startswith("Confirm")
+    # the next day's run has nothing new for anyone (no later listings in the demo data)
+    r = CliRunner().invoke(cli, ["schedule", "--once", "--as-of", "2026-07-02", "--no-refresh"], env=e)
+    assert r.exit_code == 0 and "sent 0," in r.output and len(smtp.messages) == 3
+
+
+def test_next_run_time():
+    from datetime import datetime, timezone
+
+    t = datetime(2026, 7, 1, 5, 59, tzinfo=timezone.utc)
+    assert digest.next_run(t, 6) == datetime(2026, 7, 1, 6, 0, tzinfo=timezone.utc)
+    assert digest.next_run(t.replace(hour=6), 6) == datetime(2026, 7, 2, 6, 0, tzinfo=timezone.utc)
