@@ -2,7 +2,7 @@
 a paper page, a search page and the search API, measured by `wrk` (a separate process)
 against `paperwire serve`.
 
-    python bench/web.py                     # build bench/.web-1m.db once (if missing), then measure
+    python bench/web.py                     # build var/bench/web-1000k.db once (if missing), then measure
     python bench/web.py --papers 200000     # a smaller store
     python bench/web.py --duration 20 --connections 16 --workers 2
 
@@ -198,7 +198,8 @@ def main() -> None:
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install -y wrk")
-    db = args.db or ROOT / "bench" / f".web-{args.papers // 1000}k.db"
+    db = args.db or ROOT / "var" / "bench" / f"web-{args.papers // 1000}k.db"  # var/ is git-ignored
+    db.parent.mkdir(parents=True, exist_ok=True)
     built = None
     if args.rebuild or not db.exists():
         print(f"building {db} with {args.papers:,} papers ...", file=sys.stderr)
