@@ -45,7 +45,8 @@ _ACCENTS = {"'": "\u0301", "`": "\u0300", "^": "\u0302", '"': "\u0308", "~": "\u
 _ACCENT_RE = re.compile(r"\{?\\([`'^\"~=.]|[uvHckr](?=[\s{]))\s*(?:\{\s*(\\i|\\j|[A-Za-z])\s*\}|(\\i|\\j|[A-Za-z]))\}?")
 _SYMBOLS = {r"\ss": "ß", r"\o": "ø", r"\O": "Ø", r"\ae": "æ", r"\AE": "Æ", r"\aa": "å", r"\AA": "Å",
             r"\l": "ł", r"\L": "Ł", r"\oe": "œ", r"\OE": "Œ", r"\i": "ı"}
-_SYMBOL_RE = re.compile(r"\{?(\\(?:ss|o|O|ae|AE|aa|AA|l|L|oe|OE|i))(?![A-Za-z])\}?")
+# "{\\o}" or "\\o" ; a bare control word swallows the space after it, as TeX does ("Stra\\ss e" = "Straße")
+_SYMBOL_RE = re.compile(r"\{(\\(?:ss|o|O|ae|AE|aa|AA|l|L|oe|OE|i))\}|(\\(?:ss|o|O|ae|AE|aa|AA|l|L|oe|OE|i))(?![A-Za-z])(?:\{\}| (?=[A-Za-z]))?")
 _MATH_RE = re.compile(r"(\$\$.+?\$\$|\$.+?\$)", re.S)
 
 
@@ -58,7 +59,7 @@ def _accent(m: re.Match) -> str:
 def _fix_tex_text(chunk: str) -> str:
     if "\\" in chunk:  # the regexes only ever match after a backslash
         chunk = _ACCENT_RE.sub(_accent, chunk)
-        chunk = _SYMBOL_RE.sub(lambda m: _SYMBOLS[m.group(1)], chunk)
+        chunk = _SYMBOL_RE.sub(lambda m: _SYMBOLS[m.group(1) or m.group(2)], chunk)
         chunk = chunk.replace("\\&", "&").replace("\\%", "%")
     if "``" in chunk or "''" in chunk:
         chunk = chunk.replace("``", "\u201c").replace("''", "\u201d")
