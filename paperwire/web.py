@@ -186,7 +186,9 @@ def search_page(request: Request, q: str = Query("", max_length=500), p: int = Q
             return {"q": q, "title": f"Search: {q}", "result": None, "unavailable": True}
         cs = {c.id: c for c in listings.cards(request.app.state.store, [h.paper_id for h in result.hits])}
         rows = [(h, cs[h.paper_id]) for h in result.hits if h.paper_id in cs]
-        return {"q": q, "title": f"Search: {q}", "result": result, "rows": rows, "page": p, "mode": mode,
+        user = current_user(request)
+        voted = users.upvoted_by(request.app.state.store, user.id, list(cs)) if user else set()
+        return {"q": q, "title": f"Search: {q}", "result": result, "rows": rows, "page": p, "mode": mode, "voted": voted,
                 "pages": max(1, math.ceil(result.total / PAGE_SIZE)), "unavailable": False,
                 "offset": (p - 1) * PAGE_SIZE}
 
@@ -226,7 +228,7 @@ def similar_cards(request: Request, pid: str, limit: int = 6):
     import concurrent.futures
 
     pool = request.app.state.__dict__.setdefault(
-        "similar_pool", concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="similar"))
+        "similar_pool", concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="similar"))
     fut = pool.submit(engine.similar, pid, limit)
     try:
         hits = fut.result(timeout=budget)

@@ -372,3 +372,42 @@ def test_api_token_page(client, app, shared_hash):
     r = client.post("/settings/tokens", data={"csrf": csrf_of(client, "/settings/tokens"), "name": "ci"})
     token = re.search(r'<code class="token">(pw_[^<]+)</code>', r.text).group(1)
     assert users.user_for_token(store, token).username == "scripter"
+
+
+def test_password_reset_mail_goes_through_real_smtp(site_settings, shared_hash):
+    """With SMTP configured the link is e-mailed (aiosmtpd on 127.0.0.1), not logged."""
+    import dataclasses
+
+    from aiosmtpd.controller import Controller
+    from fastapi.testclient import TestClient
+
+    from paperwire.app import create_app
+    from test_web_fixtures import free_port
+
+    class Inbox:
+        def __init__(self):
+            self.messages = []
+
+        async def handle_DATA(self, server, session, envelope):
+            self.messages.append((envelope.rcpt_tos, envelope.content.decode("utf-8", "replace")))
+            return "250 OK"
+
+    inbox = Inbox()
+    port = free_port()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=port)
+    smtp.start()
+    try:
+        settings = dataclasses.replace(site_settings, smtp_host="127.0.0.1", smtp_port=port, smtp_security="plain",
+                                       mail_from="paperwire <noreply@example.org>")
+        app = create_app(settings)
+        make_user(app.state.store, "mailme", shared_hash)
+        with TestClient(app, follow_redirects=False) as c:
+            r = c.post("/reset", data={"csrf": csrf_of(c, "/reset"), "email": "mailme@example.org"})
+            assert r.status_code == 303
+        app.state.store.close()
+    finally:
+        smtp.stop()
+    assert len(inbox.messages) == 1
+    rcpt, content = inbox.messages[0]
+    assert rcpt == ["mailme@example.org"]
+    assert re.search(r"http://127\.0\.0\.1:8000/reset/[\w.-]+", content.replace("=\r\n", "").replace("=\n", ""))
