@@ -238,6 +238,8 @@ def _url_tokens(text: str) -> list[tuple[int, str]]:
             end += len(sep) + len(nxt)
         if "$." in tok:
             tok = _TEX_DOT.sub(".", tok)
+        if "\\" in tok:  # TeX escapes inside \url{...}: "BIM\_for\_MTL" is "BIM_for_MTL"
+            tok = tok.replace("\\_", "_").replace("\\%", "%").replace("\\#", "#").replace("\\&", "&").replace("\\~", "~")
         out.append((start, tok))
         done = end
     return out

@@ -89,6 +89,8 @@ def urls(text, *more):
     ("Code is available at [this https URL](https://github.com/movinghoon/lgm)",
      [("github", "https://github.com/movinghoon/lgm")]),
     ("Project page: \\url{https://aad-1.github.io/}", [("project", "https://aad-1.github.io/")]),
+    ("Codes are available online:\n  \\url{https://github.com/mmm-cc/BIM\\_for\\_MTL}",
+     [("github", "https://github.com/mmm-cc/BIM_for_MTL")]),
     # not repositories
     ("Code: https://github.com/c1h1r1i1s1 (multiple repositories)", []),
     ("will be at github.com/yongxianLiu/ soon.", []),
