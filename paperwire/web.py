@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import time
 from datetime import date, timedelta
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
@@ -240,12 +241,46 @@ def similar_cards(request: Request, pid: str, limit: int = 6):
     return listings.cards(request.app.state.store, [h.paper_id for h in hits if h.paper_id != pid], with_details=False)
 
 
+class ViewCounter:
+    """Paper page views for trending ('view' signals), counted in memory and written in one
+    transaction every `every` seconds: a write per page view would queue every reader behind
+    SQLite's single writer."""
+
+    def __init__(self, every: float = 30.0):
+        import threading
+
+        self.every, self.counts, self.lock = every, {}, threading.Lock()
+        self.last = time.monotonic()
+
+    def add(self, store, pid: str) -> None:
+        with self.lock:
+            self.counts[pid] = self.counts.get(pid, 0) + 1
+            if time.monotonic() - self.last < self.every:
+                return
+            counts, self.counts, self.last = self.counts, {}, time.monotonic()
+        self.flush(store, counts)
+
+    @staticmethod
+    def flush(store, counts: dict) -> None:
+        try:
+            from paperwire.store import signals
+            from paperwire.store.sqlite import utcnow
+        except ImportError:
+            return
+        try:
+            now = utcnow()
+            signals.add_signals(store, [(pid, "view", "", float(n), now) for pid, n in counts.items()])
+        except Exception:  # views are a hint for trending; losing a batch must not fail a page
+            log.exception("could not record %d page views", len(counts))
+
+
 @router.get("/papers/{arxiv_id:path}")
 def paper_page(request: Request, arxiv_id: str):
     pid = _canonical_or_404(arxiv_id)
     if pid != arxiv_id:  # one URL per paper: /papers/2501.01234v2 -> /papers/2501.01234
         return RedirectResponse(f"/papers/{pid}", status_code=301)
     store = request.app.state.store
+    views = request.app.state.__dict__.setdefault("view_counter", ViewCounter())
 
     def build():
         cs = listings.cards(store, [pid])
@@ -263,7 +298,9 @@ def paper_page(request: Request, arxiv_id: str):
                 "voted": users.upvoted_by(store, user.id, [pid]) if user else set(),
                 "similar": similar_cards(request, pid)}
 
-    return cached_render(request, "paper.html", build, _ttl(request))
+    resp = cached_render(request, "paper.html", build, _ttl(request))
+    views.add(store, pid)  # after rendering: 404s raise above and are not counted
+    return resp
 
 
 # --- author, category, user ----------------------------------------------------------------------

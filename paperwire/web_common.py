@@ -200,9 +200,12 @@ def client_key(request: Request) -> str:
     user = current_user(request)
     if user is not None:
         return f"u{user.id}"
-    auth_user = getattr(request.state, "api_user", None)
-    if auth_user is not None:
-        return f"u{auth_user.id}"
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer ") and len(auth) < 300:
+        # API clients are limited per token (checked for validity later, by the endpoint)
+        import hashlib
+
+        return "t" + hashlib.sha256(auth[7:].strip().encode()).hexdigest()[:16]
     return "ip" + (request.client.host if request.client else "?")
 
 

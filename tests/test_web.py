@@ -411,3 +411,19 @@ def test_password_reset_mail_goes_through_real_smtp(site_settings, shared_hash):
     rcpt, content = inbox.messages[0]
     assert rcpt == ["mailme@example.org"]
     assert re.search(r"http://127\.0\.0\.1:8000/reset/[\w.-]+", content.replace("=\r\n", "").replace("=\n", ""))
+
+
+def test_paper_views_feed_trending_signals(client, app):
+    from paperwire.web import ViewCounter
+
+    store = _store(app)
+    pid = _a_listed_paper(store)
+    app.state.view_counter = ViewCounter(every=3600)
+    for _ in range(3):
+        assert client.get(f"/papers/{pid}").status_code == 200
+    client.get("/papers/2601.00000")  # a 404 is not a view
+    counter = app.state.view_counter
+    assert counter.counts == {pid: 3}
+    ViewCounter.flush(store, counter.counts)
+    row = store.query_one("SELECT sum(value) FROM signals WHERE kind='view' AND paper_id=?", (pid,))
+    assert row[0] == 3
