@@ -542,6 +542,40 @@ def _iso(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+LEASE_SECONDS = 900  # how long a run may hold a message before another run may take it over
+
+
+def _process_id() -> str:
+    import os
+    import socket
+
+    import psutil
+
+    return f"{socket.gethostname()}:{os.getpid()}:{int(psutil.Process().create_time())}"
+
+
+def _holder_alive(claimed_by: str | None) -> bool:
+    """Is the process that claimed a message still running? Unknown (another host) counts as alive,
+    so only its lease running out frees the message."""
+    if not claimed_by:
+        return False
+    import socket
+
+    import psutil
+
+    try:
+        host, pid, started, _run = claimed_by.split(":", 3)
+        if host != socket.gethostname():
+            return True
+        proc = psutil.Process(int(pid))
+        # the same pid with another start time is a new process: the old one is gone
+        return int(proc.create_time()) == int(started) and proc.status() != psutil.STATUS_ZOMBIE
+    except (ValueError, psutil.NoSuchProcess):
+        return False
+    except psutil.Error:
+        return True
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -560,16 +594,21 @@ def deliver(store: Store, settings: Settings, ids: list[int] | None = None, wait
     from paperwire.mailer import Mailer, PermanentMailError, TemporaryMailError
 
     report = DeliverReport()
+    owner = f"{_process_id()}:{secrets.token_hex(4)}"
     with Mailer(settings) as mailer:  # raises MailDisabled with a clear message when off
         while True:
-            due = subs.due_messages(store, _iso(now()), ids=ids)
+            t = _iso(now())
+            due = [r for r in subs.due_messages(store, t, ids=ids)
+                   # a 'sending' message is taken over only from a run that died or overran its lease
+                   if r.status == "pending" or r.next_attempt_at <= t or not _holder_alive(r.claimed_by)]
             for row in due:
                 state = subs.subscriber_status(store, row.subscriber_id)
                 if row.kind == "digest" and state != "active" or state == "bounced":
                     subs.mark_failed(store, row.id, f"subscriber {state or 'deleted'}", status="cancelled")
                     report.cancelled += 1
                     continue
-                subs.mark_sending(store, row.id)
+                if not subs.claim(store, row, owner, _iso(now() + timedelta(seconds=LEASE_SECONDS))):
+                    continue  # another run took it first
                 try:
                     mailer.send(compose(settings, row))
                 except PermanentMailError as exc:

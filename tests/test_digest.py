@@ -331,3 +331,48 @@ def test_next_run_time():
     t = datetime(2026, 7, 1, 5, 59, tzinfo=timezone.utc)
     assert digest.next_run(t, 6) == datetime(2026, 7, 1, 6, 0, tzinfo=timezone.utc)
     assert digest.next_run(t.replace(hour=6), 6) == datetime(2026, 7, 2, 6, 0, tzinfo=timezone.utc)
+
+
+def test_two_overlapping_send_runs_send_each_message_once(env):
+    store, settings, smtp = env
+    M = 8
+    for i in range(M):
+        active(store, settings, f"both{i}@example.org", categories=["cs.CV"])
+    digest.build_period(store, settings, "daily", as_of=AS_OF)
+    reports, errors = [], []
+    go = threading.Barrier(2)
+
+    def run():
+        try:
+            go.wait(5)
+            reports.append(digest.deliver(store, settings))  # each thread: its own connection
+        except Exception as exc:  # pragma: no cover - shown by the assert below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert sum(r.sent for r in reports) == M
+    assert sorted(m["To"] for m in smtp.messages) == sorted(f"both{i}@example.org" for i in range(M))
+
+
+def test_a_live_runs_message_is_not_taken_over_but_a_dead_runs_is(env):
+    store, settings, smtp = env
+    active(store, settings, "held@example.org", categories=["cs.CV"])
+    digest.build_period(store, settings, "daily", as_of=AS_OF)
+    [row] = subs.outbox_rows(store, period="daily:2026-07-01")
+    lease = digest._iso(digest._now() + digest.timedelta(seconds=600))
+    # held by this (live) process under another run id: left alone until the lease ends
+    assert subs.claim(store, row, digest._process_id() + ":other", lease)
+    assert digest.deliver(store, settings).sent == 0 and smtp.messages == []
+    # held by a process that no longer exists: taken over and sent
+    row = subs.get_message(store, row.id)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    import socket
+
+    assert subs.claim(store, row, f"{socket.gethostname()}:{dead.pid}:{int(time.time()) - 5}:gone", lease)
+    assert digest.deliver(store, settings).sent == 1 and len(smtp.messages) == 1

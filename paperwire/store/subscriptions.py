@@ -58,6 +58,7 @@ class OutboxRow:
     attempts: int
     next_attempt_at: str
     last_error: str | None
+    claimed_by: str | None = None
 
 
 _SUB_COLS = ("id, email, status, frequency, size, categories, authors, topics, seeds, confirm_nonce, link_epoch, "
@@ -215,7 +216,7 @@ def mark_period_done(conn: sqlite3.Connection, sub_id: int, last_until: str) -> 
 
 
 _OUT_COLS = ("id, subscriber_id, period, kind, to_addr, subject, text_body, html_body, headers, message_id, status, "
-             "attempts, next_attempt_at, last_error")
+             "attempts, next_attempt_at, last_error, claimed_by")
 
 
 def _out(row) -> OutboxRow:
@@ -225,8 +226,11 @@ def _out(row) -> OutboxRow:
 
 
 def due_messages(store: Store, now: str, limit: int = 500, ids: list[int] | None = None) -> list[OutboxRow]:
-    """Messages to (re)send now, oldest first. 'sending' rows are ones a killed run had started."""
-    sql = f"SELECT {_OUT_COLS} FROM outbox WHERE status IN ('pending', 'sending') AND next_attempt_at <= ?"
+    """Messages to (re)send now, oldest first: pending ones that are due, and every 'sending' one
+    (another run's, or a killed run's: the caller decides whether it may take it over)."""
+    sql = (f"SELECT {_OUT_COLS} FROM outbox WHERE (status='pending' AND next_attempt_at <= ?) "
+           "OR status='sending'")
+    sql = f"SELECT * FROM ({sql}) WHERE 1=1"
     params: list = [now]
     if ids is not None:
         if not ids:
@@ -253,25 +257,32 @@ def subscriber_status(store: Store, sub_id: int | None) -> str | None:
     return row[0] if row else None
 
 
-def mark_sending(store: Store, msg_id: int) -> None:
+def claim(store: Store, row: OutboxRow, owner: str, lease_until: str) -> bool:
+    """Take a message for sending: only if nobody changed it since `row` was read (so of two
+    runs reading the same row, one wins). Counts the attempt; the lease is next_attempt_at."""
     with store.transaction() as conn:
-        conn.execute("UPDATE outbox SET status='sending', attempts=attempts+1 WHERE id=?", (msg_id,))
+        cur = conn.execute(
+            "UPDATE outbox SET status='sending', attempts=attempts+1, claimed_by=?, next_attempt_at=? "
+            "WHERE id=? AND status=? AND attempts=? AND COALESCE(claimed_by, '')=?",
+            (owner, lease_until, row.id, row.status, row.attempts, row.claimed_by or ""))
+        return cur.rowcount == 1
 
 
 def mark_sent(store: Store, msg_id: int) -> None:
     with store.transaction() as conn:
-        conn.execute("UPDATE outbox SET status='sent', sent_at=?, last_error=NULL WHERE id=?", (utcnow(), msg_id))
+        conn.execute("UPDATE outbox SET status='sent', sent_at=?, last_error=NULL, claimed_by=NULL WHERE id=?",
+                     (utcnow(), msg_id))
 
 
 def mark_retry(store: Store, msg_id: int, next_at: str, error: str) -> None:
     with store.transaction() as conn:
-        conn.execute("UPDATE outbox SET status='pending', next_attempt_at=?, last_error=? WHERE id=?",
+        conn.execute("UPDATE outbox SET status='pending', next_attempt_at=?, last_error=?, claimed_by=NULL WHERE id=?",
                      (next_at, error[:500], msg_id))
 
 
 def mark_failed(store: Store, msg_id: int, error: str, status: str = "failed") -> None:
     with store.transaction() as conn:
-        conn.execute("UPDATE outbox SET status=?, last_error=? WHERE id=?", (status, error[:500], msg_id))
+        conn.execute("UPDATE outbox SET status=?, last_error=?, claimed_by=NULL WHERE id=?", (status, error[:500], msg_id))
 
 
 def bounce(store: Store, msg_id: int, sub_id: int | None, error: str) -> None:
