@@ -198,3 +198,24 @@ def test_killed_import_leaves_consistent_db_and_rerun_finishes(tmp_path):
     st = Store(db)
     assert import_file(st, f).stored == 0  # and a third run finds nothing new
     st.close()
+
+
+def test_oai_record_updated_later_replaces_text_without_version_numbers(store, tmp_path):
+    """OAI's arXiv format has no version numbers, only the latest version's date."""
+    rec = json.loads((DATA / "kaggle-snapshot-head.jsonl").read_text().splitlines()[0])  # 0704.0001 v1, v2
+    (tmp_path / "s.jsonl").write_text(json.dumps(rec) + "\n")
+    import_file(store, tmp_path / "s.jsonl")
+    xml = (OAI / "arxiv-single.xml").read_text()
+    oai_id = xml.split("<id>", 1)[1].split("</id>", 1)[0]
+    later = xml.replace(oai_id, "0704.0001")
+    later = later.split("<title>", 1)[0] + "<title>A retitled third version</title>" + later.split("</title>", 1)[1]
+    if "<updated>" in later:
+        later = later.split("<updated>", 1)[0] + "<updated>2009-01-05</updated>" + later.split("</updated>", 1)[1]
+    else:
+        later = later.replace("</created>", "</created><updated>2009-01-05</updated>", 1)
+    (tmp_path / "o.xml").write_text(later)
+    s = import_file(store, tmp_path / "o.xml")
+    p = get_paper(store, "0704.0001")
+    assert s.updated == 1 and p.title == "A retitled third version" and p.updated == "2009-01-05T00:00:00Z"
+    assert [v.number for v in p.versions] == [1, 2]  # numbers still known from the snapshot
+    assert p.published == "2007-04-02T19:18:42Z"  # the earliest date seen stays the publication date

@@ -1,7 +1,7 @@
 """Papers in the store: merge rules, batched upserts and reads.
 
 Merge rule (one paper per arXiv id, many sources): a record reporting a newer
-version than the stored one replaces the text fields; a record of the same
+version (or a later update date) than the stored one replaces the text fields; a record of the same
 version replaces them too (the latest report of one version wins); a record of an
 older version only fills fields that are empty. Versions, sources and
 Hugging Face data accumulate. A record that changes nothing writes nothing.
@@ -42,7 +42,10 @@ def merge(old: Paper | None, new: Paper) -> Paper:
         merged.authors, merged.categories = list(new.authors), list(new.categories)
     else:
         merged = dataclasses.replace(old, versions=list(old.versions), links=[])
-        newer_or_same = _rank(new) >= _rank(old)
+        # OAI-PMH's arXiv format gives no version numbers, only the latest version's date: a
+        # record updated later than what is stored is newer even when its known versions are fewer
+        newer_or_same = _rank(new) >= _rank(old) or bool(
+            new.updated and old.updated and new.updated[:10] > old.updated[:10])
         for f in TEXT_FIELDS:
             val = getattr(new, f)
             if val and (newer_or_same or not getattr(old, f)):
