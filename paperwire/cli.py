@@ -62,14 +62,15 @@ def main() -> None:
 
 @cli.command()
 @click.argument("sources", nargs=-1, required=True)
-@click.option("--format", "fmt", type=click.Choice(["snapshot", "listing", "hf", "oai", "arxiv_api", "smart"]),
+@click.option("--format", "fmt", type=click.Choice(["snapshot", "listing", "hf", "oai", "arxiv_api", "smart", "abs"]),
               help="Input format (detected from the file when omitted).")
 @click.option("--strict", is_flag=True, help="Exit 1 if any record was skipped.")
 @click.option("--batch-size", default=2000, show_default=True, help="Records per transaction.")
 @pass_ctx
 def ingest(c: Context, sources: tuple[str, ...], fmt: str | None, strict: bool, batch_size: int) -> None:
     """Import paper metadata from files (snapshot / listing JSON lines, optionally .gz;
-    Hugging Face daily-papers JSON; OAI-PMH or Atom XML; SMART collections).
+    Hugging Face daily-papers JSON; OAI-PMH or Atom XML; SMART collections; arXiv .abs files,
+    a folder or a .tar(.gz) of them).
 
     An interrupted import resumes after its last committed batch when run again.
     """

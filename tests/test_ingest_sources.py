@@ -143,3 +143,23 @@ def test_every_parser_resumes_after_a_position():
         cut = full[len(full) // 2][0]
         rest = list(parse(path, start=cut))
         assert [pos for pos, _ in rest] == [pos for pos, _ in full if pos > cut], fmt
+
+
+def test_abs_archive_versions_with_sizes(store):
+    archive = DATA / "arxiv-abs-files.tar.gz"
+    assert detect_format(archive) == "abs"
+    got = list(parser_for("abs")(archive))
+    problems = [i for _, i in got if isinstance(i, Problem)]
+    assert len(got) == 1192 and len(problems) == 1 and problems[0].reason == "empty file"  # 0509037.abs is empty
+    s = import_file(store, archive)
+    assert s.read == 1191 and s.skipped == 1
+    p = get_paper(store, "funct-an/9301001")
+    assert p.title == "Lie-algebras and linear operators with invariant subspaces"
+    assert [(v.number, v.created, v.size) for v in p.versions] == [(1, "1993-01-16T11:49:26Z", "0kb"),
+                                                                   (2, "1998-09-08T18:01:31Z", "38kb")]
+    assert p.categories == ["funct-an", "math.OA"] and p.submitter == "Alexander Turbiner"
+    assert p.published == "1993-01-16T11:49:26Z" and p.updated == "1998-09-08T18:01:31Z"
+    assert p.journal_ref.startswith("in {\\em Lie algebras") and "\n" not in p.journal_ref
+    # several files (versions) of one paper merge into one paper
+    n_ids = store.query_one("SELECT count(*) FROM papers")[0]
+    assert n_ids < 1191 and store.query_one("SELECT count(*) FROM versions")[0] > n_ids

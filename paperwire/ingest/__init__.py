@@ -97,7 +97,7 @@ def run_import(
 
 # -- files -----------------------------------------------------------------------------------
 
-FORMATS = ("snapshot", "listing", "hf", "oai", "arxiv_api", "smart")
+FORMATS = ("snapshot", "listing", "hf", "oai", "arxiv_api", "smart", "abs")
 
 
 def file_checkpoint_key(path: str | Path, fmt: str) -> str:
@@ -109,6 +109,9 @@ def detect_format(path: str | Path) -> str:
     """Guess a file's format from its first bytes (after gunzip)."""
     from paperwire.ingest.files import peek
 
+    name = Path(path).name.lower()
+    if Path(path).is_dir() or name.endswith((".abs", ".tar", ".tar.gz", ".tgz")):
+        return "abs"  # arXiv .abs files: one, a folder of them, or an archive of them
     head = peek(path, 4096).lstrip()
     if head.startswith(".I "):
         return "smart"
@@ -143,6 +146,8 @@ def parser_for(fmt: str) -> Callable[..., Parsed]:
         from paperwire.ingest.arxiv_api import parse_atom_file as p
     elif fmt == "smart":
         from paperwire.ingest.smart import parse_smart as p
+    elif fmt == "abs":
+        from paperwire.ingest.abs import parse_abs as p
     else:
         raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
     return p
