@@ -192,3 +192,43 @@ def title_candidates(store: Store, words: list[str], limit: int = 20) -> list[tu
     where = " AND ".join("title_display LIKE ?" for _ in longest)
     return [(r[0], r[1]) for r in store.query(
         f"SELECT id, title_display FROM papers WHERE {where} LIMIT ?", (*(f"%{w}%" for w in longest), limit))]
+
+
+# -- candidate and background papers for recommenders ---------------------------------------------
+
+def window_paper_ids(store: Store, start_day: str, end_day: str | None = None) -> list[str]:
+    """Visible papers that appeared (listed, else first published) on a day in [start_day, end_day]."""
+    end_day = end_day or "9999-12-31"
+    return [r[0] for r in store.query(
+        "SELECT id FROM papers WHERE hidden=0 AND COALESCE(listed, substr(published,1,10)) >= ? "
+        "AND COALESCE(listed, substr(published,1,10)) <= ? ORDER BY id", (start_day, end_day))]
+
+
+def background_ids(store: Store, before_day: str, limit: int) -> list[str]:
+    """The `limit` most recent visible papers before `before_day` (negatives for classifiers)."""
+    return [r[0] for r in store.query(
+        "SELECT id FROM papers WHERE hidden=0 AND COALESCE(listed, substr(published,1,10)) < ? "
+        "ORDER BY COALESCE(listed, substr(published,1,10)) DESC, id DESC LIMIT ?", (before_day, limit))]
+
+
+def paper_texts(store: Store, ids: Iterable[str]) -> dict[str, dict]:
+    """{id: {title, text, categories, authors, day}} for the recommenders' features and reasons."""
+    import json
+
+    ids = list(dict.fromkeys(ids))
+    out: dict[str, dict] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        for r in store.query(
+                "SELECT id, title_display, abstract_display, categories, authors, "
+                f"COALESCE(listed, substr(published,1,10)) FROM papers WHERE id IN ({','.join('?' * len(chunk))})",
+                tuple(chunk)):
+            out[r[0]] = {"title": r[1], "text": f"{r[1]}. {r[2]}", "categories": json.loads(r[3]),
+                         "authors": json.loads(r[4]), "day": r[5]}
+    return out
+
+
+def data_version(store: Store) -> tuple:
+    """Changes whenever papers or profiles change: a cache key for prepared candidate sets."""
+    r = store.query_one("SELECT count(*), max(changed_at) FROM papers")
+    return (r[0], r[1])

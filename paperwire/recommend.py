@@ -1,0 +1,416 @@
+"""Personal recommendations: which of a window's new papers a reader should read, and why.
+
+Three recommenders share one prepared candidate set (a `Day`: the window's papers, their
+features, background papers and the trending prior), so serving many readers costs one
+feature pass plus a little linear algebra per reader:
+
+- ``similarity``: recency-weighted cosine similarity to the profile's positive papers (as in
+  zotero-arxiv-daily): score(c) = sum_k w_k cos(c, p_k) / sum_k w_k, with w_k halving every
+  ``rec_half_life_days`` since the reader's action on p_k; minus half the highest similarity to
+  a dismissed paper; plus ``rec_follow_bonus`` per followed category / author that matches.
+- ``classifier``: a per-reader linear SVM (as in arxiv-sanity-lite) trained on positives (label
+  1) against dismissed, background and candidate papers (label 0), class-balanced; score is the
+  decision function (+ the same follow bonus).
+- ``blend``: the mean of both after min-max scaling over the candidates, mixed with the
+  trending prior: (1 - rec_trend_prior) * personal + rec_trend_prior * trend / max trend.
+  A reader with an empty profile gets the trending order (+ follows).
+
+Features are TF-IDF over title + abstract (``rec_features = "tfidf"``) or the search index's
+L2-normalised embeddings (``"embeddings"``, via paperwire.search.SearchEngine.paper_vectors).
+
+Every recommendation carries reasons ("close to your saved 2503.11731", "you follow cs.CL").
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+
+import numpy as np
+
+from paperwire.config import Settings
+from paperwire.store import profiles as prof_store
+
+log = logging.getLogger(__name__)
+
+METHODS = ("similarity", "classifier", "blend")
+KIND_WORDS = {"like": "liked", "save": "saved", "import": "imported", "upvote": "upvoted"}
+BACKGROUND = 1500  # papers before the window used as classifier negatives
+
+
+@dataclass
+class Rec:
+    paper_id: str
+    score: float
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Reader:
+    """What a recommender needs to know about a reader (built from a stored Profile, or directly
+    by the offline benchmark)."""
+
+    positives: dict[str, float]  # paper id -> weight (already recency-decayed)
+    kinds: dict[str, str] = field(default_factory=dict)  # paper id -> like | save | import | upvote
+    negatives: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    authors: list[str] = field(default_factory=list)
+
+
+def _day(x) -> str:
+    if x is None:
+        return None
+    if isinstance(x, datetime):
+        return x.astimezone(timezone.utc).date().isoformat()
+    if isinstance(x, date):
+        return x.isoformat()
+    return str(x)[:10]
+
+
+def _age_days(at: str, now: datetime) -> float:
+    try:
+        t = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    except ValueError:
+        return 0.0
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return max(0.0, (now - t).total_seconds() / 86400)
+
+
+def reader_from_profile(p: prof_store.Profile, now: datetime, half_life_days: float) -> Reader:
+    pos = {pid: (0.5 ** (_age_days(at, now) / half_life_days) if half_life_days > 0 else 1.0)
+           for pid, (kind, at) in p.positives.items()}
+    return Reader(pos, {pid: kind for pid, (kind, _) in p.positives.items()}, list(p.negatives),
+                  list(p.categories), list(p.authors))
+
+
+# -- features ------------------------------------------------------------------------------------
+
+class TfidfFeatures:
+    """TF-IDF rows (L2-normalised) for any paper; the vocabulary/IDF is fit once per Day."""
+
+    def __init__(self, fit_texts: list[str], max_features: int = 50000):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.vec = TfidfVectorizer(stop_words="english", sublinear_tf=True, min_df=2, max_df=0.5,
+                                   max_features=max_features, dtype=np.float32,
+                                   token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9\-]+\b")
+        try:
+            self.vec.fit(fit_texts)
+        except ValueError:  # tiny corpora: every term in fewer than min_df papers
+            self.vec.set_params(min_df=1, max_df=1.0)
+            self.vec.fit(fit_texts)
+        self.terms = self.vec.get_feature_names_out()
+        self.sparse = True
+
+    def transform(self, texts: list[str]):
+        return self.vec.transform(texts)
+
+
+class EmbeddingFeatures:
+    """The search index's stored vectors; papers without one are encoded on the fly."""
+
+    def __init__(self, store, settings):
+        from paperwire.search import SearchEngine
+
+        self.engine = SearchEngine(store, settings)
+        self.sparse = False
+        self.terms = None
+        self._pending_ids: list[str] = []
+
+    def rows(self, ids: list[str], texts: list[str]) -> np.ndarray:
+        got = self.engine.paper_vectors(ids)
+        missing = [i for i, pid in enumerate(ids) if pid not in got]
+        dim = len(next(iter(got.values()))) if got else None
+        if missing:
+            enc = self.engine.encode([texts[i] for i in missing])
+            for i, v in zip(missing, enc):
+                got[ids[i]] = v
+            dim = enc.shape[1]
+        return np.stack([np.asarray(got[pid], dtype=np.float32) for pid in ids]) if ids else np.zeros((0, dim or 1), np.float32)
+
+
+class Day:
+    """The prepared candidate set of one window: shared by every reader of that window."""
+
+    def __init__(self, cand_ids: list[str], infos: dict[str, dict], background_ids: list[str],
+                 trend: dict[str, float] | None = None, features=None, text_lookup=None,
+                 trending_ids: set[str] | None = None):
+        """`infos`: {id: {title, text, categories, authors}} for candidates and background;
+        `text_lookup(ids) -> infos` fetches profile papers that are not among them."""
+        self.cand_ids = list(cand_ids)
+        self.infos = dict(infos)
+        self.bg_ids = [b for b in background_ids if b in self.infos and b not in set(cand_ids)]
+        self.text_lookup = text_lookup
+        self.trend = trend or {}
+        self.trending_ids = set(self.trend) if trending_ids is None else set(trending_ids)
+        texts = [self.infos[i]["text"] for i in self.cand_ids + self.bg_ids]
+        self.features = features if features is not None else TfidfFeatures(texts)
+        self._row_of: dict[str, int] = {}
+        self._blocks: list = []
+        self._n = 0
+        self._lock = threading.Lock()
+        self._add(self.cand_ids + self.bg_ids)
+        self.C = self._rows(self.cand_ids)
+        self.B = self._rows(self.bg_ids)
+        self.cand_index = {pid: i for i, pid in enumerate(self.cand_ids)}
+        self.cand_cats = [set(self.infos[i].get("categories", [])) for i in self.cand_ids]
+        self.cand_authors = [set(a.lower() for a in self.infos[i].get("authors", [])) for i in self.cand_ids]
+        tmax = max((v for v in self.trend.values() if v > 0), default=0.0)
+        self.trend_vec = np.array([math.log1p(max(0.0, self.trend.get(i, 0.0))) for i in self.cand_ids], np.float64)
+        if tmax > 0:
+            self.trend_vec /= math.log1p(tmax)
+        self._stacked = None
+
+    # rows of the feature matrix, added on demand for profile papers outside the window
+    def _add(self, ids: list[str]) -> None:
+        new = [i for i in dict.fromkeys(ids) if i not in self._row_of]
+        if not new:
+            return
+        missing = [i for i in new if i not in self.infos]
+        if missing and self.text_lookup is not None:
+            self.infos.update(self.text_lookup(missing))
+        new = [i for i in new if i in self.infos]
+        if not new:
+            return
+        texts = [self.infos[i]["text"] for i in new]
+        if getattr(self.features, "sparse", True):
+            block = self.features.transform(texts).tocsr()
+        else:
+            block = self.features.rows(new, texts)
+        for k, pid in enumerate(new):
+            self._row_of[pid] = self._n + k
+        self._n += len(new)
+        self._blocks.append(block)
+        self._stacked = None
+
+    def _matrix(self):
+        if self._stacked is None:
+            if getattr(self.features, "sparse", True):
+                import scipy.sparse as sp
+
+                self._stacked = sp.vstack(self._blocks).tocsr() if len(self._blocks) > 1 else self._blocks[0]
+            else:
+                self._stacked = np.vstack(self._blocks)
+            self._blocks = [self._stacked]
+        return self._stacked
+
+    def _rows(self, ids: list[str]):
+        with self._lock:
+            self._add(ids)
+            m = self._matrix()
+        idx = [self._row_of[i] for i in ids if i in self._row_of]
+        return m[idx]
+
+    def prepare(self, ids: list[str]) -> None:
+        """Add many profile papers at once (the benchmark's 10,000 readers)."""
+        with self._lock:
+            self._add(list(ids))
+            self._matrix()
+
+    def known(self, ids) -> list[str]:
+        with self._lock:
+            self._add(list(ids))
+        return [i for i in ids if i in self._row_of]
+
+    # -- scoring ------------------------------------------------------------------------------------
+    def _dense(self, m) -> np.ndarray:
+        return m.toarray() if hasattr(m, "toarray") else np.asarray(m)
+
+    def _follow(self, reader: Reader, bonus: float) -> tuple[np.ndarray, list[list[str]]]:
+        add = np.zeros(len(self.cand_ids))
+        why: list[list[str]] = [[] for _ in self.cand_ids]
+        if not (reader.categories or reader.authors):
+            return add, why
+        cats = set(reader.categories)
+        auths = {a.lower(): a for a in reader.authors}
+        for i in range(len(self.cand_ids)):
+            hit_c = sorted(cats & self.cand_cats[i])
+            if hit_c:
+                add[i] += bonus
+                why[i].append(f"you follow {hit_c[0]}")
+            hit_a = sorted(auths.keys() & self.cand_authors[i])
+            if hit_a:
+                add[i] += bonus
+                why[i].append(f"by {auths[hit_a[0]]}, whom you follow")
+        return add, why
+
+    def similarity(self, reader: Reader, exclude: set[str]):
+        """(scores, nearest positive per candidate, its similarity) for the candidates."""
+        pos = self.known(list(reader.positives))
+        n = len(self.cand_ids)
+        if not pos:
+            return np.zeros(n), [None] * n, np.zeros(n)
+        P = self._rows(pos)
+        w = np.array([reader.positives[p] for p in pos], np.float64)
+        S = self._dense(self.C @ P.T).astype(np.float64)  # n x k cosine similarities
+        score = S @ w / max(w.sum(), 1e-12)
+        contrib = S * w
+        j = contrib.argmax(axis=1)
+        nearest = [pos[k] for k in j]
+        near_sim = S[np.arange(n), j]
+        neg = self.known([x for x in reader.negatives if x not in reader.positives])
+        if neg:
+            N = self._rows(neg)
+            score = score - 0.5 * self._dense(self.C @ N.T).max(axis=1)
+        return score, nearest, near_sim
+
+    def classifier(self, reader: Reader) -> np.ndarray | None:
+        """Decision values of a per-reader linear SVM, or None without positives."""
+        from sklearn.svm import LinearSVC
+
+        pos = self.known(list(reader.positives))
+        if not pos:
+            return None
+        neg = self.known([x for x in reader.negatives if x not in reader.positives])
+        Xp, Xn = self._rows(pos), self._rows(neg) if neg else None
+        parts = [Xp] + ([Xn] if neg else []) + [self.B, self.C]
+        if getattr(self.features, "sparse", True):
+            import scipy.sparse as sp
+
+            X = sp.vstack(parts).tocsr()
+        else:
+            X = np.vstack(parts)
+        y = np.zeros(X.shape[0], np.int8)
+        y[: len(pos)] = 1
+        # dismissed papers count more than unlabeled background: the reader said "not this"
+        sw = np.ones(X.shape[0])
+        if neg:
+            sw[len(pos): len(pos) + len(neg)] = 5.0
+        clf = LinearSVC(class_weight="balanced", C=0.1, tol=1e-4, max_iter=2000)
+        clf.fit(X, y, sample_weight=sw)
+        self._last_coef = clf.coef_[0]
+        return clf.decision_function(self.C).astype(np.float64)
+
+    def top_terms(self, i: int, coef: np.ndarray, k: int = 3) -> list[str]:
+        terms = getattr(self.features, "terms", None)
+        if terms is None:
+            return []
+        row = self.C[i]
+        contrib = row.multiply(coef).toarray().ravel() if hasattr(row, "multiply") else row * coef
+        best = [t for t in np.argsort(-contrib)[:k] if contrib[t] > 0]
+        return [str(terms[t]) for t in best]
+
+    def recommend(self, reader: Reader, method: str = "blend", limit: int = 20, settings: Settings | None = None,
+                  exclude: set[str] = frozenset()) -> list[Rec]:
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+        s = settings or Settings()
+        n = len(self.cand_ids)
+        if n == 0 or limit <= 0:
+            return []
+        follow, follow_why = self._follow(reader, s.rec_follow_bonus)
+        sim, nearest, near_sim = self.similarity(reader, set(exclude))
+        has_profile = any(p in self._row_of for p in reader.positives)
+        coef = None
+        if method == "similarity":
+            score = sim + follow
+        elif method == "classifier":
+            dec = self.classifier(reader)
+            coef = getattr(self, "_last_coef", None) if dec is not None else None
+            score = (dec if dec is not None else np.zeros(n)) + follow
+        else:
+            if has_profile:
+                dec = self.classifier(reader)
+                coef = getattr(self, "_last_coef", None)
+                personal = 0.5 * _minmax(sim) + 0.5 * _minmax(dec)
+            else:
+                personal = np.zeros(n)
+            personal = personal + follow
+            lam = s.rec_trend_prior if has_profile or reader.categories or reader.authors else 1.0
+            score = (1 - lam) * personal + lam * self.trend_vec
+        skip = set(exclude) | set(reader.positives) | set(reader.negatives)
+        order = sorted((i for i in range(n) if self.cand_ids[i] not in skip),
+                       key=lambda i: (-score[i], self.cand_ids[i]))[:limit]
+        out = []
+        for i in order:
+            why = []
+            if nearest[i] is not None and near_sim[i] > 0.05:
+                why.append(f"close to your {KIND_WORDS.get(reader.kinds.get(nearest[i], ''), 'liked')} {nearest[i]}")
+            why.extend(follow_why[i])
+            if coef is not None:
+                terms = self.top_terms(i, coef)
+                if terms:
+                    why.append("matches your interests: " + ", ".join(terms))
+            if method == "blend" and self.cand_ids[i] in self.trending_ids:
+                why.append("trending this week")
+            if not why:
+                why.append("new in your window")
+            out.append(Rec(self.cand_ids[i], float(score[i]), why))
+        return out
+
+
+def _minmax(x: np.ndarray | None) -> np.ndarray:
+    if x is None:
+        return 0.0
+    lo, hi = float(np.min(x)), float(np.max(x))
+    return (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
+
+
+# -- store-backed entry points ----------------------------------------------------------------------
+
+_DAYS: "OrderedDict[tuple, Day]" = OrderedDict()
+_DAYS_LOCK = threading.Lock()
+
+
+def prepare_day(store, settings: Settings, window_start, window_end=None) -> Day:
+    """The candidate set for [window_start, window_end] (days, inclusive), cached per process
+    until the papers change."""
+    start, end = _day(window_start), _day(window_end)
+    key = (store.path, start, end, settings.rec_features, prof_store.data_version(store))
+    with _DAYS_LOCK:
+        day = _DAYS.get(key)
+        if day is not None:
+            _DAYS.move_to_end(key)
+            return day
+    from paperwire import rank
+
+    cand = prof_store.window_paper_ids(store, start, end)
+    bg = prof_store.background_ids(store, start, BACKGROUND)
+    infos = prof_store.paper_texts(store, cand + bg)
+    now = rank._as_utc(date.fromisoformat(end)) if end else (rank.latest_now(store) or None)
+    trends = rank.trending(store, "week", now, limit=10**9, settings=settings) if cand else []
+    trend = {t.paper_id: t.score for t in trends}
+    # papers with a real signal (not just the recency term) may say "trending this week"
+    signalled = {t.paper_id for t in trends if t.score - t.parts.get("recency", 0.0) > 1e-12}
+    feats = None
+    if settings.rec_features == "embeddings" and cand:
+        try:
+            feats = EmbeddingFeatures(store, settings)
+            feats.rows(cand[:1], [infos[cand[0]]["text"]])  # fail now, not per reader
+        except Exception as exc:  # no model / no index: TF-IDF still gives good results
+            log.warning("embeddings unavailable for recommendations (%s); using TF-IDF", exc)
+            feats = None
+    day = Day(cand, infos, bg, trend, feats, text_lookup=lambda ids: prof_store.paper_texts(store, ids),
+              trending_ids=signalled)
+    with _DAYS_LOCK:
+        _DAYS[key] = day
+        while len(_DAYS) > 4:
+            _DAYS.popitem(last=False)
+    return day
+
+
+def recommend(store, settings: Settings, profile_key: str, window_start, window_end=None, limit: int = 20,
+              method: str | None = None, now: datetime | None = None) -> list[Rec]:
+    """Recommendations for one stored profile among the papers of the window."""
+    method = method or settings.rec_method
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    profile = prof_store.load_profile(store, profile_key)
+    day = prepare_day(store, settings, window_start, window_end)
+    now = now or datetime.now(timezone.utc)
+    reader = reader_from_profile(profile, now, settings.rec_half_life_days)
+    return day.recommend(reader, method, limit, settings)
+
+
+def recommend_for(store, settings: Settings, profile_key: str, window_start, limit: int = 20,
+                  window_end=None, method: str | None = None) -> tuple[list[str], list[float], list[str]]:
+    """(ids, scores, reasons) for a profile ('user:<id>' / 'sub:<id>') among papers that appeared
+    on or after `window_start` (a date, datetime or 'YYYY-MM-DD'; optional inclusive `window_end`).
+    Each reason is one human-readable sentence, e.g. "close to your saved 2503.11731; you follow cs.CL"."""
+    recs = recommend(store, settings, profile_key, window_start, window_end, limit, method)
+    return [r.paper_id for r in recs], [r.score for r in recs], ["; ".join(r.reasons) for r in recs]

@@ -1,0 +1,147 @@
+"""Recommenders on the demo listings (3,000 real arXiv records): ranking behaviour, reasons,
+exclusions, the trending prior, and feedback changing the next recommendations."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from paperwire import recommend
+from paperwire.config import Settings
+from paperwire.ingest import import_file
+from paperwire.store import open_store, profiles
+
+DEMO = Path(__file__).parent.parent / "demo" / "records.jsonl.gz"
+WINDOW = "2026-06-26"  # candidates: papers listed 2026-06-26 .. 2026-07-01
+NOW = datetime(2026, 7, 1, 23, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    path = tmp_path_factory.mktemp("rec") / "demo.db"
+    st = open_store(path)
+    import_file(st, DEMO, "listing")
+    s = Settings.load(env={}, db=str(path))
+    yield st, s
+    st.close()
+
+
+def ids_where(st, sql_cond: str, params=(), limit=8) -> list[str]:
+    return [r[0] for r in st.query(f"SELECT id FROM papers WHERE listed < ? AND {sql_cond} ORDER BY id LIMIT ?",
+                                   (WINDOW, *params, limit))]
+
+
+def primary(st, pid):
+    return st.query_one("SELECT primary_category FROM papers WHERE id=?", (pid,))[0]
+
+
+def title(st, pid):
+    return st.query_one("SELECT title_display FROM papers WHERE id=?", (pid,))[0].lower()
+
+
+@pytest.mark.parametrize("method", recommend.METHODS)
+def test_profile_topic_drives_recommendations(demo, method):
+    st, s = demo
+    cv = ids_where(st, "primary_category='cs.CV' AND (title_display LIKE '%segmentation%')")
+    cl = ids_where(st, "primary_category='cs.CL' AND (title_display LIKE '%translation%' OR title_display LIKE '%speech%')")
+    assert len(cv) >= 4 and len(cl) >= 4
+    profiles.add_items(st, f"user:cv-{method}", cv, "save")
+    profiles.add_items(st, f"user:cl-{method}", cl, "save")
+    got_cv = recommend.recommend(st, s, f"user:cv-{method}", WINDOW, limit=10, method=method, now=NOW)
+    got_cl = recommend.recommend(st, s, f"user:cl-{method}", WINDOW, limit=10, method=method, now=NOW)
+    assert len(got_cv) == 10 and len(got_cl) == 10
+    n_cv = sum(primary(st, r.paper_id) == "cs.CV" for r in got_cv)
+    n_cv_in_cl = sum(primary(st, r.paper_id) == "cs.CV" for r in got_cl)
+    assert n_cv >= 7 and n_cv_in_cl <= 3
+    assert sum("segment" in title(st, r.paper_id) for r in got_cv) >= 3
+    for r in got_cv:
+        day = st.query_one("SELECT listed FROM papers WHERE id=?", (r.paper_id,))[0]
+        assert day >= WINDOW  # only the window's papers
+        assert r.paper_id not in cv  # never the reader's own papers
+        assert r.reasons
+    scores = [r.score for r in got_cv]
+    assert scores == sorted(scores, reverse=True)
+    near = [x for r in got_cv for x in r.reasons if x.startswith("close to your saved ")]
+    assert near and all(x.split()[-1] in cv for x in near)
+
+
+def test_recommend_for_shape_and_errors(demo):
+    st, s = demo
+    profiles.add_items(st, "sub:42", ids_where(st, "primary_category='cs.CL'", limit=5), "import")
+    ids, scores, reasons = recommend.recommend_for(st, s, "sub:42", WINDOW, limit=7)
+    assert len(ids) == len(scores) == len(reasons) == 7 and len(set(ids)) == 7
+    assert all(isinstance(r, str) and r for r in reasons)
+    assert any("close to your imported" in r for r in reasons)
+    with pytest.raises(ValueError, match="method"):
+        recommend.recommend_for(st, s, "sub:42", WINDOW, method="magic")
+    with pytest.raises(ValueError, match="profile key"):
+        recommend.recommend_for(st, s, "nobody", WINDOW)
+
+
+def test_follows_give_reasons_and_lift(demo):
+    st, s = demo
+    profiles.follow(st, "user:f1", "category", "cs.RO")
+    recs = recommend.recommend(st, s, "user:f1", WINDOW, limit=10, method="blend", now=NOW)
+    assert recs and all(primary(st, r.paper_id) == "cs.RO" or "cs.RO" in
+                        st.query_one("SELECT categories FROM papers WHERE id=?", (r.paper_id,))[0] for r in recs)
+    assert all("you follow cs.RO" in r.reasons for r in recs)
+
+
+def test_feedback_changes_next_recommendations(demo):
+    st, s = demo
+    key = "user:fb"
+    profiles.add_items(st, key, ids_where(st, "primary_category='cs.CV' AND title_display LIKE '%video%'"), "like")
+    before = recommend.recommend(st, s, key, WINDOW, limit=10, method="blend", now=NOW)
+    top = before[0].paper_id
+    # "not interested" in the top paper: it is gone, and so are its closest look-alikes' ranks
+    profiles.add_items(st, key, [top], "dismiss", source="digest")
+    after = recommend.recommend(st, s, key, WINDOW, limit=10, method="blend", now=NOW)
+    assert top not in [r.paper_id for r in after]
+    # thumbs up on papers of another topic brings that topic in
+    speech = ids_where(st, "title_display LIKE '%speech%'", limit=6)
+    profiles.add_items(st, key, speech, "like")
+    mixed = recommend.recommend(st, s, key, WINDOW, limit=10, method="blend", now=NOW)
+    assert sum("speech" in title(st, r.paper_id) for r in mixed) > sum("speech" in title(st, r.paper_id) for r in after)
+    # and a later thumbs-up on the dismissed paper undoes the dismissal
+    profiles.add_items(st, key, [top], "like")
+    assert top not in profiles.load_profile(st, key).negatives
+
+
+def test_dismissals_push_similar_papers_down(demo):
+    st, s = demo
+    key = "user:neg"
+    liked = ids_where(st, "primary_category='cs.CL'", limit=8)
+    profiles.add_items(st, key, liked, "like")
+    first = recommend.recommend(st, s, key, WINDOW, limit=30, method="similarity", now=NOW)
+    target = first[0]
+    profiles.add_items(st, key, [target.paper_id], "dismiss")
+    second = {r.paper_id: r.score for r in recommend.recommend(st, s, key, WINDOW, limit=30, method="similarity", now=NOW)}
+    common = [r for r in first[1:] if r.paper_id in second]
+    assert common and all(second[r.paper_id] <= r.score + 1e-12 for r in common)
+    assert any(second[r.paper_id] < r.score - 1e-6 for r in common)
+
+
+def test_recent_actions_weigh_more(demo):
+    st, s = demo
+    a = ids_where(st, "title_display LIKE '%segmentation%'", limit=1)[0]
+    b = ids_where(st, "title_display LIKE '%speech%'", limit=1)[0]
+    profiles.add_items(st, "user:old-a", [a], "save", at="2025-01-01T00:00:00Z")
+    profiles.add_items(st, "user:old-a", [b], "save", at="2026-06-30T00:00:00Z")
+    profiles.add_items(st, "user:old-b", [a], "save", at="2026-06-30T00:00:00Z")
+    profiles.add_items(st, "user:old-b", [b], "save", at="2025-01-01T00:00:00Z")
+    ra = recommend.recommend(st, s, "user:old-a", WINDOW, limit=10, method="similarity", now=NOW)
+    rb = recommend.recommend(st, s, "user:old-b", WINDOW, limit=10, method="similarity", now=NOW)
+    assert sum("speech" in title(st, r.paper_id) for r in ra) > sum("speech" in title(st, r.paper_id) for r in rb)
+
+
+def test_empty_profile_gets_trending_order(demo):
+    st, s = demo
+    recs = recommend.recommend(st, s, "user:nobody", WINDOW, limit=5, method="blend", now=NOW)
+    from paperwire import rank
+
+    day = recommend.prepare_day(st, s, WINDOW)
+    expected = sorted(day.cand_ids, key=lambda i: (-day.trend_vec[day.cand_index[i]], i))[:5]
+    assert [r.paper_id for r in recs] == expected
+    assert rank.trending(st, "week", rank.latest_now(st), limit=1)  # the prior is the trending ranking
