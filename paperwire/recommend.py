@@ -320,7 +320,7 @@ class Day:
                 personal = 0.5 * _minmax(sim) + 0.5 * _minmax(dec)
             else:
                 personal = np.zeros(n)
-            personal = personal + follow
+            personal = _minmax(personal + follow)
             lam = s.rec_trend_prior if has_profile or reader.categories or reader.authors else 1.0
             score = (1 - lam) * personal + lam * self.trend_vec
         skip = set(exclude) | set(reader.positives) | set(reader.negatives)

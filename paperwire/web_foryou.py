@@ -1,0 +1,262 @@
+""""For you": personal recommendations on a page, in a private Atom feed and in the API, with
+feedback (thumbs up / not interested) from pages and from signed digest links.
+
+Routes
+  GET  /foryou                        the page (signed in): recommendations with reasons, profile tools
+  POST /foryou/feedback               thumbs up / not interested (signed in, CSRF)
+  POST /foryou/follow                 follow / unfollow a category or author (signed in, CSRF)
+  POST /foryou/import                 upload a library file: BibTeX, RIS, Zotero CSV, id list (CSRF)
+  POST /foryou/feed-token             create or rotate the private feed URL (CSRF)
+  GET  /foryou/feed/{token}.atom      the private Atom feed (no login: the token is the key)
+  GET  /foryou/f/{signed}             digest feedback link: a confirmation page (no login)
+  POST /foryou/f/{signed}             ... applies it (CSRF; a GET never changes anything, because
+                                      mail scanners and link previewers fetch every link)
+  GET  /api/v1/recommendations        JSON (Authorization: Bearer <API token>)
+  POST /api/v1/recommendations/feedback
+
+Other modules: `feedback_url(settings, profile_key, paper_id, action)` gives the signed link a
+digest puts under each paper (valid FEEDBACK_MAX_AGE seconds).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+from fastapi import APIRouter, Body, Depends, File, Form, HTTPException, Query, Request, UploadFile
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from pydantic import BaseModel
+
+from paperwire import rank, recommend
+from paperwire.store import listings, profiles
+from paperwire.web_common import flash_redirect, rate_limit, render, require_user, verify_csrf
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(include_in_schema=True)
+FEEDBACK_SALT = "foryou-feedback"
+FEEDBACK_MAX_AGE = 60 * 24 * 3600
+ACTIONS = {"up": "like", "dismiss": "dismiss"}
+MAX_UPLOAD = 5 * 1024 * 1024
+
+
+# -- signed feedback links ---------------------------------------------------------------------
+
+def _signer(settings) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.signing_key, salt=FEEDBACK_SALT)
+
+
+def feedback_token(settings, profile_key: str, paper_id: str, action: str) -> str:
+    if action not in ACTIONS:
+        raise ValueError(f"action must be one of {', '.join(ACTIONS)}")
+    return _signer(settings).dumps({"k": profiles.check_key(profile_key), "p": paper_id, "a": action})
+
+
+def feedback_url(settings, profile_key: str, paper_id: str, action: str) -> str:
+    """Absolute signed link for e-mails: no login needed, expires after FEEDBACK_MAX_AGE."""
+    return f"{settings.base_url.rstrip('/')}/foryou/f/{feedback_token(settings, profile_key, paper_id, action)}"
+
+
+def read_feedback_token(settings, token: str) -> dict:
+    try:
+        data = _signer(settings).loads(token, max_age=FEEDBACK_MAX_AGE)
+    except SignatureExpired:
+        raise HTTPException(410, "This feedback link has expired; use the buttons on the “For you” page instead.")
+    except BadSignature:
+        raise HTTPException(400, "This feedback link is not valid.")
+    if not isinstance(data, dict) or data.get("a") not in ACTIONS or not data.get("p") or not data.get("k"):
+        raise HTTPException(400, "This feedback link is not valid.")
+    return data
+
+
+def apply_feedback(store, profile_key: str, paper_id: str, action: str, source: str) -> None:
+    if not profiles.existing_ids(store, [paper_id]):
+        raise HTTPException(404, f"No paper {paper_id} in this collection.")
+    profiles.add_items(store, profile_key, [paper_id], ACTIONS[action], source=source)
+
+
+# -- recommendations for a request ------------------------------------------------------------------
+
+def _window(store, days: int) -> tuple[str, str] | None:
+    """[start, end] days of the last `days` listing days (ends at the newest listing day: the data
+    may be historical)."""
+    end = rank.latest_now(store)
+    if end is None:
+        return None
+    start = end - timedelta(days=days - 1)
+    return start.date().isoformat(), end.date().isoformat()
+
+
+def _recs(request: Request, key: str, days: int, limit: int, method: str | None):
+    store, settings = request.app.state.store, request.app.state.settings
+    win = _window(store, days)
+    if win is None:
+        return [], None
+    return recommend.recommend(store, settings, key, win[0], win[1], limit=limit, method=method), win
+
+
+# -- page -----------------------------------------------------------------------------------------
+
+@router.get("/foryou", include_in_schema=False)
+def foryou_page(request: Request, days: int = Query(7, ge=1, le=31),
+                method: str = Query("", pattern="^(|similarity|classifier|blend)$"), user=Depends(require_user)):
+    store = request.app.state.store
+    key = profiles.user_key(user.id)
+    recs, win = _recs(request, key, days, 30, method or None)
+    by_id = {c.id: c for c in listings.cards(store, [r.paper_id for r in recs])}
+    prof = profiles.load_profile(store, key)
+    return render(request, "foryou/page.html", {
+        "title": "For you", "rows": [(r, by_id[r.paper_id]) for r in recs if r.paper_id in by_id],
+        "voted": set(), "days": days, "method": method, "window": win, "profile": prof,
+        "has_feed": profiles.has_feed_token(store, key), "feed_url": None})
+
+
+def _flash(url: str, message: str):
+    # the flash message travels in a cookie header (latin-1): user-supplied text (file names,
+    # titles in error messages) is reduced to ASCII so it cannot break the response
+    return flash_redirect(url, message.encode("ascii", "replace").decode("ascii"))
+
+
+def _form_user(request: Request, csrf: str):
+    user = require_user(request)
+    verify_csrf(request, csrf)
+    return user
+
+
+@router.post("/foryou/feedback", include_in_schema=False,
+             dependencies=[Depends(rate_limit("foryou_feedback", 120, 60))])
+def foryou_feedback(request: Request, csrf: str = Form(""), paper_id: str = Form("", max_length=100),
+                    action: str = Form("", pattern="^(up|dismiss|undo)$")):
+    user = _form_user(request, csrf)
+    store, key = request.app.state.store, profiles.user_key(user.id)
+    if action == "undo":
+        profiles.remove_item(store, key, paper_id)
+        return _flash("/foryou", "Feedback withdrawn.")
+    apply_feedback(store, key, paper_id, action, "web")
+    msg = "Thanks: more like this." if action == "up" else "Got it: fewer like this."
+    return _flash("/foryou", msg)
+
+
+@router.post("/foryou/follow", include_in_schema=False, dependencies=[Depends(rate_limit("foryou_follow", 60, 60))])
+def foryou_follow(request: Request, csrf: str = Form(""), kind: str = Form("", pattern="^(category|author)$"),
+                  value: str = Form("", max_length=200), remove: str = Form("")):
+    user = _form_user(request, csrf)
+    key = profiles.user_key(user.id)
+    if remove:
+        profiles.unfollow(request.app.state.store, key, kind, value)
+        return _flash("/foryou", f"No longer following {value}.")
+    try:
+        profiles.follow(request.app.state.store, key, kind, value)
+    except ValueError as exc:
+        return _flash("/foryou", str(exc))
+    return _flash("/foryou", f"Following {value.strip()}.")
+
+
+@router.post("/foryou/import", include_in_schema=False, dependencies=[Depends(rate_limit("foryou_import", 10, 3600))])
+async def foryou_import(request: Request, csrf: str = Form(""), file: UploadFile = File(...),
+                        fmt: str = Form("", pattern="^(|bibtex|ris|zotero_csv|ids)$")):
+    user = _form_user(request, csrf)
+    from paperwire.ingest import library
+
+    data = await file.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        return _flash("/foryou", f"That file is larger than {MAX_UPLOAD // (1024 * 1024)} MB.")
+    name = Path(file.filename or "library.txt").name[:100] or "library.txt"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        try:
+            rep = library.import_library(request.app.state.store, profiles.user_key(user.id), path, fmt or None)
+        except library.LibraryError as exc:
+            return _flash("/foryou", f"Nothing imported: {exc}")
+    return _flash("/foryou", f"Library imported: {rep}.")
+
+
+@router.post("/foryou/feed-token", include_in_schema=False,
+             dependencies=[Depends(rate_limit("foryou_token", 10, 3600))])
+def foryou_feed_token(request: Request, csrf: str = Form("")):
+    user = _form_user(request, csrf)
+    store, key = request.app.state.store, profiles.user_key(user.id)
+    token = profiles.new_feed_token(store, key)
+    url = f"{request.app.state.settings.base_url.rstrip('/')}/foryou/feed/{token}.atom"
+    # shown once, on this response: only its hash is stored
+    return render(request, "foryou/feed_token.html", {"title": "Your private feed", "feed_url": url})
+
+
+@router.get("/foryou/feed/{token}.atom", include_in_schema=False)
+def foryou_feed(request: Request, token: str, days: int = Query(7, ge=1, le=31)):
+    from paperwire.feeds import render_feed
+
+    key = profiles.profile_for_feed_token(request.app.state.store, token)
+    if key is None:
+        raise HTTPException(404, "Unknown feed; create a new feed URL on the “For you” page.")
+    recs, _ = _recs(request, key, days, 50, None)
+    cards = listings.cards(request.app.state.store, [r.paper_id for r in recs])
+    return render_feed(request, "atom", "Recommended for you", "/foryou", cards)
+
+
+# -- signed links from digests -----------------------------------------------------------------------
+
+@router.get("/foryou/f/{token}", include_in_schema=False)
+def feedback_link(request: Request, token: str):
+    data = read_feedback_token(request.app.state.settings, token)
+    cards = listings.cards(request.app.state.store, [data["p"]])
+    return render(request, "foryou/confirm.html", {
+        "title": "Your feedback", "token": token, "action": data["a"], "card": cards[0] if cards else None,
+        "paper_id": data["p"], "done": False})
+
+
+@router.post("/foryou/f/{token}", include_in_schema=False,
+             dependencies=[Depends(rate_limit("foryou_link", 60, 60))])
+def feedback_link_apply(request: Request, token: str, csrf: str = Form("")):
+    verify_csrf(request, csrf)
+    data = read_feedback_token(request.app.state.settings, token)
+    apply_feedback(request.app.state.store, data["k"], data["p"], data["a"], "digest")
+    cards = listings.cards(request.app.state.store, [data["p"]])
+    return render(request, "foryou/confirm.html", {
+        "title": "Thanks", "token": token, "action": data["a"], "card": cards[0] if cards else None,
+        "paper_id": data["p"], "done": True})
+
+
+# -- API --------------------------------------------------------------------------------------------
+
+def _token_user(request: Request):
+    from paperwire.store import users
+
+    auth = request.headers.get("authorization", "")
+    token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+    user = users.user_for_token(request.app.state.store, token) if token else None
+    if user is None:
+        raise HTTPException(401, "A valid API token is required (Authorization: Bearer <token>).",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return user
+
+
+@router.get("/api/v1/recommendations", tags=["paperwire"],
+            dependencies=[Depends(rate_limit("recommendations", 60, 60))])
+def api_recommendations(request: Request, days: int = Query(7, ge=1, le=31), limit: int = Query(20, ge=1, le=100),
+                        method: str = Query("", pattern="^(|similarity|classifier|blend)$"),
+                        user=Depends(_token_user)) -> list[dict]:
+    """Papers of the last `days` listing days recommended for the token's user, best first,
+    each with its score and the reasons."""
+    recs, _ = _recs(request, profiles.user_key(user.id), days, limit, method or None)
+    by_id = {c.id: c for c in listings.cards(request.app.state.store, [r.paper_id for r in recs])}
+    return [{"id": r.paper_id, "title": by_id[r.paper_id].paper.title_display if r.paper_id in by_id else None,
+             "score": round(r.score, 6), "reasons": r.reasons} for r in recs]
+
+
+class FeedbackIn(BaseModel):
+    paper_id: str
+    action: str  # up | dismiss
+
+
+@router.post("/api/v1/recommendations/feedback", tags=["paperwire"],
+             dependencies=[Depends(rate_limit("foryou_feedback", 120, 60))])
+def api_feedback(request: Request, body: FeedbackIn = Body(...), user=Depends(_token_user)) -> dict:
+    """Thumbs up (`up`) or not interested (`dismiss`): changes the next recommendations."""
+    if body.action not in ACTIONS:
+        raise HTTPException(422, "action must be 'up' or 'dismiss'")
+    apply_feedback(request.app.state.store, profiles.user_key(user.id), body.paper_id, body.action, "api")
+    return {"paper_id": body.paper_id, "action": body.action}
