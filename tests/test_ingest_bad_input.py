@@ -10,7 +10,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -219,3 +218,35 @@ def test_oai_record_updated_later_replaces_text_without_version_numbers(store, t
     assert s.updated == 1 and p.title == "A retitled third version" and p.updated == "2009-01-05T00:00:00Z"
     assert [v.number for v in p.versions] == [1, 2]  # numbers still known from the snapshot
     assert p.published == "2007-04-02T19:18:42Z"  # the earliest date seen stays the publication date
+
+
+def test_bad_hf_items_and_broken_hf_json(tmp_path):
+    demo = json.loads((DEMO / "hf-daily-papers.json").read_text())
+    some = dict(list(demo.items())[:4])
+    first = next(iter(some))
+    some[first] = dict(some[first], title="")
+    some["not-an-id"] = {"title": "x"}
+    f = tmp_path / "hf.json"
+    f.write_text(json.dumps(some))
+    db = tmp_path / "h.db"
+    r = ingest(db, f)
+    assert r.exit_code == 0 and "read 3, stored 3, updated 0, skipped 2" in r.output
+    assert f"hf.json:item 1 ({first}): {first}: missing title" in r.output
+    assert "invalid arXiv id 'not-an-id'" in r.output
+    cut = tmp_path / "cut.json"
+    cut.write_text(json.dumps(some)[:500])
+    r = ingest(db, "--format", "hf", cut)
+    assert r.exit_code == 1 and "cannot read JSON" in r.output
+
+
+def test_bad_smart_document(tmp_path):
+    text = (DATA / "ir-cacm" / "cacm.all").read_text()
+    docs = text.split("\n.I ")[:5]
+    docs[2] = docs[2].split("\n", 1)[0] + "\n.B\nCACM June, 1960\n"  # neither .T nor .W left
+    f = tmp_path / "mini.all"
+    f.write_text("\n.I ".join(docs) + "\n")
+    st = Store(tmp_path / "s.db")
+    s = import_file(st, f, "smart")
+    assert (s.read, s.skipped) == (4, 1) and "neither title" in s.problems[0].reason
+    assert get_paper(st, "mini:3") is None and get_paper(st, "mini:4") is not None
+    st.close()
