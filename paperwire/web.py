@@ -25,6 +25,7 @@ from paperwire.web_common import (cached_render, current_user, flash_redirect, r
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 30
+TRENDING_TTL = 60.0
 DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 WEEK_RE = re.compile(r"^\d{4}-W\d{2}$")
 MONTH_RE = re.compile(r"^\d{4}-\d{2}$")
@@ -127,9 +128,20 @@ def trending_list(request: Request, window: str, limit: int, offset: int):
     except ImportError:
         return None
     store = request.app.state.store
-    now = rank.latest_now(store) if hasattr(rank, "latest_now") else None
-    trends = rank.trending(store, window=window, now=now, limit=limit, offset=offset,
-                           settings=request.app.state.settings)
+    # Scores move slowly (votes, stars, a decay over days) and take ~1 s to compute over 1M
+    # papers, so they are reused for TRENDING_TTL seconds; any write on the site drops them.
+    memo = request.app.state.__dict__.setdefault("trending_memo", {})
+    key = (window, limit, offset, request.app.state.page_cache.generation)
+    hit = memo.get(key)
+    if hit and time.monotonic() - hit[0] < TRENDING_TTL:
+        trends = hit[1]
+    else:
+        now = rank.latest_now(store) if hasattr(rank, "latest_now") else None
+        trends = rank.trending(store, window=window, now=now, limit=limit, offset=offset,
+                               settings=request.app.state.settings)
+        if len(memo) > 200:
+            memo.clear()
+        memo[key] = (time.monotonic(), trends)
     by_id = {c.id: c for c in listings.cards(store, [t.paper_id for t in trends])}
     return [(t, by_id[t.paper_id]) for t in trends if t.paper_id in by_id]
 

@@ -229,30 +229,49 @@ def rate_limit(name: str, limit: int, per_seconds: float):
 # --- rendering -----------------------------------------------------------------------------------
 
 class PageCache:
-    """Rendered HTML for anonymous visitors, for a few seconds. Writes call `bump()` to drop it all."""
+    """Rendered HTML for anonymous visitors, for a few seconds. Writes call `bump()` to drop it all.
 
-    def __init__(self, max_items: int = 2000):
+    Stale-while-revalidate: once an entry expires, ONE request rebuilds it while the others
+    keep getting the previous copy (for up to `stale_grace` seconds), so an expiry under load
+    does not make every concurrent request rebuild the same page."""
+
+    def __init__(self, max_items: int = 2000, stale_grace: float = 30.0):
         self._items: dict[str, tuple[float, int, str]] = {}
+        self._rebuilding: set[str] = set()
         self._lock = threading.Lock()
         self.generation = 0
         self.max_items = max_items
+        self.stale_grace = stale_grace
 
     def get(self, key: str, ttl: float) -> str | None:
         item = self._items.get(key)
-        if item and item[1] == self.generation and time.monotonic() - item[0] < ttl:
+        if not item or item[1] != self.generation:
+            return None
+        age = time.monotonic() - item[0]
+        if age < ttl:
             return item[2]
+        with self._lock:
+            if key in self._rebuilding and age < ttl + self.stale_grace:
+                return item[2]  # someone is rebuilding it: serve the previous copy meanwhile
+            self._rebuilding.add(key)
         return None
 
     def put(self, key: str, html: str) -> None:
         with self._lock:
+            self._rebuilding.discard(key)
             if len(self._items) >= self.max_items:
                 self._items.clear()
             self._items[key] = (time.monotonic(), self.generation, html)
+
+    def abandon(self, key: str) -> None:
+        with self._lock:
+            self._rebuilding.discard(key)
 
     def bump(self) -> None:
         with self._lock:
             self.generation += 1
             self._items.clear()
+            self._rebuilding.clear()
 
 
 def base_context(request: Request) -> dict[str, Any]:
@@ -275,11 +294,15 @@ def render(request: Request, name: str, context: dict | None = None, status_code
     if cacheable:
         cache: PageCache = request.app.state.page_cache
         key = str(request.url.path) + "?" + str(request.url.query)
-        html = cache.get(key, cache_seconds)
+        missed = getattr(request.state, "page_cache_miss", None) == key
+        html = None if missed else cache.get(key, cache_seconds)
         if html is None:
             request.state.render_for_cache = True
             try:
                 html = templates.get_template(name).render(ctx)
+            except BaseException:
+                cache.abandon(key)
+                raise
             finally:
                 request.state.render_for_cache = False
             cache.put(key, html)
@@ -292,11 +315,21 @@ def render(request: Request, name: str, context: dict | None = None, status_code
 
 def cached_render(request: Request, name: str, build, cache_seconds: float = 5) -> HTMLResponse:
     """Like render(), but `build()` (which computes the context) only runs on a cache miss."""
-    if request.method == "GET" and current_user(request) is None and not request.cookies.get("pw_flash"):
+    if cache_seconds > 0 and request.method == "GET" and current_user(request) is None \
+            and not request.cookies.get("pw_flash"):
+        cache: PageCache = request.app.state.page_cache
         key = str(request.url.path) + "?" + str(request.url.query)
-        html = request.app.state.page_cache.get(key, cache_seconds)
+        html = cache.get(key, cache_seconds)
         if html is not None:
             return HTMLResponse(html.replace(_CSRF_SENTINEL, csrf_token(request)))
+        try:
+            ctx = build()
+        except BaseException:
+            cache.abandon(key)  # e.g. a 404: let the next request try again
+            raise
+        # render() looks the key up again; mark it fresh-missing so it renders and stores
+        request.state.page_cache_miss = key
+        return render(request, name, ctx, cache_seconds=cache_seconds)
     return render(request, name, build(), cache_seconds=cache_seconds)
 
 

@@ -427,3 +427,17 @@ def test_paper_views_feed_trending_signals(client, app):
     ViewCounter.flush(store, counter.counts)
     row = store.query_one("SELECT sum(value) FROM signals WHERE kind='view' AND paper_id=?", (pid,))
     assert row[0] == 3
+
+
+def test_page_cache_serves_stale_copy_while_one_request_rebuilds():
+    from paperwire.web_common import PageCache
+
+    cache = PageCache(stale_grace=30)
+    cache.put("/", "v1")
+    assert cache.get("/", ttl=60) == "v1"
+    assert cache.get("/", ttl=0) is None       # expired: this caller rebuilds
+    assert cache.get("/", ttl=0) == "v1"       # the others get the previous copy meanwhile
+    cache.put("/", "v2")
+    assert cache.get("/", ttl=60) == "v2"
+    cache.bump()                               # a write drops everything, stale copies included
+    assert cache.get("/", ttl=60) is None

@@ -163,13 +163,26 @@ def author_ids(store: Store, name: str, limit: int = 30, offset: int = 0) -> tup
 
 
 def category_ids(store: Store, category: str, limit: int = 30, offset: int = 0) -> tuple[list[str], int]:
-    rows = store.query(
-        "SELECT p.id FROM paper_categories c JOIN papers p ON p.id = c.paper_id "
-        "WHERE c.category = ? AND +p.hidden = 0 "
-        "ORDER BY COALESCE(p.listed, substr(p.published, 1, 10)) DESC, p.id DESC LIMIT ? OFFSET ?",
-        (category, limit, offset))
-    total = store.query_one("SELECT count(*) FROM paper_categories WHERE category = ?", (category,))[0]
-    return [r[0] for r in rows], total
+    """Newest first. New-style ids (YYMM.NNNNN) are numbered in submission order, so walking the
+    (category, paper_id) index backwards lists them newest first without sorting a large
+    category (cs.LG has 100k+ papers at 1M); old-style ids ('hep-th/9901001', which sort after
+    digits) follow, by publication date."""
+    total, n_new = store.query_one("SELECT count(*), total(paper_id < 'A') FROM paper_categories WHERE category = ?",
+                                   (category,))
+    n_new = int(n_new)
+    ids: list[str] = []
+    if offset < n_new:
+        ids = [r[0] for r in store.query(
+            "SELECT c.paper_id FROM paper_categories c JOIN papers p ON p.id = c.paper_id "
+            "WHERE c.category = ? AND c.paper_id < 'A' AND +p.hidden = 0 ORDER BY c.paper_id DESC LIMIT ? OFFSET ?",
+            (category, limit, offset))]
+    if len(ids) < limit and total > n_new:
+        ids += [r[0] for r in store.query(
+            "SELECT p.id FROM paper_categories c JOIN papers p ON p.id = c.paper_id "
+            "WHERE c.category = ? AND c.paper_id >= 'A' AND +p.hidden = 0 "
+            "ORDER BY p.published DESC, p.id DESC LIMIT ? OFFSET ?",
+            (category, limit - len(ids), max(0, offset - n_new)))]
+    return ids, total
 
 
 def known_category(store: Store, category: str) -> bool:
