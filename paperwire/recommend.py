@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 
 METHODS = ("similarity", "classifier", "blend")
 KIND_WORDS = {"like": "liked", "save": "saved", "import": "imported", "upvote": "upvoted"}
-BACKGROUND = 1500  # papers before the window used as classifier negatives
+BACKGROUND = 1500  # papers before the window: IDF statistics and classifier negatives
+TRAIN_NEGATIVES = 1000  # unlabeled papers each reader's classifier is trained against
 
 
 @dataclass
@@ -268,7 +269,7 @@ class Day:
             return None
         neg = self.known([x for x in reader.negatives if x not in reader.positives])
         Xp, Xn = self._rows(pos), self._rows(neg) if neg else None
-        parts = [Xp] + ([Xn] if neg else []) + [self.B, self.C]
+        parts = [Xp] + ([Xn] if neg else []) + [self._train_negatives()]
         if getattr(self.features, "sparse", True):
             import scipy.sparse as sp
 
@@ -286,14 +287,28 @@ class Day:
         self._last_coef = clf.coef_[0]
         return clf.decision_function(self.C).astype(np.float64)
 
+    def _train_negatives(self):
+        """The unlabeled papers every reader's classifier is trained against (label 0): a fixed,
+        seeded sample of TRAIN_NEGATIVES from background + candidates. Training time grows with
+        the rows, so a sample (not all of them, as arxiv-sanity does) keeps it at ~15 ms a reader."""
+        if getattr(self, "_neg_matrix", None) is None:
+            pool = self.bg_ids + self.cand_ids
+            if len(pool) > TRAIN_NEGATIVES:
+                rng = np.random.default_rng(0)
+                pool = [pool[i] for i in sorted(rng.choice(len(pool), TRAIN_NEGATIVES, replace=False))]
+            self._neg_matrix = self._rows(pool)
+        return self._neg_matrix
+
     def top_terms(self, i: int, coef: np.ndarray, k: int = 3) -> list[str]:
+        """The k terms of candidate i that push the reader's classifier up the most."""
         terms = getattr(self.features, "terms", None)
-        if terms is None:
+        if terms is None or not hasattr(self.C, "indptr"):
             return []
-        row = self.C[i]
-        contrib = row.multiply(coef).toarray().ravel() if hasattr(row, "multiply") else row * coef
-        best = [t for t in np.argsort(-contrib)[:k] if contrib[t] > 0]
-        return [str(terms[t]) for t in best]
+        lo, hi = self.C.indptr[i], self.C.indptr[i + 1]
+        cols = self.C.indices[lo:hi]
+        contrib = self.C.data[lo:hi] * coef[cols]
+        best = np.argsort(-contrib)[:k]
+        return [str(terms[cols[b]]) for b in best if contrib[b] > 0]
 
     def recommend(self, reader: Reader, method: str = "blend", limit: int = 20, settings: Settings | None = None,
                   exclude: set[str] = frozenset()) -> list[Rec]:
