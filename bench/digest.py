@@ -162,7 +162,9 @@ def main() -> None:
     built = empty = items = 0
     html_bytes = text_bytes = 0
     sample = []
+    load_before = os.getloadavg()
     t2 = time.perf_counter()
+    c2 = time.process_time()
     for i, s in enumerate(subs):
         d = builder.build(s, links_for(settings, s, signer))
         if d is None:
@@ -178,11 +180,16 @@ def main() -> None:
             el = time.perf_counter() - t2
             print(f"  {i + 1:,} subscribers: {el:.1f} s ({(i + 1) / el:,.0f}/s), peak RSS {peak_rss_mb():,.0f} MB")
     t_build = time.perf_counter() - t2
+    cpu_build = time.process_time() - c2
+    load_after = os.getloadavg()
     peak = peak_rss_mb()
     print(f"built and rendered {built:,} digests ({empty:,} empty, nothing sent) for {len(subs):,} subscribers "
           f"in {t_build:.1f} s = {len(subs) / t_build:,.0f} subscribers/s; "
           f"avg {items / max(built, 1):.1f} items, {html_bytes / max(built, 1) / 1024:.1f} KiB HTML + "
           f"{text_bytes / max(built, 1) / 1024:.1f} KiB text each")
+    print(f"CPU time of the build loop: {cpu_build:.1f} s (wall {t_build:.1f} s; 1-min load average "
+          f"{load_before[0]:.1f} before, {load_after[0]:.1f} after on {os.cpu_count()} CPUs: other work on the "
+          f"machine stretches the wall time)")
     print(f"peak memory (max RSS of the process): {peak:,.0f} MB")
 
     mime = {}
@@ -224,7 +231,9 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "data": {"source": str(src.name), "day": day, "papers": len(papers), "subscribers": len(subs),
                  "distinct_topics": len(topics), "distinct_seeds": len(seeds)},
-        "seconds": {"load_and_draw": t_data, "setup": t_setup, "build_and_render": t_build},
+        "seconds": {"load_and_draw": t_data, "setup": t_setup, "build_and_render": t_build,
+                    "build_and_render_cpu": cpu_build},
+        "load_average": {"before": load_before[0], "after": load_after[0]},
         "subscribers_per_second": len(subs) / t_build,
         "digests": {"built": built, "empty": empty, "avg_items": items / max(built, 1),
                     "avg_html_kib": html_bytes / max(built, 1) / 1024, "avg_text_kib": text_bytes / max(built, 1) / 1024},
