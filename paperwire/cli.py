@@ -312,7 +312,7 @@ def index(c: Context, rebuild: bool, model: str | None) -> None:
             progress.update(tasks[stage], completed=done, total=total, rate=f"{rate:,.0f} papers/s")
 
         try:
-            result = engine.refresh(progress=on_progress)
+            result = engine.refresh(progress=on_progress, rebuild_lexical=rebuild)
             if rebuild:
                 result.update(engine.vectors.rebuild(progress=on_progress))
         except Exception as exc:
@@ -321,6 +321,8 @@ def index(c: Context, rebuild: bool, model: str | None) -> None:
     rate = f" ({result['rate']} papers/s)" if result.get("rate") else ""
     click.echo(f"model {result['model']}: embedded {result['embedded']} papers in {result['seconds']}s{rate}; "
                f"{result['index']} index of {result['vectors']} vectors")
+    if "lexical_added" in result:
+        click.echo(f"tantivy lexical index: {result['lexical_added']} added, {result['lexical_changed']} changed")
 
 
 def _read_batch(path: str) -> list[tuple[str, str]]:
@@ -363,8 +365,16 @@ def search(c: Context, query: str | None, mode: str, limit: int, offset: int, as
         raise click.UsageError("give a QUERY or --batch FILE (not both)")
     if run_out and not batch_file:
         raise click.UsageError("--run-out needs --batch")
-    engine = SearchEngine(c.store, c.settings)
     if batch_file:
+        # Offline evaluation: load the model before the first query and give each query
+        # time to encode, so a busy machine does not turn semantic runs into lexical ones.
+        settings = dataclasses.replace(c.settings, encode_timeout=max(float(c.settings.encode_timeout), 120.0))
+        engine = SearchEngine(c.store, settings)
+        if mode != "lexical":
+            try:
+                engine.vectors.size()
+            except Exception as exc:
+                click.echo(f"note: encoder unavailable ({exc}); {mode} queries fall back to lexical", err=True)
         queries = _read_batch(batch_file)
         tag = tag or f"paperwire-{mode}"
         out = open(run_out, "w", encoding="utf-8") if run_out else sys.stdout
@@ -382,6 +392,7 @@ def search(c: Context, query: str | None, mode: str, limit: int, offset: int, as
             click.echo(f"{len(queries)} queries -> {run_out} (modes used: "
                        + ", ".join(f"{k} {v}" for k, v in modes_used.items()) + ")", err=True)
         return
+    engine = SearchEngine(c.store, c.settings)
     res = engine.search(query, mode=mode, limit=limit, offset=offset)
     if as_json:
         click.echo(json.dumps({"query": res.query, "mode": res.mode, "fallback": res.fallback, "total": res.total,

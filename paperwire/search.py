@@ -265,6 +265,8 @@ class SearchEngine:
         self.store = store
         self.settings = settings
         self._vectors = None  # paperwire.embed.VectorSearch, created lazily
+        self._fast = None  # paperwire.search_fast.TantivyLexical when in use
+        self._fast_checked = 0.0
         self._lock = threading.Lock()
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
 
@@ -336,10 +338,9 @@ class SearchEngine:
         ranked: list[tuple[int, str, float, dict]] = []  # docid, paper_id, score, parts
         total = 0
         if used == "lexical":
-            rows = idx.lexical(self.store, match, FIELD_WEIGHTS, lex_flt, n) if match else []
+            rows, total = self._lexical(text, match, flt, lex_flt, n)
             ranked = [(d, pid, -s, {"lexical_rank": i + 1, "lexical_score": round(-s, 4)})
                       for i, (d, pid, s) in enumerate(rows)]
-            total = idx.lexical_count(self.store, match, lex_flt) if match else 0
         elif used == "semantic":
             sem = self.vectors.search(qvec, max(n, 10), all_flt)
             ranked = [(d, pid, s, {"semantic_rank": i + 1, "semantic_score": round(s, 4)})
@@ -347,15 +348,71 @@ class SearchEngine:
             total = len(sem) if len(sem) < n else max(len(sem), idx.filtered_count(self.store, all_flt))
         else:
             k = max(CANDIDATES, n)
-            lex = idx.lexical(self.store, match, FIELD_WEIGHTS, lex_flt, k) if match else []
+            lex, total = self._lexical(text, match, flt, lex_flt, k)
             sem = self.vectors.search(qvec, k, all_flt)
             ranked = fuse(lex, sem)
-            total = max(len(ranked), idx.lexical_count(self.store, match, lex_flt) if match else 0)
+            total = max(len(ranked), total)
 
         ranked = self._pin(str(query or ""), text, ranked, all_flt)
         page = ranked[offset:offset + limit]
         hits = self._render(page, match)
         return SearchResult(hits, max(total, len(ranked)), used, fallback, str(query or ""))
+
+    def _fast_index(self):
+        """The tantivy index when the store is large enough and it has been built."""
+        import time
+
+        limit = int(getattr(self.settings, "fast_lexical_above", 0) or 0)
+        if limit <= 0:
+            return None
+        now = time.monotonic()
+        if now - self._fast_checked > 5.0:  # cheap re-checks: another process may sync it
+            self._fast_checked = now
+            from paperwire import search_fast
+
+            if not search_fast.available():
+                return None
+            if self._fast is None:
+                f = search_fast.TantivyLexical(self.settings.data_path / "lexical-tantivy")
+                if f.exists() and idx.max_docid(self.store) >= limit and f.open():
+                    self._fast = f
+            else:
+                try:
+                    self._fast.reload()
+                except Exception as exc:  # a damaged folder: FTS5 answers until `paperwire index`
+                    log.warning("tantivy index unusable (%s); using FTS5", exc)
+                    self._fast = None
+        return self._fast
+
+    def _lexical(self, text: str, match: str, flt: Filters, lex_flt, k: int) -> tuple[list, int]:
+        """(docid, paper_id, bm25 as FTS5 gives it: negative, smaller is better) best first, total."""
+        if not match:
+            return [], 0
+        fast = self._fast_index()
+        if fast is not None and not flt.author:
+            from paperwire.search_fast import tantivy_query
+
+            tq = tantivy_query([c for c in _clauses(text) if not (c.kind == "term" and c.words[0] in STOPWORDS)]
+                               or _clauses(text))
+            if tq:
+                want = k if lex_flt.empty else max(1000, k * 20)
+                try:
+                    hits, total = fast.search(tq, want)
+                except Exception as exc:
+                    log.warning("tantivy query failed (%s); using FTS5", exc)
+                    hits, total = None, 0
+                if hits is not None:
+                    # papers added since the last sync come from FTS5 (scores of both are BM25)
+                    tail = idx.lexical_tail(self.store, match, FIELD_WEIGHTS, fast.synced, k)
+                    merged = sorted([(d, s) for d, s in hits] + [(d, -s) for d, _, s in tail], key=lambda r: -r[1])
+                    ok = idx.keep_matching(self.store, [d for d, _ in merged], lex_flt)
+                    merged = [(d, s) for d, s in merged if d in ok]
+                    if len(merged) >= k or len(hits) < want:  # else filters were too selective: FTS5
+                        merged = merged[:k]
+                        names = idx.papers_for_docs(self.store, [d for d, _ in merged])
+                        return [(d, names[d], -s) for d, s in merged if d in names], total + len(tail)
+        rows = idx.lexical(self.store, match, FIELD_WEIGHTS, lex_flt, k)
+        return rows, idx.lexical_count(self.store, match, lex_flt)
 
     def _pin(self, raw_query: str, text: str, ranked, flt) -> list:
         """An arXiv id or an exact title puts that paper first."""
@@ -433,10 +490,24 @@ class SearchEngine:
         """L2-normalised stored vectors of the given papers (papers without one are absent)."""
         return self.vectors.paper_vectors(ids)
 
-    def refresh(self, progress=None) -> dict:
-        """Embed new/changed papers and update the vector index; the lexical index is kept
-        current by triggers, so it needs nothing here."""
-        return self.vectors.refresh(progress=progress)
+    def refresh(self, progress=None, rebuild_lexical: bool = False) -> dict:
+        """Embed new/changed papers and update the vector index. The FTS5 index is kept
+        current by triggers; the tantivy index (large stores only) is synced here."""
+        out = self.vectors.refresh(progress=progress)
+        out.update(self.refresh_lexical(progress=progress, rebuild=rebuild_lexical))
+        return out
+
+    def refresh_lexical(self, progress=None, rebuild: bool = False) -> dict:
+        from paperwire import search_fast
+
+        limit = int(getattr(self.settings, "fast_lexical_above", 0) or 0)
+        folder = self.settings.data_path / "lexical-tantivy"
+        if limit <= 0 or not search_fast.available() or (idx.doc_count(self.store) < limit and not folder.exists()):
+            return {}
+        f = search_fast.TantivyLexical(folder)
+        res = f.sync(self.store, progress=progress, rebuild=rebuild)
+        self._fast, self._fast_checked = None, 0.0  # reopen on the next search
+        return res
 
     def close(self) -> None:
         if self._pool is not None:

@@ -305,3 +305,41 @@ def vector_seq(store: Store, model: str) -> int:
 
 def meta_json(value) -> str:
     return json.dumps(value, sort_keys=True)
+
+
+# -- external lexical index (tantivy) sync ---------------------------------------------------
+
+def docs_after(store: Store, after: int, batch: int = 5000) -> list[tuple[int, str, str, str]]:
+    """(docid, title, abstract, authors JSON) of papers with docid > after, in docid order."""
+    return [(r[0], r[1], r[2], r[3]) for r in store.query(
+        "SELECT d.docid, p.title_display, p.abstract_display, p.authors FROM search_docs d "
+        "JOIN papers p ON p.id = d.paper_id WHERE d.docid > ? ORDER BY d.docid LIMIT ?", (after, batch))]
+
+
+def changed_docs(store: Store, upto: int) -> list[tuple[int, tuple | None]]:
+    """Changed/removed papers with docid <= upto: (docid, (title, abstract, authors) or None if gone)."""
+    rows = store.query(
+        "SELECT c.docid, p.title_display, p.abstract_display, p.authors FROM search_changes c "
+        "LEFT JOIN search_docs d ON d.docid = c.docid LEFT JOIN papers p ON p.id = d.paper_id "
+        "WHERE c.docid <= ? ORDER BY c.docid", (upto,))
+    return [(r[0], (r[1], r[2], r[3]) if r[1] is not None else None) for r in rows]
+
+
+def clear_changes(store: Store, docids: list[int]) -> None:
+    with store.transaction() as conn:
+        conn.executemany("DELETE FROM search_changes WHERE docid = ?", [(d,) for d in docids])
+
+
+def max_docid(store: Store) -> int:
+    return store.query_one("SELECT COALESCE(max(docid), 0) FROM search_docs")[0]
+
+
+def lexical_tail(store: Store, match: str, weights: tuple[float, float, float], after: int,
+                 limit: int) -> list[tuple[int, str, float]]:
+    """Lexical search restricted to papers added after ``after`` (FTS5 seeks by rowid)."""
+    w = ", ".join(f"{float(x):.3f}" for x in weights)
+    rows = store.query(
+        f"SELECT f.rowid, d.paper_id, bm25(papers_fts, {w}) AS score FROM papers_fts f "
+        f"JOIN search_docs d ON d.docid = f.rowid WHERE papers_fts MATCH ? AND f.rowid > ? ORDER BY score LIMIT ?",
+        (match, after, limit))
+    return [(r[0], r[1], r[2]) for r in rows]
