@@ -4,7 +4,7 @@ against `paperwire serve`.
 
     python bench/web.py                     # build var/bench/web-1000k.db once (if missing), then measure
     python bench/web.py --papers 200000     # a smaller store
-    python bench/web.py --duration 20 --connections 16 --workers 2
+    python bench/web.py --duration 15 --connections 4,16 --workers 2
 
 The store is generated from the 74,728 real listing records in ../shared/data (titles,
 abstracts, authors and categories reused under fresh ids), spread over ~1,000 listing days
@@ -191,8 +191,9 @@ def main() -> None:
     ap.add_argument("--papers", type=int, default=1_000_000)
     ap.add_argument("--db", type=Path, help="store to use (default bench/.web-<n>.db, built if missing)")
     ap.add_argument("--rebuild", action="store_true")
-    ap.add_argument("--duration", type=int, default=20)
-    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--duration", type=int, default=15)
+    ap.add_argument("--connections", default="4,16",
+                    help="open connections of wrk, comma list: each case runs once per value (default 4,16)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--only", help="comma list: front,paper,search_page,search_api")
     args = ap.parse_args()
@@ -247,14 +248,16 @@ def main() -> None:
         }
         only = set(args.only.split(",")) if args.only else set(cases)
         results = {}
-        for name, (prefix, items) in cases.items():
-            if name not in only:
-                continue
-            r = wrk(base, prefix, items, args.duration, args.connections)
-            results[name] = r
-            print(f"{name:<12} p50 {r['p50_ms']:7.1f} ms   p95 {r['p95_ms']:7.1f} ms   p99 {r['p99_ms']:7.1f} ms   "
-                  f"{r['req_per_s']:8.1f} req/s   ({r['requests']} requests, {r['errors']} errors, "
-                  f"{r['non_2xx']} non-2xx)", flush=True)
+        for conns in [int(x) for x in str(args.connections).split(",")]:
+            for name, (prefix, items) in cases.items():
+                if name not in only:
+                    continue
+                r = wrk(base, prefix, items, args.duration, conns)
+                r["connections"] = conns
+                results[f"{name}@{conns}"] = r
+                print(f"{name:<12} c={conns:<3} p50 {r['p50_ms']:7.1f} ms   p95 {r['p95_ms']:7.1f} ms   "
+                      f"p99 {r['p99_ms']:7.1f} ms   {r['req_per_s']:8.1f} req/s   ({r['requests']} requests, "
+                      f"{r['errors']} errors, {r['non_2xx']} non-2xx)", flush=True)
     finally:
         server.send_signal(signal.SIGINT)
         try:
@@ -263,7 +266,7 @@ def main() -> None:
             server.kill()
         shutil.rmtree(tmpdir, ignore_errors=True)
     out = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
-           "papers": n_papers, "workers": args.workers, "connections": args.connections, "duration_s": args.duration,
+           "papers": n_papers, "workers": args.workers, "connections": str(args.connections), "duration_s": args.duration,
            "load_generator": "wrk (separate process, 1 thread)", "results": results}
     if built:
         out["build"] = built
