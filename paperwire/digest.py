@@ -437,7 +437,9 @@ def build_period(store: Store, settings: Settings, kind: str = "daily", as_of: s
     trend = {t.paper_id: t.score - t.parts.get("recency", 0.0)
              for t in rank.trending(store, "week" if kind == "weekly" else "day", now=end, limit=10**6,
                                     settings=settings)}
-    week = rank.trending(store, "week", now=end, limit=8, settings=settings)
+    # "trending this week" needs signals: recency alone would just list the newest papers
+    week = [t for t in rank.trending(store, "week", now=end, limit=200, settings=settings)
+            if t.score - t.parts.get("recency", 0.0) > 0][:8]
     week_papers = get_papers(store, [t.paper_id for t in week])
     topics = distinct((s.topics for s in candidates), key=norm_topic)
     seeds = distinct(s.seeds for s in candidates)

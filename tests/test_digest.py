@@ -71,6 +71,8 @@ def test_digest_content_and_headers(env):
     assert "Why: cs.CL" in text
     assert "/preferences?token=" in text and unsub in text
     assert "<table" in html and 'style="' in html and "Why: " in html
+    # no trending signals (upvotes, stars, HF, views) in this store: no "trending" section or reason
+    assert "TRENDING THIS WEEK" not in text and "trending" not in text.lower().replace("trending papers", "")
     # every item was listed on the digest's day and is in cs.CL (the interests)
     from paperwire.store.papers import get_papers
 

@@ -7,7 +7,6 @@ PAPERWIRE_SCREENSHOTS=1 also refreshes docs/digest.png (the README shows it).
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -34,6 +33,20 @@ def digest_html(tmp_path) -> tuple[Path, subs.OutboxRow]:
                            {"categories": ["cs.CL"], "topics": ["hallucination", "speech recognition"], "size": 6},
                            send=False)
     digest.check_confirm_token(store, settings, token_of(out.confirm_url))
+    # star counts observed for the repositories of a few of the week's papers: the trending signal
+    from paperwire.store import signals
+    from paperwire.store.papers import get_papers
+
+    with_code = [r[0] for r in store.query(
+        "SELECT DISTINCT l.paper_id FROM links l JOIN papers p ON p.id = l.paper_id "
+        "WHERE l.kind='github' AND p.listed >= '2026-06-30' ORDER BY l.paper_id LIMIT 4")]
+    papers = get_papers(store, with_code)
+    rows = []
+    for n, pid in enumerate(with_code):
+        repo = next(l.url for l in papers[pid].links if l.kind == "github").removeprefix("https://github.com/")
+        rows += [(pid, "github_stars", repo, 10.0, "2026-06-30T08:00:00Z"),
+                 (pid, "github_stars", repo, 10.0 + 150 / (n + 1), "2026-07-01T20:00:00Z")]
+    signals.add_signals(store, rows)
     digest.build_period(store, settings, "daily", as_of="latest")
     [row] = subs.outbox_rows(store, period="daily:2026-07-01")
     store.close()
@@ -61,6 +74,7 @@ def test_digest_renders_in_chromium(digest_html, tmp_path):
             first = titles.first
             assert first.is_visible() and first.get_attribute("href").startswith("https://paperwire.example/papers/")
             assert page.get_by_text("Trending this week").is_visible()
+            assert page.get_by_role("link", name="Code").count() >= 1
             unsub = page.get_by_role("link", name="Unsubscribe")
             assert unsub.get_attribute("href").startswith("https://paperwire.example/unsubscribe?token=")
             # the card is at most 640 px wide, centred
@@ -71,7 +85,7 @@ def test_digest_renders_in_chromium(digest_html, tmp_path):
             assert shot.stat().st_size > 20_000  # a rendered page, not a blank one
             if os.environ.get("PAPERWIRE_SCREENSHOTS") == "1":
                 DOCS.mkdir(exist_ok=True)
-                shutil.copy(shot, DOCS / "digest.png")
+                page.screenshot(path=str(DOCS / "digest.png"), full_page=True)
             # on a phone: no sideways scrolling, text still a readable size
             phone = browser.new_page(viewport={"width": 375, "height": 740})
             phone.goto(path.as_uri())
