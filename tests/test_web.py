@@ -441,3 +441,11 @@ def test_page_cache_serves_stale_copy_while_one_request_rebuilds():
     assert cache.get("/", ttl=60) == "v2"
     cache.bump()                               # a write drops everything, stale copies included
     assert cache.get("/", ttl=60) is None
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example"])
+def test_sign_in_never_redirects_off_site(client, app, shared_hash, target):
+    make_user(_store(app), "nav", shared_hash)
+    r = client.post("/signin", data={"csrf": csrf_of(client), "email": "nav@example.org",
+                                     "password": "correct horse battery", "next": target})
+    assert r.status_code == 303 and r.headers["location"] == "/"
