@@ -449,3 +449,49 @@ def test_sign_in_never_redirects_off_site(client, app, shared_hash, target):
     r = client.post("/signin", data={"csrf": csrf_of(client), "email": "nav@example.org",
                                      "password": "correct horse battery", "next": target})
     assert r.status_code == 303 and r.headers["location"] == "/"
+
+
+def test_submit_fetches_unknown_paper_from_arxiv_api(site_settings, shared_hash, data_dir):
+    """A paper not in the store is fetched from the arXiv API (a recorded answer served by a
+    local HTTP server) and then submitted."""
+    import dataclasses
+    import http.server
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from paperwire.app import create_app
+
+    recorded = next((data_dir / "arxiv-api-responses/atom_arxiv_py/xml").glob("id_1605.08386_s0_*.xml")).read_bytes()
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/atom+xml")
+            self.send_header("Content-Length", str(len(recorded)))
+            self.end_headers()
+            self.wfile.write(recorded)
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings = dataclasses.replace(site_settings, arxiv_api_url=f"http://127.0.0.1:{server.server_port}/api/query")
+        app = create_app(settings)
+        store = app.state.store
+        assert not users.paper_exists(store, "1605.08386")
+        make_user(store, "fetcher", shared_hash)
+        with TestClient(app, follow_redirects=False) as c:
+            sign_in(c, "fetcher@example.org")
+            r = c.post("/submit", data={"csrf": csrf_of(c, "/submit"), "arxiv_id": "1605.08386"})
+            assert r.status_code == 303 and r.headers["location"] == "/papers/1605.08386"
+            page = c.get("/papers/1605.08386").text
+        assert "Heat-bath random walks with Markov bases" in page and "submitted by fetcher" in page
+        assert len(seen) == 1 and "id_list=1605.08386" in seen[0]
+        app.state.store.close()
+    finally:
+        server.shutdown()
