@@ -229,6 +229,8 @@ class DigestBuilder:
         self._item_text = env.get_template("digest/item.txt")
         self._page_html = env.get_template("digest/digest.html")
         self._page_text = env.get_template("digest/digest.txt")
+        self._new_cache: dict = {}
+        self._cat_cache: dict = {}
         self._blocks_html: dict[str, str] = {}
         self._blocks_text: dict[str, str] = {}
         self.trending_week = list(trending_week)
@@ -268,25 +270,25 @@ class DigestBuilder:
         size = max(1, int(sub.size or 10))
         if n == 0:
             return []
-        new = np.ones(n, dtype=bool)
-        if sub.last_until:
-            new = self.listed > date.fromisoformat(sub.last_until).toordinal()
+        # most subscribers share a "last digest" day and category sets: compute those arrays once
+        new = self._new_cache.get(sub.last_until)
+        if new is None:
+            new = (self.listed > date.fromisoformat(sub.last_until).toordinal() if sub.last_until
+                   else np.ones(n, dtype=bool))
+            self._new_cache[sub.last_until] = new
         score = np.zeros(n, dtype=np.float32)
         match = np.zeros(n, dtype=bool)
-        has_interest = False
-        why: dict[int, list[tuple[float, str]]] = {}
-
-        def add(idx: np.ndarray, weight: float, text_for: Callable[[int], str], values: np.ndarray | None = None):
-            for j, i in enumerate(idx.tolist()):
-                v = float(values[j]) if values is not None else 1.0
-                why.setdefault(i, []).append((weight * v, text_for(i)))
-
-        cat_hit = np.zeros(n, dtype=bool)
-        for c in sub.categories:
-            idx = self.categories.get(c.lower())
-            has_interest = True
-            if idx is not None:
-                cat_hit[idx] = True
+        has_interest = bool(sub.categories)
+        wanted = frozenset(c.lower() for c in sub.categories)
+        cat_hit = self._cat_cache.get(wanted)
+        if cat_hit is None:
+            cat_hit = np.zeros(n, dtype=bool)
+            for c in wanted:
+                idx = self.categories.get(c)
+                if idx is not None:
+                    cat_hit[idx] = True
+            if len(self._cat_cache) < 50_000:
+                self._cat_cache[wanted] = cat_hit
         author_hits: list[tuple[str, np.ndarray]] = []
         for a in sub.authors:
             has_interest = True
@@ -346,7 +348,6 @@ class DigestBuilder:
                 reasons.append((W_SEED * float(seed_best[i]), f"similar to {seeds[int(seed_arg[i])]}"))
             if cat_hit[i]:
                 p_cats = self.papers[i].categories
-                wanted = {c.lower() for c in sub.categories}
                 shown = [c for c in p_cats if c.lower() in wanted or c.split(".", 1)[0].lower() in wanted]
                 reasons.append((W_CATEGORY, ", ".join(shown[:2]) or p_cats[0]))
             if self.trend[i] > 0.25:
