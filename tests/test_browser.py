@@ -96,8 +96,11 @@ def test_visitor_journey(page, site_settings):
     count = page.locator(".paperhead .upvote .count")
     before = int(count.inner_text())
     page.click(".paperhead .upvote")
-    page.wait_for_function(f"document.querySelector('.paperhead .upvote .count').textContent == '{before + 1}'")
-    assert page.locator(".paperhead .upvote").get_attribute("aria-pressed") == "true"
+    # expect() polls from Playwright's own isolated script, so the page's strict CSP (no eval) holds
+    from playwright.sync_api import expect
+
+    expect(count).to_have_text(str(before + 1))
+    expect(page.locator(".paperhead .upvote")).to_have_attribute("aria-pressed", "true")
     page.reload()
     assert int(page.locator(".paperhead .upvote .count").inner_text()) == before + 1
 
