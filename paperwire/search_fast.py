@@ -24,7 +24,7 @@ from paperwire.store import search_index as idx
 
 log = logging.getLogger(__name__)
 
-TITLE_BOOST = 4.0
+TITLE_BOOST = 1.5  # = the FTS5 title column weight in paperwire.search.FIELD_WEIGHTS
 
 
 def available() -> bool:
