@@ -40,6 +40,7 @@ MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 96
+FILTER_EXACT_BELOW = 20000  # filtered semantic search scores this many papers exactly
 
 
 def minilm_path() -> Path:
@@ -435,6 +436,19 @@ class VectorSearch:
         self._ensure()
         q = _normalise(qvec)[0]
         want = k
+        if flt is not None and not flt.empty:
+            # Selective filters (one day's listing, one category of a small store): score the
+            # few papers that pass exactly instead of digging through the graph for them.
+            subset = idx.filtered_docids(self.store, flt, cap=FILTER_EXACT_BELOW)
+            if subset is not None:
+                vecs = idx.get_vectors(self.store, self.encoder.name, subset)
+                if not vecs:
+                    return []
+                ids = np.fromiter(vecs.keys(), dtype=np.int64, count=len(vecs))
+                scores = np.stack(list(vecs.values())) @ q
+                top = np.argsort(-scores)[:want]
+                names = idx.papers_for_docs(self.store, ids[top].tolist())
+                return [(int(ids[i]), names[int(ids[i])], float(scores[i])) for i in top if int(ids[i]) in names]
         fetch = k * 2 + 10 if (flt is None or flt.empty) else max(200, k * 10)
         while True:
             with self._lock:
@@ -446,7 +460,7 @@ class VectorSearch:
                     best[d] = s
             ok = idx.keep_matching(self.store, list(best), flt or idx.FilterSQL())
             rows = [(d, s) for d, s in best.items() if d in ok][:want]
-            if len(rows) >= want or fetch >= n:
+            if len(rows) >= want or fetch >= n or fetch >= 50 * FILTER_EXACT_BELOW:
                 break
             fetch = min(n, fetch * 4)  # filters removed too many: look further
         names = idx.papers_for_docs(self.store, [d for d, _ in rows])

@@ -343,3 +343,10 @@ def lexical_tail(store: Store, match: str, weights: tuple[float, float, float], 
         f"JOIN search_docs d ON d.docid = f.rowid WHERE papers_fts MATCH ? AND f.rowid > ? ORDER BY score LIMIT ?",
         (match, after, limit))
     return [(r[0], r[1], r[2]) for r in rows]
+
+
+def filtered_docids(store: Store, flt: FilterSQL, cap: int) -> list[int] | None:
+    """The docids of visible papers passing ``flt``, or None when more than ``cap`` do."""
+    rows = store.query(f"SELECT d.docid FROM papers p JOIN search_docs d ON d.paper_id = p.id "
+                       f"WHERE p.hidden = 0{_and(flt)} LIMIT ?", (*flt.params, cap + 1))
+    return None if len(rows) > cap else [r[0] for r in rows]
