@@ -123,6 +123,8 @@ def main() -> None:
     ap.add_argument("--seed-pool", type=int, default=2000, help="earlier papers seeds are drawn from")
     ap.add_argument("--mime-sample", type=int, default=2000,
                     help="also compose MIME + write to a SQLite outbox for this many digests (0: skip)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="forked processes building digests (what `paperwire digest build --workers` does)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "digest.json"))
     args = ap.parse_args()
 
@@ -159,38 +161,63 @@ def main() -> None:
           f"templates compiled: {t_setup:.2f} s")
 
     signer = _signer(settings, "digest-manage")
-    built = empty = items = 0
-    html_bytes = text_bytes = 0
-    sample = []
+    keep = args.mime_sample
+
+    def work(chunk, report_progress=True):
+        built = empty = items = html_bytes = text_bytes = 0
+        sample = []
+        t = time.perf_counter()
+        for i, s in enumerate(chunk):
+            d = builder.build(s, links_for(settings, s, signer))
+            if d is None:
+                empty += 1
+                continue
+            built += 1
+            items += len(d.items)
+            html_bytes += len(d.html)
+            text_bytes += len(d.text)
+            if len(sample) < keep:
+                sample.append(d)
+            if report_progress and (i + 1) % 20000 == 0:
+                el = time.perf_counter() - t
+                print(f"  {i + 1:,} subscribers: {el:.1f} s ({(i + 1) / el:,.0f}/s), peak RSS {peak_rss_mb():,.0f} MB")
+        return {"built": built, "empty": empty, "items": items, "html": html_bytes, "text": text_bytes,
+                "rss": peak_rss_mb(), "sample": sample if report_progress else []}
+
     load_before = os.getloadavg()
     t2 = time.perf_counter()
     c2 = time.process_time()
-    for i, s in enumerate(subs):
-        d = builder.build(s, links_for(settings, s, signer))
-        if d is None:
-            empty += 1
-            continue
-        built += 1
-        items += len(d.items)
-        html_bytes += len(d.html)
-        text_bytes += len(d.text)
-        if len(sample) < args.mime_sample:
-            sample.append(d)
-        if (i + 1) % 20000 == 0:
-            el = time.perf_counter() - t2
-            print(f"  {i + 1:,} subscribers: {el:.1f} s ({(i + 1) / el:,.0f}/s), peak RSS {peak_rss_mb():,.0f} MB")
+    if args.workers <= 1:
+        parts = [work(subs)]
+        cpu_build = time.process_time() - c2
+        peak = peak_rss_mb()
+    else:
+        from paperwire.digest_build import parallel_chunks
+
+        # children: count and keep nothing (their results travel back pickled)
+        # a forked child's process_time() counts its own CPU time from the fork
+        parts = parallel_chunks(lambda chunk: {**work(chunk, False), "cpu_child": time.process_time()},
+                                subs, args.workers)
+        cpu_build = sum(p["cpu_child"] for p in parts)
+        peak = max([peak_rss_mb()] + [p["rss"] for p in parts])
+        parts[0]["sample"] = [builder.build(s, links_for(settings, s, signer)) for s in subs[:keep]]
+        parts[0]["sample"] = [d for d in parts[0]["sample"] if d is not None]
     t_build = time.perf_counter() - t2
-    cpu_build = time.process_time() - c2
     load_after = os.getloadavg()
-    peak = peak_rss_mb()
+    built = sum(p["built"] for p in parts)
+    empty = sum(p["empty"] for p in parts)
+    items = sum(p["items"] for p in parts)
+    html_bytes = sum(p["html"] for p in parts)
+    text_bytes = sum(p["text"] for p in parts)
+    sample = parts[0]["sample"]
     print(f"built and rendered {built:,} digests ({empty:,} empty, nothing sent) for {len(subs):,} subscribers "
-          f"in {t_build:.1f} s = {len(subs) / t_build:,.0f} subscribers/s; "
+          f"in {t_build:.1f} s with {max(1, args.workers)} process(es) = {len(subs) / t_build:,.0f} subscribers/s; "
           f"avg {items / max(built, 1):.1f} items, {html_bytes / max(built, 1) / 1024:.1f} KiB HTML + "
           f"{text_bytes / max(built, 1) / 1024:.1f} KiB text each")
-    print(f"CPU time of the build loop: {cpu_build:.1f} s (wall {t_build:.1f} s; 1-min load average "
+    print(f"CPU time of the build: {cpu_build:.1f} s (wall {t_build:.1f} s; 1-min load average "
           f"{load_before[0]:.1f} before, {load_after[0]:.1f} after on {os.cpu_count()} CPUs: other work on the "
           f"machine stretches the wall time)")
-    print(f"peak memory (max RSS of the process): {peak:,.0f} MB")
+    print(f"peak memory (max RSS of a process): {peak:,.0f} MB")
 
     mime = {}
     if sample:
@@ -231,6 +258,7 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "data": {"source": str(src.name), "day": day, "papers": len(papers), "subscribers": len(subs),
                  "distinct_topics": len(topics), "distinct_seeds": len(seeds)},
+        "workers": max(1, args.workers),
         "seconds": {"load_and_draw": t_data, "setup": t_setup, "build_and_render": t_build,
                     "build_and_render_cpu": cpu_build},
         "load_average": {"before": load_before[0], "after": load_after[0]},

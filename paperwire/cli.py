@@ -551,7 +551,8 @@ def _digest_engine(c: Context):
         return None
 
 
-def _digest_build(c: Context, period: str, as_of: str, to: str | None, out: str | None, dry_run: bool):
+def _digest_build(c: Context, period: str, as_of: str, to: str | None, out: str | None, dry_run: bool,
+                  workers: int = 1):
     from paperwire import digest as dg
 
     if dry_run and not out:
@@ -568,7 +569,8 @@ def _digest_build(c: Context, period: str, as_of: str, to: str | None, out: str 
 
         try:
             report = dg.build_period(c.store, c.settings, period, as_of=as_of, to=to,
-                                     dry_run_dir=out if dry_run else None, engine=engine, progress=progress)
+                                     dry_run_dir=out if dry_run else None, engine=engine, progress=progress,
+                                     workers=workers)
         except ValueError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
@@ -584,6 +586,8 @@ _asof_opt = click.option("--as-of", default="today", show_default=True,
 _dry_opt = click.option("--dry-run", is_flag=True, help="Write the rendered messages (.eml, .html, .txt) to --out; queue and send nothing.")
 _to_opt = click.option("--to", help="Only this subscriber's address.")
 _out_opt = click.option("--out", type=click.Path(file_okay=False), help="Folder for --dry-run output (default ./digest-dry-run).")
+_workers_opt = click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+                            help="Processes building digests in parallel (one per CPU core is plenty).")
 
 
 @digest.command("build")
@@ -592,10 +596,12 @@ _out_opt = click.option("--out", type=click.Path(file_okay=False), help="Folder 
 @_dry_opt
 @_to_opt
 @_out_opt
+@_workers_opt
 @pass_ctx
-def digest_build(c: Context, period: str, as_of: str, dry_run: bool, to: str | None, out: str | None) -> None:
+def digest_build(c: Context, period: str, as_of: str, dry_run: bool, to: str | None, out: str | None,
+                 workers: int) -> None:
     """Build this period's digests into the outbox (each subscriber at most once per period)."""
-    _digest_build(c, period, as_of, to, out, dry_run)
+    _digest_build(c, period, as_of, to, out, dry_run, workers)
 
 
 @digest.command("send")
@@ -604,10 +610,11 @@ def digest_build(c: Context, period: str, as_of: str, dry_run: bool, to: str | N
 @_dry_opt
 @_to_opt
 @_out_opt
+@_workers_opt
 @click.option("--no-wait", is_flag=True, help="Do not wait in-process for retries of temporary failures.")
 @pass_ctx
 def digest_send(c: Context, period: str, as_of: str, dry_run: bool, to: str | None, out: str | None,
-                no_wait: bool) -> None:
+                workers: int, no_wait: bool) -> None:
     """Build this period's digests (if not built yet), then send everything due in the outbox.
 
     Safe to re-run at any time, also after a crash: every message goes out once.
@@ -619,7 +626,7 @@ def digest_send(c: Context, period: str, as_of: str, dry_run: bool, to: str | No
     if not dry_run and not mail_enabled(c.settings):
         click.echo(f"error: {DISABLED_MESSAGE}", err=True)
         sys.exit(1)
-    _digest_build(c, period, as_of, to, out, dry_run)
+    _digest_build(c, period, as_of, to, out, dry_run, workers)
     if dry_run:
         return
     try:

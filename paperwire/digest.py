@@ -396,9 +396,11 @@ def _interest_rows(store: Store, settings: Settings, papers, topics: list[str], 
 
 def build_period(store: Store, settings: Settings, kind: str = "daily", as_of: str | date | None = None,
                  to: str | None = None, dry_run_dir: str | Path | None = None, engine=None,
-                 progress: Callable[[int, int], None] | None = None, batch: int = 200) -> BuildReport:
+                 progress: Callable[[int, int], None] | None = None, batch: int = 200,
+                 workers: int = 1) -> BuildReport:
     """Write this period's digest of every active subscriber of `kind` into the outbox (or,
-    with dry_run_dir, into files there, leaving the database as it was)."""
+    with dry_run_dir, into files there, leaving the database as it was). With workers > 1 the
+    subscribers are split over that many forked processes, each writing its own batches."""
     from paperwire import rank
     from paperwire.digest_build import DigestBuilder, distinct, norm_topic
     from paperwire.store import signals
@@ -453,39 +455,66 @@ def build_period(store: Store, settings: Settings, kind: str = "daily", as_of: s
     out_dir = Path(dry_run_dir) if dry_run_dir else None
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
-    pending: list[tuple[subs.Subscriber, object]] = []
 
-    def flush():
-        if out_dir or not pending:
+    def work(chunk: list, st: Store, report_progress: bool) -> dict:
+        counts = {"queued": 0, "empty": 0, "already": 0, "written": []}
+        pending: list[tuple[subs.Subscriber, object]] = []
+
+        def flush():
+            if out_dir or not pending:
+                pending.clear()
+                return
+            with st.transaction() as conn:
+                for s, d in pending:
+                    if d is None:
+                        subs.mark_period_done(conn, s.id, until)
+                        continue
+                    mid = subs.add_message(conn, subscriber_id=s.id, period=period, kind="digest", to_addr=s.email,
+                                           subject=d.subject, text_body=d.text, html_body=d.html, headers=d.headers,
+                                           message_id=_new_message_id(settings), n_items=len(d.items),
+                                           last_until=until)
+                    if mid is None:  # another run wrote this one meanwhile
+                        counts["already"] += 1
+                        counts["queued"] -= 1
             pending.clear()
-            return
-        with store.transaction() as conn:
-            for s, d in pending:
-                if d is None:
-                    subs.mark_period_done(conn, s.id, until)
-                    continue
-                mid = subs.add_message(conn, subscriber_id=s.id, period=period, kind="digest", to_addr=s.email,
-                                       subject=d.subject, text_body=d.text, html_body=d.html, headers=d.headers,
-                                       message_id=_new_message_id(settings), n_items=len(d.items), last_until=until)
-                if mid is None:
-                    report.already += 1
-                    report.queued -= 1
-        pending.clear()
 
-    for n, s in enumerate(candidates, 1):
-        d = builder.build(s, links_for(settings, s, signer))
-        if d is None:
-            report.empty += 1
-        else:
-            report.queued += 1
-            if out_dir:
-                report.written += _write_dry_run(out_dir, settings, d)
-        pending.append((s, d))
-        if len(pending) >= batch:
-            flush()
+        for n, s in enumerate(chunk, 1):
+            d = builder.build(s, links_for(settings, s, signer))
+            if d is None:
+                counts["empty"] += 1
+            else:
+                counts["queued"] += 1
+                if out_dir:
+                    counts["written"] += _write_dry_run(out_dir, settings, d)
+            pending.append((s, d))
+            if len(pending) >= batch:
+                flush()
+            if progress and report_progress:
+                progress(n, len(chunk))
+        flush()
+        return counts
+
+    if workers <= 1 or len(candidates) < 2 * batch:
+        results = [work(candidates, store, True)]
+    else:
+        from paperwire.digest_build import parallel_chunks
+
+        def child(chunk):
+            # a forked child must not touch the parent's SQLite connection: it opens its own
+            st = Store(store.path, migrate=False)
+            try:
+                return work(chunk, st, False)
+            finally:
+                st.close()
+
+        results = parallel_chunks(child, candidates, workers)
         if progress:
-            progress(n, len(candidates))
-    flush()
+            progress(len(candidates), len(candidates))
+    for r in results:
+        report.queued += r["queued"]
+        report.empty += r["empty"]
+        report.already += r["already"]
+        report.written += r["written"]
     report.seconds = time.perf_counter() - t0
     return report
 

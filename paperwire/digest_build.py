@@ -415,3 +415,50 @@ def distinct(values: Iterable[Iterable[str]], key: Callable[[str], str] = lambda
         for v in vs:
             seen.setdefault(key(v), v)
     return list(seen.values())
+
+
+def parallel_chunks(fn: Callable[[list], object], items: Sequence, workers: int) -> list:
+    """fn(chunk) for `workers` interleaved chunks of `items`, each in a forked process (so the
+    builder and its arrays are shared, not copied or pickled); returns the results in chunk
+    order. fn's result travels back pickled, so keep it small. A failing child raises here."""
+    import multiprocessing
+    import traceback
+
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    chunks = [list(items[i::workers]) for i in range(workers)]
+
+    def run(k: int, chunk: list) -> None:
+        try:
+            queue.put((k, True, fn(chunk)))
+        except BaseException:
+            queue.put((k, False, traceback.format_exc()))
+
+    procs = [ctx.Process(target=run, args=(k, c), daemon=True) for k, c in enumerate(chunks)]
+    for p in procs:
+        p.start()
+    results: dict[int, object] = {}
+    errors = []
+    import queue as queue_mod
+
+    try:
+        while len(results) + len(errors) < len(procs):
+            try:
+                k, ok, value = queue.get(timeout=1.0)
+            except queue_mod.Empty:
+                # a child killed by a signal never answers: do not wait for it forever
+                dead = [p for p in procs if p.exitcode not in (None, 0)]
+                if dead:
+                    errors.append(f"worker exited with code {dead[0].exitcode}")
+                    break
+                continue
+            if ok:
+                results[k] = value
+            else:
+                errors.append(value)
+    finally:
+        for p in procs:
+            p.join()
+    if errors:
+        raise RuntimeError("a digest worker failed:\n" + errors[0])
+    return [results[k] for k in range(len(chunks))]

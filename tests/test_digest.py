@@ -378,3 +378,30 @@ def test_a_live_runs_message_is_not_taken_over_but_a_dead_runs_is(env):
 
     assert subs.claim(store, row, f"{socket.gethostname()}:{dead.pid}:{int(time.time()) - 5}:gone", lease)
     assert digest.deliver(store, settings).sent == 1 and len(smtp.messages) == 1
+
+
+@pytest.mark.slow
+def test_parallel_build_writes_the_same_digests_once(env, tmp_path):
+    store, settings, smtp = env
+    cats = ["cs.CV", "cs.CL", "cs.AI", "cs.LG", "cs.RO"]
+    with store.transaction() as conn:
+        for i in range(450):
+            subs.upsert_pending(store, f"p{i}@example.org", {"categories": [cats[i % 5], cats[(i * 3) % 5]],
+                                                              "size": 3 + i % 7}, f"n{i}", conn)
+    for i in range(450):
+        assert subs.confirm(store, i + 1, f"n{i}")
+    twin_db = tmp_path / "twin.db"
+    store.conn.execute("VACUUM INTO ?", (str(twin_db),))
+    report = digest.build_period(store, settings, "daily", as_of=AS_OF, workers=2)
+    assert (report.subscribers, report.queued, report.already) == (450, 450, 0)
+    twin = open_store(str(twin_db))
+    single = digest.build_period(twin, settings, "daily", as_of=AS_OF, workers=1)
+    assert single.queued == 450
+
+    def digest_of(st):
+        return {r.to_addr: (r.subject, [ln for ln in r.text_body.splitlines() if ln.startswith(("* ", "  Why:"))])
+                for r in subs.outbox_rows(st, period="daily:2026-07-01")}
+
+    assert digest_of(store) == digest_of(twin)
+    assert digest.build_period(store, settings, "daily", as_of=AS_OF, workers=2).queued == 0
+    twin.close()
