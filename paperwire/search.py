@@ -534,6 +534,25 @@ def fuse(lex: list[tuple[int, str, float]], sem: list[tuple[int, str, float]], k
     return out
 
 
+_ENGINES: "weakref.WeakKeyDictionary" = None  # store -> (settings, engine), so the model loads once
+_ENGINES_LOCK = threading.Lock()
+
+
+def engine_for(store, settings) -> SearchEngine:
+    """A SearchEngine shared by callers of the same store and settings."""
+    global _ENGINES
+    import weakref
+
+    with _ENGINES_LOCK:
+        if _ENGINES is None:
+            _ENGINES = weakref.WeakKeyDictionary()
+        got = _ENGINES.get(store)
+        if got is None or got[0] != settings:
+            got = (settings, SearchEngine(store, settings))
+            _ENGINES[store] = got
+        return got[1]
+
+
 def search(store, settings, query, filters=None, mode="hybrid", limit=20, offset=0) -> SearchResult:
-    """One-off search (builds a throwaway engine; keep a SearchEngine for repeated calls)."""
-    return SearchEngine(store, settings).search(query, filters, mode=mode, limit=limit, offset=offset)
+    """Convenience: search with the engine shared per store (see engine_for)."""
+    return engine_for(store, settings).search(query, filters, mode=mode, limit=limit, offset=offset)

@@ -270,6 +270,9 @@ def test_fallback_when_encoder_is_broken(corpus_store, ssettings, tmp_path):
     s = dataclasses.replace(ssettings, embed_model=str(tmp_path / "missing"))
     r = search(corpus_store, s, "tensor", mode="semantic")
     assert r.mode == "lexical" and "missing" in r.fallback and ids(r) == ["2501.00003"]
+    from paperwire.search import engine_for
+
+    assert engine_for(corpus_store, s) is engine_for(corpus_store, s)  # the model loads once per store
 
 
 def test_fallback_when_encoder_is_slow(corpus_store, ssettings):
