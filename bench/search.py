@@ -227,7 +227,24 @@ def main() -> None:
                      "mean_ms": round(sum(xs) / len(xs), 2)}
         print(f"{mode:<9} p50 {lat[mode]['p50_ms']:7.2f} ms  p95 {lat[mode]['p95_ms']:7.2f} ms  p99 {lat[mode]['p99_ms']:7.2f} ms",
               flush=True)
+    res["lexical_engine"] = "tantivy" if engine._fast_index() is not None else "fts5"
+    if res["lexical_engine"] == "tantivy":
+        # the same queries on SQLite FTS5 alone, for comparison
+        import dataclasses
+
+        fts_engine = SearchEngine(store, dataclasses.replace(settings, fast_lexical_above=0))
+        xs = []
+        for q in queries[: min(len(queries), 300)]:
+            t = time.perf_counter()
+            fts_engine.search(q, mode="lexical", limit=10)
+            xs.append((time.perf_counter() - t) * 1000)
+        lat["lexical_fts5_only"] = {"p50_ms": round(pct(xs, 50), 2), "p95_ms": round(pct(xs, 95), 2),
+                                    "p99_ms": round(pct(xs, 99), 2), "queries": len(xs)}
+        print(f"lexical on FTS5 alone ({len(xs)} queries): p50 {lat['lexical_fts5_only']['p50_ms']} ms "
+              f"p95 {lat['lexical_fts5_only']['p95_ms']} ms", flush=True)
     res["latency"] = lat
+    # CPU contention at the time (other processes on the machine): load average over 1/5/15 min
+    res["load_average"] = [round(x, 2) for x in os.getloadavg()]
     res["rss_bytes_searching"] = proc.memory_info().rss
     print(f"RSS of the searching process: {res['rss_bytes_searching'] / 2**20:.0f} MiB", flush=True)
 

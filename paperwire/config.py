@@ -49,7 +49,7 @@ class Settings:
     exact_search_below: int = _s(20000, "Use exact vector search below this many papers, ANN above.")
     encode_timeout: float = _s(2.0, "Seconds a query embedding may take before search falls back to lexical.")
     model_cache: str = _s("", "Folder for converted embedding models (ONNX export, distilled static model); default: '<data_dir>/models'.")
-    fast_lexical_above: int = _s(200000, "Rank lexical search with the tantivy index (kept by `paperwire index`) once the store holds this many papers; 0: always SQLite FTS5.")
+    fast_lexical_above: int = _s(50000, "Rank lexical search with the tantivy index (kept by `paperwire index`) once the store holds this many papers; 0: always SQLite FTS5.")
     # mail
     smtp_host: str = _s("", "SMTP server host; e-mail is off while empty.")
     smtp_port: int = _s(587, "SMTP server port.")
