@@ -347,7 +347,8 @@ class SearchEngine:
             sem = self.vectors.search(qvec, max(n, 10), all_flt)
             ranked = [(d, pid, s, {"semantic_rank": i + 1, "semantic_score": round(s, 4)})
                       for i, (d, pid, s) in enumerate(sem)]
-            total = len(sem) if len(sem) < n else max(len(sem), idx.filtered_count(self.store, all_flt))
+            # every visible paper has some similarity: the total is the corpus (or filtered) size
+            total = len(sem) if len(sem) < n else max(len(sem), self._count_estimate(all_flt))
         else:
             k = max(CANDIDATES, n)
             lex, total = self._lexical(text, match, flt, lex_flt, k)
@@ -359,6 +360,22 @@ class SearchEngine:
         page = ranked[offset:offset + limit]
         hits = self._render(page, match)
         return SearchResult(hits, max(total, len(ranked)), used, fallback, str(query or ""))
+
+    def _count_estimate(self, flt) -> int:
+        """Number of papers passing ``flt`` (capped at 10,000), cached for a minute: counting
+        on every semantic query would cost more than the query."""
+        import time
+
+        key = (flt.where, flt.params)
+        cache = self.__dict__.setdefault("_counts", {})
+        hit = cache.get(key)
+        if hit and time.monotonic() - hit[0] < 60:
+            return hit[1]
+        n = idx.filtered_count(self.store, flt) if not flt.empty else min(idx.doc_count(self.store), 10000)
+        if len(cache) > 256:
+            cache.clear()
+        cache[key] = (time.monotonic(), n)
+        return n
 
     def _fast_index(self):
         """The tantivy index when the store is large enough and it has been built."""
