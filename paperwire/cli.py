@@ -393,6 +393,11 @@ def search(c: Context, query: str | None, mode: str, limit: int, offset: int, as
                        + ", ".join(f"{k} {v}" for k, v in modes_used.items()) + ")", err=True)
         return
     engine = SearchEngine(c.store, c.settings)
+    if mode != "lexical":
+        try:  # a command-line user waits for the model to load; encode_timeout then applies
+            engine.warm(wait=True)
+        except Exception:
+            pass  # the search below reports the fallback
     res = engine.search(query, mode=mode, limit=limit, offset=offset)
     if as_json:
         click.echo(json.dumps({"query": res.query, "mode": res.mode, "fallback": res.fallback, "total": res.total,

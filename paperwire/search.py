@@ -284,6 +284,22 @@ class SearchEngine:
                     self._vectors = VectorSearch(self.store, self.settings)
         return self._vectors
 
+    def warm(self, wait: bool = False):
+        """Load the encoder and the vector index now (in the encoding thread), so the first
+        searches need not fall back to lexical while they load. Servers call this at start."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode")
+
+        def job():
+            self.vectors.size()
+            self.vectors.encode_query("warm up")
+
+        fut = self._pool.submit(job)
+        if wait:
+            fut.result()
+        return fut
+
     def encode(self, texts: list[str]) -> "np.ndarray":
         return self.vectors.encoder.encode(list(texts))
 
