@@ -60,6 +60,10 @@ class SecurityMiddleware:
 
         path = scope.get("path", "")
         state = scope.setdefault("state", {})
+        # HEAD (uptime checks, link checkers) is answered as GET without the body
+        head = scope.get("method") == "HEAD"
+        if head:
+            scope = dict(scope, method="GET")
 
         async def send_wrapper(message):
             if message["type"] == "http.response.start":
@@ -74,6 +78,8 @@ class SecurityMiddleware:
                         cookie += "; Secure"
                     h.append((b"set-cookie", cookie.encode()))
                 message["headers"] = h
+            elif message["type"] == "http.response.body" and head:
+                message = {"type": "http.response.body", "body": b"", "more_body": message.get("more_body", False)}
             await send(message)
 
         await self.app(scope, limited_receive, send_wrapper)
