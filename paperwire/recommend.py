@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -368,7 +369,8 @@ def _minmax(x: np.ndarray | None) -> np.ndarray:
 
 # -- store-backed entry points ----------------------------------------------------------------------
 
-_DAYS: "OrderedDict[tuple, Day]" = OrderedDict()
+_DAYS: "OrderedDict[tuple, tuple[Day, float]]" = OrderedDict()
+DAY_TTL = 600.0
 _DAYS_LOCK = threading.Lock()
 
 
@@ -378,10 +380,12 @@ def prepare_day(store, settings: Settings, window_start, window_end=None) -> Day
     start, end = _day(window_start), _day(window_end)
     key = (store.path, start, end, settings.rec_features, prof_store.data_version(store))
     with _DAYS_LOCK:
-        day = _DAYS.get(key)
-        if day is not None:
+        hit = _DAYS.get(key)
+        # the trending prior moves with votes and stars, which do not change the papers: re-prepare
+        # every DAY_TTL seconds even when the papers are unchanged
+        if hit is not None and time.monotonic() - hit[1] < DAY_TTL:
             _DAYS.move_to_end(key)
-            return day
+            return hit[0]
     from paperwire import rank
 
     cand = prof_store.window_paper_ids(store, start, end)
@@ -403,7 +407,7 @@ def prepare_day(store, settings: Settings, window_start, window_end=None) -> Day
     day = Day(cand, infos, bg, trend, feats, text_lookup=lambda ids: prof_store.paper_texts(store, ids),
               trending_ids=signalled)
     with _DAYS_LOCK:
-        _DAYS[key] = day
+        _DAYS[key] = (day, time.monotonic())
         while len(_DAYS) > 4:
             _DAYS.popitem(last=False)
     return day
