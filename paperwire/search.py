@@ -53,6 +53,7 @@ may might must shall via using use used based towards toward upon within without
 """.split())
 
 _OPEN, _CLOSE = "\ue000", "\ue001"  # private-use sentinels: escaped text cannot contain them
+_FLAT_MARKS = re.compile("[^\ue000\ue001]*(?:\ue000[^\ue000\ue001]*\ue001[^\ue000\ue001]*)*", re.S)
 
 
 @dataclass
@@ -233,6 +234,8 @@ def title_key(text: str) -> str:
 def _marked(raw: str) -> str:
     """Escape text that carries sentinel marks, then turn the marks into <mark> tags."""
     s = html.escape(raw.replace("<mark>", "").replace("</mark>", ""), quote=True)
+    if _FLAT_MARKS.fullmatch(s):  # the usual case: flat, balanced
+        return s.replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>")
     # Close any mark FTS5 left open at a snippet boundary so the HTML stays balanced.
     out, depth = [], 0
     for ch in s:
