@@ -39,6 +39,8 @@ output says so).
 
     python bench/recommend.py                 # evaluation + speed for 10,000 readers
     python bench/recommend.py --quick         # 200 author readers, 1,000-reader speed run
+    python bench/recommend.py --features embeddings --out bench/results/recommend-embeddings.json
+                                              # the same evaluation over MiniLM vectors (no speed run)
 
 Prints a table and writes bench/results/recommend.json.
 """
@@ -117,6 +119,9 @@ def main() -> None:
     ap.add_argument("--speed-classifier", type=int, default=10000,
                     help="readers timed for the classifier/blend (scaled to --readers)")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--features", choices=["tfidf", "embeddings"], default="tfidf",
+                    help="embeddings: MiniLM vectors (paperwire.embed, setting embed_model); evaluation only, "
+                         "no speed run (encoding 30,000 profile papers on 2 CPU cores is the bottleneck)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "recommend.json"))
     args = ap.parse_args()
     if args.quick:
@@ -192,11 +197,23 @@ def main() -> None:
     pop = {pid: attention(info[pid]) for pid in day_ids}
     t = time.perf_counter()
     bg = [p["id"] for p in history[-BACKGROUND:]]
-    day = Day(day_ids, {i: info[i] for i in day_ids + bg}, bg, trend=pop,
+    feats = None
+    if args.features == "embeddings":
+        import tempfile
+
+        from paperwire.embed import load_encoder
+        from paperwire.recommend import EncoderFeatures
+
+        cache_dir = os.environ.get("PAPERWIRE_DATA_DIR") or tempfile.mkdtemp(prefix="recbench-")
+        feats = EncoderFeatures(load_encoder(Settings(data_dir=cache_dir)))
+    day = Day(day_ids, {i: info[i] for i in day_ids + bg}, bg, trend=pop, features=feats,
               text_lookup=lambda ids: {i: info[i] for i in ids if i in info})
+    if feats is not None:  # encode every evaluation profile paper up front, timed with the day
+        day.prepare([pid for rs in (author_readers, cat_readers) for _, pids, _ in rs for pid in pids[-50:]])
     t_day = time.perf_counter() - t
-    print(f"day prepared (TF-IDF over {len(day_ids) + len(bg)} papers, {len(day.features.terms):,} terms) "
-          f"in {t_day:.2f} s")
+    what = (f"TF-IDF over {len(day_ids) + len(bg)} papers, {len(day.features.terms):,} terms" if feats is None
+            else f"{args.features}: {len(day._row_of):,} papers encoded")
+    print(f"day prepared ({what}) in {t_day:.2f} s")
 
     rand_order = list(day_ids)
     random.Random(11).shuffle(rand_order)
@@ -230,6 +247,14 @@ def main() -> None:
     truth_sizes = [len(t - set(p[-50:])) for _, p, t in author_readers]
 
     # -- speed: 10,000 readers over the day ---------------------------------------------------------------
+    if args.features != "tfidf":
+        out = {"when": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "features": args.features,
+               "prepare_seconds": round(t_day, 1), "encoded_papers": len(day._row_of), "k": K, "quality": quality,
+               "readers": {"author": len(author_readers), "category": len(cat_readers)}}
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+        print(f"saved {args.out}")
+        return
     speed_pool = sorted((a, pids) for a, pids in by_author.items() if len(pids) >= 2)
     random.Random(3).shuffle(speed_pool)
     speed_readers = [reader_of(pids) for _, pids in speed_pool[: args.readers]]

@@ -113,6 +113,22 @@ class TfidfFeatures:
         return self.vec.transform(texts)
 
 
+class EncoderFeatures:
+    """Dense, L2-normalised vectors from an encoder (paperwire.embed.load_encoder); the offline
+    benchmark uses this for the embedding variant without building a search index."""
+
+    sparse = False
+    terms = None
+
+    def __init__(self, encoder):
+        self.encoder = encoder
+
+    def rows(self, ids: list[str], texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 1), np.float32)
+        return np.asarray(self.encoder.encode(list(texts)), dtype=np.float32)
+
+
 class EmbeddingFeatures:
     """The search index's stored vectors; papers without one are encoded on the fly."""
 
