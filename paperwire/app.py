@@ -186,4 +186,15 @@ _TITLES = {400: "Bad request", 401: "Sign in first", 403: "Forbidden", 404: "Not
 def app_from_env() -> FastAPI:
     """The app built from the environment/config file: what `paperwire serve` workers run."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    return create_app(Settings.load())
+    app = create_app(Settings.load())
+    # load the query encoder and vector index in the background now, so the first searches of
+    # a fresh worker do not fall back to words-only while they load (tests skip this)
+    from paperwire.web import search_engine
+
+    engine = search_engine(app)
+    if engine is not None and hasattr(engine, "warm"):
+        try:
+            engine.warm()
+        except Exception:  # search still works, just colder
+            log.exception("could not warm the search engine")
+    return app

@@ -161,9 +161,9 @@ def trending_page(request: Request, window: str = Query("week", pattern="^(day|w
 
 # --- search --------------------------------------------------------------------------------------
 
-def search_engine(request: Request):
+def search_engine(request_or_app):
     """The app's one SearchEngine (built on first use), or None while search is not installed."""
-    app = request.app
+    app = getattr(request_or_app, "app", request_or_app)
     if app.state.search_engine is None:
         try:
             from paperwire.search import SearchEngine
