@@ -286,6 +286,9 @@ class _HNSW:
     def __init__(self, dim: int, index=None):
         import faiss
 
+        # One query at a time gains nothing from OpenMP threads, and on a busy machine their
+        # spin-waiting made a 75k-vector search 5x slower (41 ms vs 8 ms). Builds set their own.
+        faiss.omp_set_num_threads(1)
         self.dim = dim
         if index is None:
             base = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
@@ -295,7 +298,14 @@ class _HNSW:
         faiss.downcast_index(self.index.index).hnsw.efSearch = HNSW_EF_SEARCH
 
     def add(self, ids: np.ndarray, vecs: np.ndarray) -> None:
-        self.index.add_with_ids(np.ascontiguousarray(vecs, dtype=np.float32), np.ascontiguousarray(ids, dtype=np.int64))
+        import faiss
+
+        faiss.omp_set_num_threads(max(1, min(4, os.cpu_count() or 1)) if len(ids) > 1000 else 1)
+        try:
+            self.index.add_with_ids(np.ascontiguousarray(vecs, dtype=np.float32),
+                                    np.ascontiguousarray(ids, dtype=np.int64))
+        finally:
+            faiss.omp_set_num_threads(1)
 
     def __len__(self) -> int:
         return int(self.index.ntotal)
@@ -449,7 +459,7 @@ class VectorSearch:
                 top = np.argsort(-scores)[:want]
                 names = idx.papers_for_docs(self.store, ids[top].tolist())
                 return [(int(ids[i]), names[int(ids[i])], float(scores[i])) for i in top if int(ids[i]) in names]
-        fetch = k * 2 + 10 if (flt is None or flt.empty) else max(200, k * 10)
+        fetch = k + 10 if (flt is None or flt.empty) else max(200, k * 10)
         while True:
             with self._lock:
                 ids, scores = self._index.search(q, fetch)

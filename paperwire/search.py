@@ -272,6 +272,7 @@ class SearchEngine:
         self._vectors = None  # paperwire.embed.VectorSearch, created lazily
         self._fast = None  # paperwire.search_fast.TantivyLexical when in use
         self._fast_checked = 0.0
+        self._enc_avg: float | None = None  # seconds per query encoding, once the model is loaded
         self._lock = threading.Lock()
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
 
@@ -307,7 +308,31 @@ class SearchEngine:
         return self.vectors.encoder.encode(list(texts))
 
     def _encode_query(self, text: str) -> "np.ndarray":
-        """Encode one query within settings.encode_timeout, or raise EncoderUnavailable."""
+        """Encode one query within settings.encode_timeout, or raise EncoderUnavailable.
+
+        Loading (and anything slow) runs in a worker thread we can stop waiting for. Once the
+        model is loaded and has been fast (average < 1/20 of the timeout), queries encode in
+        the calling thread: on a busy machine the hand-off to the worker cost more than the
+        encoding of a short query."""
+        import time
+
+        timeout = float(self.settings.encode_timeout)
+        if self._enc_avg is not None and self._enc_avg * 20 < timeout:
+            t = time.perf_counter()
+            try:
+                v = self.vectors.encode_query(text)
+            except Exception as exc:
+                raise EncoderUnavailable(f"encoder unavailable: {exc}") from exc
+            self._enc_avg = 0.9 * self._enc_avg + 0.1 * (time.perf_counter() - t)
+            return v
+        t = time.perf_counter()
+        v = self._encode_in_worker(text)
+        if self._vectors is not None and self._vectors._encoder is not None:
+            took = time.perf_counter() - t
+            self._enc_avg = took if self._enc_avg is None else 0.9 * self._enc_avg + 0.1 * took
+        return v
+
+    def _encode_in_worker(self, text: str) -> "np.ndarray":
         with self._lock:
             if self._pool is None:
                 self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode")

@@ -110,8 +110,20 @@ def filtered_count(store: Store, flt: FilterSQL, cap: int = 10000) -> int:
     return store.query_one(sql, (*flt.params, cap))[0]
 
 
+def hidden_docids(store: Store) -> set[int]:
+    """Docids of hidden papers (uses the partial index of migration 0022)."""
+    return {r[0] for r in store.query(
+        "SELECT d.docid FROM papers p INDEXED BY search_papers_hidden JOIN search_docs d ON d.paper_id = p.id "
+        "WHERE p.hidden = 1")}
+
+
 def keep_matching(store: Store, docids: list[int], flt: FilterSQL, match: str | None = None) -> set[int]:
     """The subset of ``docids`` that are visible, pass the filters (and match, if given)."""
+    if flt.empty and not match:
+        # no filters: only hidden papers go (the join to each candidate's papers row costs
+        # ~10 ms for 200 candidates at 1M papers); deleted ones drop out at papers_for_docs
+        hidden = hidden_docids(store)
+        return {d for d in docids if d not in hidden}
     out: set[int] = set()
     for i in range(0, len(docids), 500):
         chunk = docids[i: i + 500]
