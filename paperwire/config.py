@@ -50,6 +50,7 @@ class Settings:
     encode_timeout: float = _s(2.0, "Seconds a query embedding may take before search falls back to lexical.")
     model_cache: str = _s("", "Folder for converted embedding models (ONNX export, distilled static model); default: '<data_dir>/models'.")
     fast_lexical_above: int = _s(50000, "Rank lexical search with the tantivy index (kept by `paperwire index`) once the store holds this many papers; 0: always SQLite FTS5.")
+    ann_ef_search: int = _s(768, "HNSW beam width per vector query: higher finds more true neighbours, slower (768: recall@10 0.98 at 75k papers).")
     # mail
     smtp_host: str = _s("", "SMTP server host; e-mail is off while empty.")
     smtp_port: int = _s(587, "SMTP server port.")
