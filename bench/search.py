@@ -140,7 +140,13 @@ def main() -> None:
     work = args.work or ROOT / "var" / f"bench-search-{args.n}"
     work.mkdir(parents=True, exist_ok=True)
     proc = psutil.Process()
-    res: dict = {"n_target": args.n, "cpus": os.cpu_count(), "steps": {}}
+    res: dict = {"n_target": args.n, "cpus": os.cpu_count(), "steps": {}, "complete": False}
+    out = ROOT / "bench" / "results" / f"search-{args.n}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:  # after every step: a long run cut short still leaves its figures
+        res["load_average_now"] = [round(x, 2) for x in os.getloadavg()]
+        out.write_text(json.dumps(res, indent=2))
 
     records = load_records(args.records)
     held_ids = {r["id"] for i, r in enumerate(records) if i % 74 == 0}
@@ -199,6 +205,7 @@ def main() -> None:
     res["steps"]["embed_static_and_index_s"] = round(time.perf_counter() - t, 1)
     res["refresh"] = r
     print(f"refresh: {r} in {res['steps']['embed_static_and_index_s']}s", flush=True)
+    save()
     if args.build_only:
         print(json.dumps(res, indent=2))
         return
@@ -247,6 +254,7 @@ def main() -> None:
     # CPU contention at the time (other processes on the machine): load average over 1/5/15 min
     res["load_average"] = [round(x, 2) for x in os.getloadavg()]
     res["rss_bytes_searching"] = proc.memory_info().rss
+    save()
     print(f"RSS of the searching process: {res['rss_bytes_searching'] / 2**20:.0f} MiB", flush=True)
 
     # 5. ANN recall@10 against exact search (streamed from the store: no second copy in RAM)
@@ -269,6 +277,7 @@ def main() -> None:
             rec.append(len(set(got.tolist()) & set(best_i[i].tolist())) / 10)
         res["ann_recall_at_10"] = round(float(np.mean(rec)), 4)
         print(f"ANN recall@10 vs exact: {res['ann_recall_at_10']}", flush=True)
+        save()
 
     # 6. sizes on disk
     sizes = dbstat_sizes(store)
@@ -306,9 +315,8 @@ def main() -> None:
         res["static_throughput_per_s"] = round(len(texts) / (time.perf_counter() - t), 1)
         print(f"static tier: {res['static_throughput_per_s']} abstracts/s", flush=True)
 
-    out = ROOT / "bench" / "results" / f"search-{args.n}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=2))
+    res["complete"] = True
+    save()
     print(f"saved {out}")
 
 
