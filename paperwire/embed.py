@@ -505,6 +505,7 @@ class VectorSearch:
             if progress:
                 progress("embed", done, todo)
         secs = time.perf_counter() - t0
+        t1 = time.perf_counter()
         with self._lock:
             if self._index is None:
                 self._load_or_build()
@@ -514,7 +515,7 @@ class VectorSearch:
             kind, size = self._index.kind, len(self._index)
         return {"model": enc.name, "embedded": done, "seconds": round(secs, 2),
                 "rate": round(done / secs, 1) if done and secs > 0 else None,
-                "index": kind, "vectors": size}
+                "index": kind, "vectors": size, "index_seconds": round(time.perf_counter() - t1, 2)}
 
     def rebuild(self, progress=None) -> dict:
         with self._lock:

@@ -567,8 +567,12 @@ class SearchEngine:
         folder = self.settings.data_path / "lexical-tantivy"
         if limit <= 0 or not search_fast.available() or (idx.doc_count(self.store) < limit and not folder.exists()):
             return {}
+        import time
+
         f = search_fast.TantivyLexical(folder)
+        t = time.perf_counter()
         res = f.sync(self.store, progress=progress, rebuild=rebuild)
+        res["lexical_seconds"] = round(time.perf_counter() - t, 2)
         self._fast, self._fast_checked = None, 0.0  # reopen on the next search
         return res
 
