@@ -123,6 +123,7 @@ def main() -> None:
     ap.add_argument("--records", type=Path, default=SHARED)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--build-only", action="store_true", help="stop after building the store and the indexes")
+    ap.add_argument("--out", type=Path, default=None, help="result file (default bench/results/search-<n>.json)")
     ap.add_argument("--fts-queries", type=int, default=100, help="queries timed on FTS5 alone when tantivy is in use")
     args = ap.parse_args()
 
@@ -141,7 +142,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     proc = psutil.Process()
     res: dict = {"n_target": args.n, "cpus": os.cpu_count(), "steps": {}, "complete": False}
-    out = ROOT / "bench" / "results" / f"search-{args.n}.json"
+    out = args.out or ROOT / "bench" / "results" / f"search-{args.n}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
 
     def save() -> None:  # after every step: a long run cut short still leaves its figures
