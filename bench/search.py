@@ -229,9 +229,9 @@ def main() -> None:
         xs = []
         for q in queries:
             t = time.perf_counter()
-            out = engine.search(q, mode=mode, limit=10)
+            found = engine.search(q, mode=mode, limit=10)
             xs.append((time.perf_counter() - t) * 1000)
-            assert out.mode == mode, (mode, out.fallback)
+            assert found.mode == mode, (mode, found.fallback)
         lat[mode] = {"p50_ms": round(pct(xs, 50), 2), "p95_ms": round(pct(xs, 95), 2), "p99_ms": round(pct(xs, 99), 2),
                      "mean_ms": round(sum(xs) / len(xs), 2)}
         print(f"{mode:<9} p50 {lat[mode]['p50_ms']:7.2f} ms  p95 {lat[mode]['p95_ms']:7.2f} ms  p99 {lat[mode]['p99_ms']:7.2f} ms",
