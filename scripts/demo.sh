@@ -7,9 +7,13 @@ bash scripts/setup.sh
 export PAPERWIRE_DB=${PAPERWIRE_DB:-var/demo.db}
 paperwire ingest demo/records.jsonl.gz demo/hf-daily-papers.json
 paperwire stats
-# meaning search and "similar papers" need the vector index; re-runs only embed what changed
-if paperwire index --help >/dev/null 2>&1; then
-    paperwire index
-fi
+# Meaning search and "similar papers" need paper vectors. Embedding the 3,000 demo papers
+# with MiniLM takes a minute or more on 2 cores, so it runs beside the server: the site is up
+# at once, search says "lexical" until vectors exist, and the server picks them up as they land.
+mkdir -p var
+paperwire index > var/index.log 2>&1 &
+index_pid=$!
+trap 'kill $index_pid 2>/dev/null || true' EXIT
+echo "indexing in the background (log: var/index.log)"
 # the site and API; the URL is printed (Ctrl+C stops). PAPERWIRE_PORT / PAPERWIRE_HOST change it.
-exec paperwire serve
+paperwire serve
