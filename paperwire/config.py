@@ -48,7 +48,7 @@ class Settings:
     embed_model: str = _s("minilm", "Embedding model: 'minilm' (bundled all-MiniLM-L6-v2), 'static' (model2vec distilled), or a path to a local sentence-transformers model.")
     exact_search_below: int = _s(20000, "Use exact vector search below this many papers, ANN above.")
     encode_timeout: float = _s(2.0, "Seconds a query embedding may take before search falls back to lexical.")
-    model_cache: str = _s("", "Folder for converted embedding models (ONNX export, distilled static model); default: '<data_dir>/models'.")
+    model_cache: str = _s("", "Folder for converted embedding models (ONNX export, distilled static model); default: '$XDG_CACHE_HOME/paperwire/models' (~/.cache), shared by all databases.")
     fast_lexical_above: int = _s(50000, "Rank lexical search with the tantivy index (kept by `paperwire index`) once the store holds this many papers; 0: always SQLite FTS5.")
     ann_ef_search: int = _s(768, "HNSW beam width per vector query: higher finds more true neighbours, slower (768: recall@10 0.98 at 75k papers).")
     # mail

@@ -52,8 +52,13 @@ def minilm_path() -> Path:
 
 
 def model_cache(settings) -> Path:
+    """Where converted models live. Default: one per user ($XDG_CACHE_HOME/paperwire/models),
+    so the ONNX export / distillation happens once per machine, not once per database."""
     custom = getattr(settings, "model_cache", "")
-    return Path(custom) if custom else settings.data_path / "models"
+    if custom:
+        return Path(custom)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "paperwire" / "models"
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
