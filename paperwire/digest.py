@@ -138,13 +138,38 @@ def manage_token(settings: Settings, sub: subs.Subscriber, signer: URLSafeTimedS
     return (signer or _signer(settings, "digest-manage")).dumps({"s": sub.id, "e": sub.link_epoch})
 
 
-def links_for(settings: Settings, sub, signer=None):
+FEEDBACK_SALT = "digest-feedback"
+
+
+def feedback_token(settings: Settings, sub: subs.Subscriber, signer: URLSafeTimedSerializer | None = None) -> str:
+    """One token per subscriber and digest for its "more like this" / "not interested" links.
+    It authorises feedback on this subscriber's own profile only (its own salt, so it opens no
+    preferences page); the paper and action travel as plain parameters beside it."""
+    return (signer or _signer(settings, FEEDBACK_SALT)).dumps({"s": sub.id, "e": sub.link_epoch})
+
+
+def check_feedback_token(store: Store, settings: Settings, token: str) -> subs.Subscriber:
+    """The subscriber a digest feedback link belongs to. Raises TokenError."""
+    try:
+        data = _signer(settings, FEEDBACK_SALT).loads(token or "", max_age=settings.link_max_age_days * 86400)
+    except SignatureExpired:
+        raise TokenError("This feedback link has expired. Use the links in your latest digest.")
+    except BadSignature:
+        raise TokenError("This feedback link is not valid. Use the links in your latest digest.")
+    sub = subs.get_subscriber(store, int(data.get("s", 0))) if isinstance(data, dict) else None
+    if sub is None or sub.link_epoch != data.get("e"):
+        raise TokenError("This feedback link is no longer valid. Use the links in your latest digest.")
+    return sub
+
+
+def links_for(settings: Settings, sub, signer=None, feedback_signer=None):
     from paperwire.digest_build import Links
 
     token = manage_token(settings, sub, signer)
     base = settings.base_url.rstrip("/")
     q = urlencode({"token": token})
-    return Links(preferences=f"{base}/preferences?{q}", unsubscribe=f"{base}/unsubscribe?{q}")
+    return Links(preferences=f"{base}/preferences?{q}", unsubscribe=f"{base}/unsubscribe?{q}",
+                 feedback=feedback_token(settings, sub, feedback_signer))
 
 
 def check_confirm_token(store: Store, settings: Settings, token: str) -> subs.Subscriber:
@@ -452,6 +477,28 @@ def build_period(store: Store, settings: Settings, kind: str = "daily", as_of: s
                             topic_rows=topic_rows, seed_rows=seed_rows, send_empty=bool(settings.digest_send_empty),
                             list_id=list_id(settings))
     signer = _signer(settings, "digest-manage")
+    fb_signer = _signer(settings, FEEDBACK_SALT)
+    # "For you": only subscribers with a profile (likes, imports, dismissals, follows) pay for
+    # recommendations; the builder gets them as data and stays pure
+    from paperwire.store.profiles import profile_keys, subscriber_key
+
+    profiled = {k for k in profile_keys(store) if k.startswith("sub:")}
+
+    def for_you(st: Store, s: subs.Subscriber) -> list[tuple[str, str]]:
+        key = subscriber_key(s.id)
+        if key not in profiled or not papers:
+            return []
+        from paperwire import recommend
+
+        try:
+            # the digest's window is (last_until, until]; the recommender's is inclusive
+            start = (date.fromisoformat(s.last_until or since) + timedelta(days=1)).isoformat()
+            ids, _scores, reasons = recommend.recommend_for(st, settings, key, start, limit=20, window_end=until)
+        except Exception:  # a broken recommender must not cost anyone their digest
+            log.exception("recommendations failed for subscriber %s", s.id)
+            return []
+        return list(zip(ids, reasons))
+
     out_dir = Path(dry_run_dir) if dry_run_dir else None
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -479,7 +526,7 @@ def build_period(store: Store, settings: Settings, kind: str = "daily", as_of: s
             pending.clear()
 
         for n, s in enumerate(chunk, 1):
-            d = builder.build(s, links_for(settings, s, signer))
+            d = builder.build(s, links_for(settings, s, signer, fb_signer), for_you=for_you(st, s))
             if d is None:
                 counts["empty"] += 1
             else:
@@ -715,6 +762,18 @@ def run_daily(store: Store, settings: Settings, day: date | None = None, harvest
         result["index"] = f"failed: {exc}"
         echo(f"index refresh failed ({exc}); topics fall back to word matching")
         engine = None
+    if settings.github_token:
+        # star velocity feeds the trending part of the digests; a failed refresh (network, rate
+        # limit) only makes it older, so the digests go out anyway
+        try:
+            from paperwire.signals import refresh_github_stars
+
+            result["stars"] = str(refresh_github_stars(store, settings))
+            echo(f"github stars: {result['stars']}")
+        except Exception as exc:
+            log.exception("github star refresh failed")
+            result["stars"] = f"failed: {exc}"
+            echo(f"github star refresh failed: {exc}")
     result["expired"] = expire_unconfirmed(store, settings)
     kinds = ["daily"] + (["weekly"] if day.weekday() == settings.digest_weekday else [])
     for kind in kinds:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
+from urllib.parse import quote
 
 import numpy as np
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -48,6 +49,9 @@ W_TREND = 0.75
 SNIPPET_CHARS = 320
 TRENDING_SHOWN = 3
 _WHY = "\x00WHY\x00"  # placeholder in a pre-rendered item block, replaced per subscriber
+_FB = "\x00FB\x00"  # ... where the item's feedback links go (empty without a feedback token)
+_TOK = "\x00TOK\x00"  # ... the subscriber's feedback token inside those links
+FOR_YOU_SHOWN = 5
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
@@ -164,6 +168,7 @@ class Digest:
     items: list[DigestItem]
     trending: list[str]  # paper ids of the "trending this week" section
     subject: str = ""
+    for_you: list[str] = field(default_factory=list)  # paper ids of the "For you" section
     text: str = ""
     html: str = ""
     headers: dict = field(default_factory=dict)
@@ -175,6 +180,9 @@ class Links:
 
     preferences: str
     unsubscribe: str
+    # one signed token per subscriber and digest (not one per link: signing costs ~20 us); the
+    # item links carry the paper id and action in plain parameters, the token authorises them
+    feedback: str | None = None
 
 
 def period_label(period: str) -> str:
@@ -233,6 +241,7 @@ class DigestBuilder:
         self._cat_cache: dict = {}
         self._blocks_html: dict[str, str] = {}
         self._blocks_text: dict[str, str] = {}
+        self._fb_cache: dict[str, tuple[str, str]] = {}
         self.trending_week = list(trending_week)
         self._trend_blocks = [(p.id, self._trending_block_html(p), self._trending_block_text(p))
                               for p in self.trending_week]
@@ -242,7 +251,8 @@ class DigestBuilder:
         return {"p": p, "title": p.title_display or p.title, "authors": authors_line(p.authors),
                 "categories": p.categories, "snippet": clean_snippet(p.abstract_display or p.abstract),
                 "code": code_link(p), "url": f"{self.base_url}/papers/{p.id}",
-                "arxiv": f"https://arxiv.org/abs/{p.id}" if ":" not in p.id else None, "why": Markup(_WHY)}
+                "arxiv": f"https://arxiv.org/abs/{p.id}" if ":" not in p.id else None, "why": Markup(_WHY),
+                "fb": Markup(_FB)}
 
     def _block(self, i: int) -> tuple[str, str]:
         pid = self.ids[i]
@@ -256,12 +266,33 @@ class DigestBuilder:
     def _trending_block_html(self, p: Paper) -> str:
         ctx = self._paper_ctx(p)
         ctx["trending"] = True
-        return self._item_html.render(ctx).replace(_WHY, "")
+        return self._item_html.render(ctx).replace(_WHY, "").replace(_FB, "")
 
     def _trending_block_text(self, p: Paper) -> str:
         ctx = self._paper_ctx(p)
         ctx["trending"] = True
-        return self._item_text.render(ctx).replace(_WHY, "")
+        return self._item_text.render(ctx).replace(_WHY, "").replace(_FB, "")
+
+    def _feedback(self, pid: str, token: str | None) -> tuple[str, str]:
+        """The item's "more like this" / "not interested" links (HTML, text) for one token."""
+        if not token:
+            return "", ""
+        pair = self._fb_cache.get(pid)
+        if pair is None:
+            base = f"{self.base_url}/foryou/d?p={quote(pid, safe='')}"
+            h = (f' &middot; <a href="{base}&amp;a=up&amp;t={_TOK}" style="color:#1d4ed8;">More like this</a>'
+                 f' &middot; <a href="{base}&amp;a=dismiss&amp;t={_TOK}" style="color:#1d4ed8;">Not interested</a>')
+            t = f"  More like this: {base}&a=up&t={_TOK}\n  Not interested: {base}&a=dismiss&t={_TOK}\n"
+            pair = self._fb_cache[pid] = (h, t)
+        # the token is URL-safe base64 and dots: nothing to escape in either form
+        return pair[0].replace(_TOK, token), pair[1].replace(_TOK, token)
+
+    def _row(self, pid: str, why: list[str], token: str | None) -> dict:
+        h, t = self._block(self.index[pid])
+        fh, ft = self._feedback(pid, token)
+        why_text = " · ".join(why)
+        return {"html": Markup(h.replace(_WHY, str(escape(why_text))).replace(_FB, fh)),
+                "text": t.replace(_WHY, why_text).replace(_FB, ft), "why": why}
 
     # -- scoring ----------------------------------------------------------------------------
     def score(self, sub) -> list[DigestItem]:
@@ -357,19 +388,30 @@ class DigestBuilder:
         return items
 
     # -- rendering ------------------------------------------------------------------------------
-    def build(self, sub, links: Links, message_id: str | None = None) -> Digest | None:
-        """Score and render one subscriber's digest; None when there is nothing to send."""
+    def build(self, sub, links: Links, message_id: str | None = None,
+              for_you: Sequence[tuple[str, str]] = ()) -> Digest | None:
+        """Score and render one subscriber's digest; None when there is nothing to send.
+
+        `for_you`: the subscriber's recommendations as (paper id, reason), best first, computed
+        by the caller from the reader's profile; only papers of this period that are new to the
+        subscriber and not already in the main list are shown (at most FOR_YOU_SHOWN)."""
         items = self.score(sub)
-        if not items and not self.send_empty:
-            return None
         chosen = {it.paper_id for it in items}
+        new = self._new_cache.get(sub.last_until)
+        fy = []
+        for pid, reason in for_you:
+            i = self.index.get(pid)
+            if i is None or pid in chosen or (new is not None and not new[i]):
+                continue
+            chosen.add(pid)
+            fy.append((pid, reason))
+            if len(fy) >= FOR_YOU_SHOWN:
+                break
+        if not items and not fy and not self.send_empty:
+            return None
         trending = [(pid, h, t) for pid, h, t in self._trend_blocks if pid not in chosen][:TRENDING_SHOWN]
-        rows = []
-        for it in items:
-            h, t = self._block(self.index[it.paper_id])
-            why_text = " · ".join(it.why)
-            rows.append({"html": Markup(h.replace(_WHY, str(escape(why_text)))),
-                         "text": t.replace(_WHY, why_text), "why": it.why})
+        rows = [self._row(it.paper_id, it.why, links.feedback) for it in items]
+        fy_rows = [self._row(pid, [reason or "recommended from your feedback"], links.feedback) for pid, reason in fy]
         label = period_label(self.period)
         n = len(items)
         if n:
@@ -381,6 +423,7 @@ class DigestBuilder:
         else:
             subject = f"{self.site_name}: no new papers matched your interests"
         ctx = {"site_name": self.site_name, "base_url": self.base_url, "label": label, "items": rows,
+               "for_you": fy_rows,
                "trending": [{"html": Markup(h), "text": t} for _, h, t in trending], "links": links,
                "email": sub.email, "frequency": sub.frequency, "interests": _interests_line(sub)}
         html = self._page_html.render(ctx)
@@ -392,7 +435,7 @@ class DigestBuilder:
         if self.list_id:
             headers["List-Id"] = self.list_id
         return Digest(sub.id, sub.email, self.period, items, [pid for pid, _, _ in trending],
-                      subject=subject, text=text, html=html, headers=headers)
+                      subject=subject, text=text, html=html, headers=headers, for_you=[pid for pid, _ in fy])
 
 
 def _interests_line(sub) -> str:

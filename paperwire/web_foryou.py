@@ -11,6 +11,10 @@ Routes
   GET  /foryou/f/{signed}             digest feedback link: a confirmation page (no login)
   POST /foryou/f/{signed}             ... applies it (CSRF; a GET never changes anything, because
                                       mail scanners and link previewers fetch every link)
+  GET  /foryou/d?t=&p=&a=             the digest's per-item links (one signed per-subscriber token,
+                                      paper and action as plain parameters): a confirmation page
+  POST /foryou/d                      ... applies it to that subscriber's profile (no login, no CSRF:
+                                      the token is the credential, as for one-click unsubscribe)
   GET  /api/v1/recommendations        JSON (Authorization: Bearer <API token>)
   POST /api/v1/recommendations/feedback
 
@@ -218,6 +222,42 @@ def feedback_link_apply(request: Request, token: str, csrf: str = Form("")):
     return render(request, "foryou/confirm.html", {
         "title": "Thanks", "token": token, "action": data["a"], "card": cards[0] if cards else None,
         "paper_id": data["p"], "done": True})
+
+
+# -- digest links: one signed token per subscriber and digest, paper and action in plain parameters --
+
+def _digest_feedback(request: Request, token: str, paper_id: str, action: str):
+    from paperwire import digest
+
+    try:
+        sub = digest.check_feedback_token(request.app.state.store, request.app.state.settings, token)
+    except digest.TokenError as exc:
+        raise HTTPException(403, str(exc))
+    if action not in ACTIONS or not paper_id:
+        raise HTTPException(400, "This feedback link is not valid. Use the links in your latest digest.")
+    return profiles.subscriber_key(sub.id)
+
+
+@router.get("/foryou/d", include_in_schema=False)
+def digest_feedback_link(request: Request, t: str = Query("", max_length=1000), p: str = Query("", max_length=100),
+                         a: str = Query("")):
+    _digest_feedback(request, t, p, a)  # a GET changes nothing: it asks (mail scanners fetch links)
+    cards = listings.cards(request.app.state.store, [p])
+    return render(request, "digest/page_feedback.html", {
+        "title": "Your feedback", "token": t, "action": a, "card": cards[0] if cards else None,
+        "paper_id": p, "done": False})
+
+
+@router.post("/foryou/d", include_in_schema=False, dependencies=[Depends(rate_limit("foryou_link", 60, 60))])
+def digest_feedback_apply(request: Request, t: str = Form("", max_length=1000), p: str = Form("", max_length=100),
+                          a: str = Form("")):
+    # no CSRF check: the signed token is the credential and only acts on its own subscriber's profile
+    key = _digest_feedback(request, t, p, a)
+    apply_feedback(request.app.state.store, key, p, a, "digest")
+    cards = listings.cards(request.app.state.store, [p])
+    return render(request, "digest/page_feedback.html", {
+        "title": "Thanks", "token": t, "action": a, "card": cards[0] if cards else None,
+        "paper_id": p, "done": True})
 
 
 # -- API --------------------------------------------------------------------------------------------
