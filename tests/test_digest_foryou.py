@@ -134,3 +134,43 @@ def test_forged_or_garbled_feedback_token_is_refused(env):
         assert profiles.load_profile(store, key).negatives == {}
         assert client.post("/foryou/d", data={"t": good, "p": pid, "a": "dismiss"}).status_code == 200
     assert pid in profiles.load_profile(store, key).negatives
+
+
+def test_daily_run_refreshes_stars_only_with_a_token_and_survives_a_failure(tmp_path):
+    """run_daily polls GitHub (a local replay server) before building when a token is set; a
+    refresh that GitHub cuts short (rate limit exhausted for an hour) costs nobody their digest."""
+    from datetime import date
+
+    from test_github import Replay, ok, rate_limited
+
+    from paperwire.store import signals as sig
+
+    gh = Replay()
+    try:
+        with SMTPServer() as server:
+            db = demo_db(tmp_path)
+            for token, url, who in (("", gh.url, "a"), ("t0ken", gh.url, "b"), ("t0ken", gh.url, "c")):
+                settings = mail_settings(db, server.port, github_token=token, github_api_url=url,
+                                         github_refresh_limit=3, github_max_wait=0.1, http_timeout=2.0)
+                store = open_store(settings)
+                try:
+                    repos = [r for r, _ in sig.repos_to_refresh(store, 3)]
+                    assert repos
+                    gh.script[f"/repos/{repos[0]}"] = [ok(repos[0], 123) if who != "c" else rate_limited(3600)]
+                    before = len(gh.requests)
+                    active(store, settings, f"{who}@example.org", categories=["cs.CL"], size=2)
+                    result = digest.run_daily(store, settings, day=date(2026, 7, 1), harvest=False, refresh=False,
+                                              echo=lambda s: None)
+                    assert "queued 1" in result["daily"] and result["deliver"].startswith("sent 1,")
+                    assert len(server.handler.to(f"{who}@example.org")) == 1
+                    if who == "a":  # no token: GitHub is not asked
+                        assert "stars" not in result and len(gh.requests) == before
+                    elif who == "b":
+                        assert "updated 1" in result["stars"] and len(gh.requests) > before
+                        assert (sig.get_repo_state(store, repos[0]) or {})["stars"] == 123
+                    else:  # GitHub stopped the refresh at the first repository it asked about
+                        assert "stopped: GitHub rate limit" in result["stars"] and len(gh.requests) == before + 1
+                finally:
+                    store.close()
+    finally:
+        gh.close()
