@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from paperwire.config import Settings  # noqa: E402
-from paperwire.digest import links_for, list_id, _signer  # noqa: E402
+from paperwire.digest import FEEDBACK_SALT, links_for, list_id, _signer  # noqa: E402
 from paperwire.digest_build import DigestBuilder, lexical_rows  # noqa: E402
 from paperwire.ingest.listing import listing_record  # noqa: E402
 from paperwire.store.subscriptions import Subscriber  # noqa: E402
@@ -161,6 +161,7 @@ def main() -> None:
           f"templates compiled: {t_setup:.2f} s")
 
     signer = _signer(settings, "digest-manage")
+    fb_signer = _signer(settings, FEEDBACK_SALT)  # each digest also signs one feedback token
     keep = args.mime_sample
 
     def work(chunk, report_progress=True):
@@ -168,7 +169,7 @@ def main() -> None:
         sample = []
         t = time.perf_counter()
         for i, s in enumerate(chunk):
-            d = builder.build(s, links_for(settings, s, signer))
+            d = builder.build(s, links_for(settings, s, signer, fb_signer))
             if d is None:
                 empty += 1
                 continue
@@ -200,7 +201,7 @@ def main() -> None:
                                 subs, args.workers)
         cpu_build = sum(p["cpu_child"] for p in parts)
         peak = max([peak_rss_mb()] + [p["rss"] for p in parts])
-        parts[0]["sample"] = [builder.build(s, links_for(settings, s, signer)) for s in subs[:keep]]
+        parts[0]["sample"] = [builder.build(s, links_for(settings, s, signer, fb_signer)) for s in subs[:keep]]
         parts[0]["sample"] = [d for d in parts[0]["sample"] if d is not None]
     t_build = time.perf_counter() - t2
     load_after = os.getloadavg()
