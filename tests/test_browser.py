@@ -17,13 +17,9 @@ import pytest
 from paperwire.store import listings, open_store
 from test_web_fixtures import live_server, site_settings, site_template_db  # noqa: F401
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
-DOCS = Path(__file__).parent.parent / "docs"
+from browser_support import ARGS, CHROMIUM, DOCS, MARKS  # noqa: E402
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow,
-              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="apt-get install chromium")]
+pytestmark = MARKS
 
 
 @pytest.fixture

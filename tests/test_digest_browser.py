@@ -16,13 +16,9 @@ from paperwire import digest
 from paperwire.store import open_store
 from paperwire.store import subscriptions as subs
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
-DOCS = Path(__file__).parent.parent / "docs"
+from browser_support import ARGS, CHROMIUM, DOCS, MARKS  # noqa: E402
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow,
-              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="apt-get install chromium")]
+pytestmark = MARKS
 
 
 @pytest.fixture
