@@ -36,7 +36,8 @@ def config_md() -> str:
 
 
 def _walk(cmd: click.Command, path: list[str], out: list[str]) -> None:
-    ctx = click.Context(cmd, info_name=" ".join(path), terminal_width=100, max_content_width=100)
+    ctx = click.Context(cmd, info_name=" ".join(path), terminal_width=100, max_content_width=100,
+                        help_option_names=["-h", "--help"])  # as the CLI sets them
     out += [f"## `{' '.join(path)}`", "", "```", cmd.get_help(ctx).rstrip(), "```", ""]
     if isinstance(cmd, click.Group):
         for name in cmd.list_commands(ctx):
