@@ -252,7 +252,7 @@ def main() -> None:
         print(f"{mode:<9} p50 {lat[mode]['p50_ms']:7.2f} ms  p95 {lat[mode]['p95_ms']:7.2f} ms  p99 {lat[mode]['p99_ms']:7.2f} ms",
               flush=True)
     res["lexical_engine"] = "tantivy" if engine._fast_index() is not None else "fts5"
-    if res["lexical_engine"] == "tantivy":
+    if res["lexical_engine"] == "tantivy" and args.fts_queries > 0:
         # the same queries on SQLite FTS5 alone, for comparison
         import dataclasses
 
