@@ -159,3 +159,15 @@ def csrf_from(html: str) -> str:
     m = re.search(r'name="csrf" value="([^"]+)"', html)
     assert m, "no csrf field in page"
     return unquote(m.group(1))
+
+
+def active(store, settings, address, **prefs):
+    """A confirmed subscriber, with the confirmation mail cancelled (tests count digests only)."""
+    from paperwire import digest
+    from paperwire.store import subscriptions as subs
+
+    out = digest.subscribe(store, settings, address, prefs, send=False)
+    digest.check_confirm_token(store, settings, token_of(out.confirm_url))
+    for row in subs.outbox_rows(store, status="pending"):
+        subs.mark_failed(store, row.id, "test: not sent", status="cancelled")
+    return subs.get_by_email(store, address)

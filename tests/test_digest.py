@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from digest_support import (SECRET, SMTPServer, demo_db, html_part, local, mail_settings, text_part, token_of)
+from digest_support import (SECRET, SMTPServer, active, demo_db, html_part, local, mail_settings, text_part, token_of)
 from paperwire import digest
 from paperwire.store import open_store
 from paperwire.store import subscriptions as subs
@@ -36,14 +36,6 @@ def env(tmp_path, smtp):
     yield store, settings, smtp.handler
     store.close()
 
-
-def active(store, settings, address, **prefs):
-    out = digest.subscribe(store, settings, address, prefs, send=False)
-    digest.check_confirm_token(store, settings, token_of(out.confirm_url))
-    # confirmations are not what these tests count
-    for row in subs.outbox_rows(store, status="pending"):
-        subs.mark_failed(store, row.id, "test: not sent", status="cancelled")
-    return subs.get_by_email(store, address)
 
 
 def test_digest_content_and_headers(env):

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from digest_support import SMTPServer, demo_db, local, mail_settings, text_part, html_part, token_of
+from digest_support import SMTPServer, active, demo_db, local, mail_settings, text_part, html_part, token_of
 from paperwire import digest, recommend
 from paperwire.store import open_store, profiles
 from paperwire.store import subscriptions as subs
@@ -29,13 +29,6 @@ def env(tmp_path):
         yield store, settings, server.handler
         store.close()
 
-
-def active(store, settings, address, **prefs):
-    out = digest.subscribe(store, settings, address, prefs, send=False)
-    digest.check_confirm_token(store, settings, token_of(out.confirm_url))
-    for row in subs.outbox_rows(store, status="pending"):
-        subs.mark_failed(store, row.id, "test: not sent", status="cancelled")
-    return subs.get_by_email(store, address)
 
 
 def section(text: str, start: str, end: str) -> str:
