@@ -139,25 +139,26 @@ def papers_search(request: Request, q: str = Query("", max_length=500), limit: i
     return [daily_json(c) for c in listings.cards(request.app.state.store, [h.paper_id for h in result.hits])]
 
 
-@router.get("/papers/{paper_id:path}", tags=["huggingface"])
-def paper_info(request: Request, paper_id: str) -> dict:
+def _card_or_404(request: Request, paper_id: str):
     pid = _pid(paper_id)
     cs = listings.cards(request.app.state.store, [pid])
     if not cs:
         raise HTTPException(404, f"No paper {pid}.")
-    return paper_json(cs[0])
+    return cs[0]
+
+
+@router.get("/papers/{paper_id:path}", tags=["huggingface"])
+def paper_info(request: Request, paper_id: str) -> dict:
+    return paper_json(_card_or_404(request, paper_id))
 
 
 @router.get("/arxiv/{paper_id:path}/repos", tags=["huggingface"])
 def arxiv_repos(request: Request, paper_id: str) -> dict:
     """Repositories linked to a paper: Hub models, datasets and spaces, plus code repositories."""
-    pid = _pid(paper_id)
-    cs = listings.cards(request.app.state.store, [pid])
-    if not cs:
-        raise HTTPException(404, f"No paper {pid}.")
+    card = _card_or_404(request, paper_id)
     out: dict[str, list] = {"models": [], "datasets": [], "spaces": [], "code": []}
     kinds = {"hf_model": "models", "hf_dataset": "datasets", "hf_space": "spaces"}
-    for link in cs[0].paper.links:
+    for link in card.paper.links:
         if link.kind in kinds:
             hub_id = re.sub(r"^https?://huggingface\.co/(datasets/|spaces/)?", "", link.url)
             out[kinds[link.kind]].append({"id": hub_id, "url": link.url})

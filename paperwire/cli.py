@@ -440,6 +440,16 @@ def serve(c: Context, host: str | None, port: int | None, workers: int | None, l
                 log_level=log_level, access_log=log_level in ("info", "debug"), proxy_headers=True)
 
 
+def _user_or_exit(c: Context, username: str):
+    from paperwire.store import users
+
+    u = users.get_user_by_name(c.store, username)
+    if u is None:
+        click.echo(f"error: no user {username!r}", err=True)
+        sys.exit(1)
+    return u
+
+
 @cli.group()
 def user() -> None:
     """Manage site accounts."""
@@ -472,10 +482,7 @@ def user_admin(c: Context, username: str, revoke: bool) -> None:
     """Give (or take) administrator rights."""
     from paperwire.store import users
 
-    u = users.get_user_by_name(c.store, username)
-    if u is None:
-        click.echo(f"error: no user {username!r}", err=True)
-        sys.exit(1)
+    u = _user_or_exit(c, username)
     users.set_admin(c.store, u.id, not revoke)
     click.echo(f"{u.username}: {'not ' if revoke else ''}administrator")
 
@@ -493,10 +500,7 @@ def token_create(c: Context, username: str, name: str) -> None:
     """Create an API token for a user and print it (it is shown only once)."""
     from paperwire.store import users
 
-    u = users.get_user_by_name(c.store, username)
-    if u is None:
-        click.echo(f"error: no user {username!r}", err=True)
-        sys.exit(1)
+    u = _user_or_exit(c, username)
     click.echo(users.create_token(c.store, u.id, name))
 
 

@@ -128,15 +128,8 @@ class Mailer:
                 self.close(quiet=True)
                 if attempt == 2:
                     raise _classify(exc) from exc
-            except smtplib.SMTPResponseException as exc:
+            except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as exc:
                 # keep the connection usable for the next message
-                try:
-                    if self._smtp is not None:
-                        self._smtp.rset()
-                except (smtplib.SMTPException, OSError):
-                    self.close(quiet=True)
-                raise _classify(exc) from exc
-            except smtplib.SMTPRecipientsRefused as exc:
                 try:
                     if self._smtp is not None:
                         self._smtp.rset()

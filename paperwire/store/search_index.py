@@ -171,26 +171,23 @@ def optimize_lexical(store: Store) -> None:
 
 # -- lookups ---------------------------------------------------------------------------------
 
-def docs_for_papers(store: Store, paper_ids: Iterable[str]) -> dict[str, int]:
-    ids = list(dict.fromkeys(paper_ids))
-    out: dict[str, int] = {}
-    for i in range(0, len(ids), 500):
-        chunk = ids[i: i + 500]
-        marks = ",".join("?" * len(chunk))
-        for r in store.query(f"SELECT paper_id, docid FROM search_docs WHERE paper_id IN ({marks})", chunk):
-            out[r[0]] = r[1]
+def _lookup(store: Store, sql: str, keys: list) -> dict:
+    """Two-column lookup over many keys, in chunks below SQLite's bound-parameter limit."""
+    out: dict = {}
+    for i in range(0, len(keys), 500):
+        chunk = keys[i: i + 500]
+        out.update(store.query(sql.format(marks=",".join("?" * len(chunk))), chunk))
     return out
+
+
+def docs_for_papers(store: Store, paper_ids: Iterable[str]) -> dict[str, int]:
+    return _lookup(store, "SELECT paper_id, docid FROM search_docs WHERE paper_id IN ({marks})",
+                   list(dict.fromkeys(paper_ids)))
 
 
 def papers_for_docs(store: Store, docids: Iterable[int]) -> dict[int, str]:
-    ids = list(dict.fromkeys(int(d) for d in docids))
-    out: dict[int, str] = {}
-    for i in range(0, len(ids), 500):
-        chunk = ids[i: i + 500]
-        marks = ",".join("?" * len(chunk))
-        for r in store.query(f"SELECT docid, paper_id FROM search_docs WHERE docid IN ({marks})", chunk):
-            out[r[0]] = r[1]
-    return out
+    return _lookup(store, "SELECT docid, paper_id FROM search_docs WHERE docid IN ({marks})",
+                   list(dict.fromkeys(int(d) for d in docids)))
 
 
 def doc_info(store: Store, docids: list[int]) -> dict[int, dict]:
