@@ -451,8 +451,11 @@ class VectorSearch:
         tmpm.write_text(json.dumps(meta))
         os.replace(tmpm, meta_file)
 
-    def search(self, qvec: np.ndarray, k: int, flt: idx.FilterSQL | None = None) -> list[tuple[int, str, float]]:
-        """(docid, paper_id, cosine) best first, visible papers passing ``flt`` only."""
+    def search(self, qvec: np.ndarray, k: int, flt: idx.FilterSQL | None = None,
+               resolve: bool = True) -> list[tuple[int, str | None, float]]:
+        """(docid, paper_id, cosine) best first, visible papers passing ``flt`` only. With
+        ``resolve=False`` the paper ids are None: hybrid search fuses 100 candidates by docid
+        and looks up ids for its page only (100 random lookups cost ~5 ms at 1M papers)."""
         self._ensure()
         q = _normalise(qvec)[0]
         want = k
@@ -483,6 +486,8 @@ class VectorSearch:
             if len(rows) >= want or fetch >= n or fetch >= 50 * FILTER_EXACT_BELOW:
                 break
             fetch = min(n, fetch * 4)  # filters removed too many: look further
+        if not resolve:
+            return [(d, None, float(s)) for d, s in rows]
         names = idx.papers_for_docs(self.store, [d for d, _ in rows])
         return [(d, names[d], float(s)) for d, s in rows if d in names]
 

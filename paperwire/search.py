@@ -20,6 +20,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from paperwire.highlight import Highlighter
 from paperwire.models import Hit
 from paperwire.store import search_index as idx
 from paperwire.text import canonical_id
@@ -173,7 +174,7 @@ def _parse_query(q) -> tuple[str, Filters]:
 
 @dataclass
 class _Clause:
-    kind: str  # term | prefix | phrase
+    kind: str  # term | prefix | phrase (quoted by the user) | compound ("self-supervised")
     words: list[str]
 
     def fts(self) -> str:
@@ -195,7 +196,7 @@ def _clauses(text: str) -> list[_Clause]:
             if len(words) == 1 and tok.rstrip().endswith("*") and len(words[0]) >= 2:
                 c = _Clause("prefix", words)
             elif len(words) > 1:  # "self-supervised", "3D-aware": the parts in order
-                c = _Clause("phrase", words)
+                c = _Clause("compound", words)
             else:
                 c = _Clause("term", words)
         if not c.words:
@@ -221,6 +222,13 @@ def fts_expression(text: str, author: str | None = None) -> str:
             aexpr = "authors : (" + " AND ".join('"' + w.replace('"', '""') + '"' for w in names) + ")"
             expr = f"({expr}) AND {aexpr}" if expr else aexpr
     return expr
+
+
+def highlighter(text: str) -> Highlighter:
+    """What to mark in hits: the query's clauses, stopwords dropped as in the MATCH."""
+    clauses = _clauses(text)
+    content = [c for c in clauses if not (c.kind == "term" and c.words[0] in STOPWORDS)] or clauses
+    return Highlighter((c.kind, c.words) for c in content[:MAX_TERMS])
 
 
 def title_key(text: str) -> str:
@@ -395,14 +403,14 @@ class SearchEngine:
             total = len(sem) if len(sem) < n else max(len(sem), self._count_estimate(all_flt))
         else:
             k = max(CANDIDATES, n)
-            lex, total = self._lexical(text, match, flt, lex_flt, k)
-            sem = self.vectors.search(qvec, k, all_flt)
+            lex, total = self._lexical(text, match, flt, lex_flt, k, resolve=False)
+            sem = self.vectors.search(qvec, k, all_flt, resolve=False)
             ranked = fuse(lex, sem)
             total = max(len(ranked), total)
 
         ranked = self._pin(str(query or ""), text, ranked, all_flt)
         page = ranked[offset:offset + limit]
-        hits = self._render(page, match)
+        hits = self._render(page, text)
         return SearchResult(hits, max(total, len(ranked)), used, fallback, str(query or ""))
 
     def _count_estimate(self, flt) -> int:
@@ -447,8 +455,9 @@ class SearchEngine:
                     self._fast = None
         return self._fast
 
-    def _lexical(self, text: str, match: str, flt: Filters, lex_flt, k: int) -> tuple[list, int]:
-        """(docid, paper_id, bm25 as FTS5 gives it: negative, smaller is better) best first, total."""
+    def _lexical(self, text: str, match: str, flt: Filters, lex_flt, k: int, resolve: bool = True) -> tuple[list, int]:
+        """(docid, paper_id, bm25 as FTS5 gives it: negative, smaller is better) best first, total.
+        ``resolve=False``: paper ids may be None (see VectorSearch.search)."""
         if not match:
             return [], 0
         fast = self._fast_index()
@@ -456,7 +465,7 @@ class SearchEngine:
             from paperwire.search_fast import tantivy_query
 
             tq = tantivy_query([c for c in _clauses(text) if not (c.kind == "term" and c.words[0] in STOPWORDS)]
-                               or _clauses(text))
+                               or _clauses(text), STOPWORDS)
             if tq:
                 want = k if lex_flt.empty else max(1000, k * 20)
                 try:
@@ -466,12 +475,16 @@ class SearchEngine:
                     hits, total = None, 0
                 if hits is not None:
                     # papers added since the last sync come from FTS5 (scores of both are BM25)
-                    tail = idx.lexical_tail(self.store, match, FIELD_WEIGHTS, fast.synced, k)
+                    # (a seek on the rowid b-tree first: when nothing is newer, skip the MATCH)
+                    tail = (idx.lexical_tail(self.store, match, FIELD_WEIGHTS, fast.synced, k)
+                            if idx.max_docid(self.store) > fast.synced else [])
                     merged = sorted([(d, s) for d, s in hits] + [(d, -s) for d, _, s in tail], key=lambda r: -r[1])
                     ok = idx.keep_matching(self.store, [d for d, _ in merged], lex_flt)
                     merged = [(d, s) for d, s in merged if d in ok]
                     if len(merged) >= k or len(hits) < want:  # else filters were too selective: FTS5
                         merged = merged[:k]
+                        if not resolve:
+                            return [(d, None, -s) for d, s in merged], total + len(tail)
                         names = idx.papers_for_docs(self.store, [d for d, _ in merged])
                         return [(d, names[d], -s) for d, s in merged if d in names], total + len(tail)
         rows = idx.lexical(self.store, match, FIELD_WEIGHTS, lex_flt, k)
@@ -499,26 +512,23 @@ class SearchEngine:
         parts["pinned"] = True
         return [(d, pid, max(top, old[2] if old else top), parts), *rest]
 
-    def _render(self, page, match: str | None) -> list[Hit]:
+    def _render(self, page, text: str | None) -> list[Hit]:
         docids = [r[0] for r in page]
         info = idx.doc_info(self.store, docids)
-        marks = idx.highlights(self.store, match, docids, _OPEN, _CLOSE) if match else {}
+        hl = highlighter(text) if text else None
         hits = []
         for d, pid, score, parts in page:
             i = info.get(d)
             if i is None:
                 continue
             parts = dict(parts)
-            if d in marks:
-                title_m, snip = marks[d]
-                parts["title_html"] = _marked(title_m) if title_m else html.escape(i["title"])
-                snippet = _marked(snip) if _OPEN in snip else _plain_snippet(i["abstract"])
-            else:
-                parts["title_html"] = html.escape(i["title"])
-                snippet = _plain_snippet(i["abstract"])
+            title_m = hl.mark(i["title"], _OPEN, _CLOSE) if hl else None
+            snip = hl.snippet(i["abstract"], _OPEN, _CLOSE) if hl else None
+            parts["title_html"] = _marked(title_m) if title_m else html.escape(i["title"])
+            snippet = _marked(snip) if snip else _plain_snippet(i["abstract"])
             if i.get("date"):
                 parts["date"] = i["date"]
-            hits.append(Hit(paper_id=pid, score=float(score), title=i["title"], snippet=snippet, parts=parts))
+            hits.append(Hit(paper_id=i["paper_id"], score=float(score), title=i["title"], snippet=snippet, parts=parts))
         return hits
 
     def similar(self, paper_id: str, limit: int = 10, since: str | None = None) -> list[Hit]:

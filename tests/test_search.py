@@ -330,7 +330,7 @@ def test_tantivy_fast_path_for_large_stores(corpus_store, ssettings):
     assert counts(e.refresh_lexical()) == {"lexical_added": len(CORPUS), "lexical_changed": 0}
     r = e.search("equivariant point clouds", mode="lexical")
     assert ids(r)[:2] == ["2501.00001", "2501.00002"]  # title boost as in FTS5
-    assert r.hits[0].parts["title_html"].count("<mark>") >= 2  # snippets still from FTS5
+    assert r.hits[0].parts["title_html"].count("<mark>") >= 2  # marks come from the hits' text
     assert ids(e.search("gaussian process cat:stat.ML", mode="lexical")) == ["2501.00003"]
     # a paper added after the sync is found at once (FTS5 covers the tail)
     upsert_papers(corpus_store, [P("2501.00070", "Equivariant point transformers", "Point clouds.")], source="test")
@@ -345,3 +345,27 @@ def test_tantivy_fast_path_for_large_stores(corpus_store, ssettings):
     assert counts(e.refresh_lexical()) == {"lexical_added": 0, "lexical_changed": 0}
     # the folder is disposable: rebuilt from the store
     assert e.refresh_lexical(rebuild=True)["lexical_added"] == len(CORPUS) + 1
+
+
+def test_tantivy_common_words_only_add_to_rarer_matches(ssettings):
+    """Words in most abstracts score papers that match a rarer query word (CommonTermsQuery),
+    and a hyphenated compound searches its parts, not a phrase."""
+    store = open_store(ssettings)
+    papers = [P(f"2502.{i:05d}", f"Model number {i}", f"A model of things {i}.") for i in range(40)]
+    papers += [P("2502.00100", "Graphene sheets", "Graphene conducts; a model of graphene."),
+               P("2502.00101", "Graphene again", "Graphene without the common word."),
+               P("2502.00102", "Self study", "Supervised learning of the self, not self-supervised.")]
+    upsert_papers(store, papers, source="test")
+    e = SearchEngine(store, dataclasses.replace(ssettings, fast_lexical_above=1))
+    e.refresh_lexical()
+    fast = e._fast_index()
+    assert fast is not None
+    fast.common_min_docs = 0  # treat this small index like a large one
+    r = e.search("model graphene", mode="lexical", limit=50)
+    assert ids(r) == ["2502.00100", "2502.00101"]  # "model" ranks graphene papers, finds none alone
+    assert r.total == 2
+    fast.common_min_docs = 10**9  # every word rare: plain OR
+    r = e.search("model graphene", mode="lexical", limit=50)
+    assert len(ids(r)) == 42 and set(ids(r)[:2]) == {"2502.00100", "2502.00101"}
+    assert ids(e.search("self-supervised", mode="lexical")) == ["2502.00102"]
+    assert ids(e.search("supervised-self", mode="lexical")) == ["2502.00102"]  # parts, in any order

@@ -141,18 +141,6 @@ def keep_matching(store: Store, docids: list[int], flt: FilterSQL, match: str | 
     return out
 
 
-def highlights(store: Store, match: str, docids: list[int], open_mark: str, close_mark: str,
-               tokens: int = 30) -> dict[int, tuple[str, str]]:
-    """docid -> (highlighted title, abstract snippet) for the docids that match ``match``."""
-    if not docids or not match:
-        return {}
-    marks = ",".join("?" * len(docids))
-    sql = (f"SELECT rowid, highlight(papers_fts, 0, ?, ?), snippet(papers_fts, 1, ?, ?, '\u2026', ?) "
-           f"FROM papers_fts WHERE papers_fts MATCH ? AND rowid IN ({marks})")
-    rows = store.query(sql, (open_mark, close_mark, open_mark, close_mark, tokens, match, *docids))
-    return {r[0]: (r[1] or "", r[2] or "") for r in rows}
-
-
 def rebuild_lexical(store: Store) -> int:
     """Rebuild the FTS index and the docid map from ``papers`` (the source of truth)."""
     with store.transaction() as conn:
