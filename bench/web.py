@@ -19,6 +19,12 @@ Paper and search requests pick a random paper / query per request (Lua script), 
 mostly miss the few-second page cache; the front page is one URL and mostly hits it, as in
 real use. Prints a table and writes bench/results/web.json. Figures, not pass/fail.
 Targets (2 cores): front/paper p95 <= 30 ms at >= 300 req/s; search page p95 <= 80 ms.
+
+Hybrid search with a real vector index: point --db at the store bench/search.py builds (1M
+papers with static-tier vectors, an HNSW index and the tantivy index) and serve it with the
+static encoder, e.g.
+    PAPERWIRE_EMBED_MODEL=static PAPERWIRE_MODEL_CACHE=var/models python bench/web.py \
+        --db var/bench-search-1000000/bench.db --only search_page,search_api --out bench/results/web-hybrid.json
 """
 
 from __future__ import annotations
@@ -212,6 +218,7 @@ def main() -> None:
                     help="open connections of wrk, comma list: each case runs once per value (default 4,16)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--only", help="comma list: front,paper,search_page,search_api")
+    ap.add_argument("--out", type=Path, default=RESULTS, help="result file (default bench/results/web.json)")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install -y wrk")
@@ -282,20 +289,21 @@ def main() -> None:
             server.kill()
         shutil.rmtree(tmpdir, ignore_errors=True)
     out = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
-           "papers": n_papers, "workers": args.workers, "connections": str(args.connections), "duration_s": args.duration,
+           "papers": n_papers, "db": str(db), "embed_model": os.environ.get("PAPERWIRE_EMBED_MODEL", "minilm"), "workers": args.workers, "connections": str(args.connections), "duration_s": args.duration,
            "load_generator": "wrk (separate process, 1 thread)", "results": results}
     if built:
         out["build"] = built
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    if args.only and RESULTS.exists():  # a partial run updates its cases, keeps the others
+    results_file = args.out
+    results_file.parent.mkdir(parents=True, exist_ok=True)
+    if args.only and results_file.exists():  # a partial run updates its cases, keeps the others
         try:
-            previous = json.loads(RESULTS.read_text())
+            previous = json.loads(results_file.read_text())
             if previous.get("papers") == n_papers:
                 out["results"] = {**previous.get("results", {}), **results}
         except ValueError:
             pass
-    RESULTS.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    results_file.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {results_file}")
 
 
 if __name__ == "__main__":

@@ -93,6 +93,9 @@ class OnnxEncoder(Encoder):
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
         opts.inter_op_num_threads = 1
+        # No spin-waiting between ops: on 2 cores shared with a web server the spinning thread
+        # took the other request's core. Measured here: query 8.5 -> 4.7 ms p50, batches no slower.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.sess = ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.sess.get_inputs()}
         self.dim = int(self.encode(["x"]).shape[1])
@@ -324,6 +327,9 @@ class _HNSW:
         k = min(k, len(self))
         if k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        # OpenMP's thread count is per calling thread: the one set at load time does not reach
+        # the web server's worker threads, where faiss then woke (and spun) a team per query.
+        faiss.omp_set_num_threads(1)
         params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k))
         D, I = self.index.search(q[None, :].astype(np.float32), k, params=params)
         keep = I[0] >= 0
