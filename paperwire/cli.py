@@ -66,13 +66,20 @@ def main() -> None:
               help="Input format (detected from the file when omitted).")
 @click.option("--strict", is_flag=True, help="Exit 1 if any record was skipped.")
 @click.option("--batch-size", default=2000, show_default=True, help="Records per transaction.")
+@click.option("--bulk/--no-bulk", default=None,
+              help="Add new papers to the full-text index in one pass after they are stored instead of one by one "
+                   "(~2x faster imports; default: on for files of 32 MB or more).")
 @pass_ctx
-def ingest(c: Context, sources: tuple[str, ...], fmt: str | None, strict: bool, batch_size: int) -> None:
+def ingest(c: Context, sources: tuple[str, ...], fmt: str | None, strict: bool, batch_size: int,
+           bulk: bool | None) -> None:
     """Import paper metadata from files (snapshot / listing JSON lines, optionally .gz;
     Hugging Face daily-papers JSON; OAI-PMH or Atom XML; SMART collections; arXiv .abs files,
     a folder or a .tar(.gz) of them).
 
-    An interrupted import resumes after its last committed batch when run again.
+    An interrupted import resumes after its last committed batch when run again. Files of 8 MB
+    or more are parsed in a second process. With --bulk, papers stored by the import become
+    findable by words when it finishes (by meaning after `paperwire index`, as always); a bulk
+    import that was interrupted is finished, index included, by the next `paperwire ingest`.
     """
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -96,8 +103,12 @@ def ingest(c: Context, sources: tuple[str, ...], fmt: str | None, strict: bool, 
             def on_problem(p):
                 progress.console.print(f"[yellow]skipped[/] {p.position}: {p.reason}", highlight=False)
 
+            def on_catch_up(n, task=task):
+                progress.update(task, stats=f"full-text index: {n} added")
+
             summary = import_file(c.store, src, kind, batch_size=batch_size, on_progress=on_progress,
-                                  on_problem=on_problem if sys.stderr.isatty() else None)
+                                  on_problem=on_problem if sys.stderr.isatty() else None, bulk=bulk,
+                                  on_catch_up=on_catch_up)
         if not sys.stderr.isatty():
             for p in summary.problems:
                 click.echo(f"skipped {p.position}: {p.reason}", err=True)

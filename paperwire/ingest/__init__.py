@@ -33,6 +33,7 @@ class ImportSummary:
     unchanged: int = 0
     skipped: int = 0
     resumed_from: int = 0
+    indexed: int = 0  # documents added to the full-text index after a bulk import
     problems: list[Problem] = dataclasses.field(default_factory=list)
 
     def __str__(self) -> str:
@@ -42,6 +43,8 @@ class ImportSummary:
         s = f"read {self.read}, stored {self.stored}, updated {self.updated}, skipped {self.skipped}"
         if self.unchanged:
             s += f" (unchanged {self.unchanged})"
+        if self.indexed:
+            s += f"; {self.indexed} added to the full-text index"
         if self.resumed_from:
             s += f"; resumed after position {self.resumed_from}"
         return s
@@ -57,13 +60,27 @@ def run_import(
     on_problem: Callable[[Problem], None] | None = None,
     on_progress: Callable[[ImportSummary], None] | None = None,
     max_problems_kept: int = 1000,
+    bulk: bool = False,
+    on_catch_up: Callable[[int], None] | None = None,
 ) -> ImportSummary:
+    """Store ``parsed`` in batches, each one transaction together with its checkpoint.
+
+    ``bulk``: new papers are not added to the full-text index one by one (the insert trigger's
+    FTS5 work is most of an import's cost) but in one pass when the records are stored
+    (paperwire.store.bulk). Whether bulk or not, an import that finds documents still waiting
+    from an earlier, interrupted bulk import indexes them before it returns, so every stored
+    paper is searchable when an import returns.
+    """
+    from paperwire.store.bulk import catch_up_fts, defer_fts
+
     summary = ImportSummary()
     batch: list[Paper | HFEntry] = []
     last_pos = 0
 
     def flush() -> None:
         with store.transaction() as conn:
+            if bulk:
+                defer_fts(conn)
             res = upsert_papers(store, batch, source, source_ref, conn=conn)
             if checkpoint_key:
                 store.set_checkpoint(checkpoint_key, str(last_pos), conn=conn)
@@ -92,6 +109,7 @@ def run_import(
         flush()
     if checkpoint_key:
         store.set_checkpoint(checkpoint_key, None)  # finished: the next run starts from the top
+    summary.indexed = catch_up_fts(store, on_progress=on_catch_up)
     return summary
 
 
@@ -153,14 +171,33 @@ def parser_for(fmt: str) -> Callable[..., Parsed]:
     return p
 
 
-def import_file(store: Store, path: str | Path, fmt: str | None = None, **kw) -> ImportSummary:
-    """Import one file, resuming after the last committed batch if an earlier run was cut off."""
+PARALLEL_MIN_BYTES = 8 * 2**20  # files from this size are parsed in a child process (on 2+ cores)
+BULK_MIN_BYTES = 32 * 2**20  # and from this size imported in bulk mode unless told otherwise
+
+
+def import_file(store: Store, path: str | Path, fmt: str | None = None, bulk: bool | None = None,
+                parallel: bool | None = None, **kw) -> ImportSummary:
+    """Import one file, resuming after the last committed batch if an earlier run was cut off.
+
+    ``bulk`` (see run_import) and ``parallel`` (parse in a child process,
+    paperwire.ingest.parallel) default to on for large files.
+    """
     fmt = fmt or detect_format(path)
     parse = parser_for(fmt)
     key = file_checkpoint_key(path, fmt)
     start = int(store.get_checkpoint(key) or 0)
-    summary = run_import(store, parse(path, start=start), source=fmt, source_ref=Path(path).name,
-                         checkpoint_key=key, **kw)
+    size = os.path.getsize(path) if os.path.isfile(path) else 0
+    if bulk is None:
+        bulk = size >= BULK_MIN_BYTES
+    if parallel is None:
+        parallel = size >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) > 1
+    if parallel:
+        from paperwire.ingest.parallel import parse_in_child
+        parsed = parse_in_child(fmt, path, start)
+    else:
+        parsed = parse(path, start=start)
+    summary = run_import(store, parsed, source=fmt, source_ref=Path(path).name,
+                         checkpoint_key=key, bulk=bulk, **kw)
     summary.resumed_from = start
     return summary
 

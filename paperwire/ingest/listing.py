@@ -7,7 +7,7 @@ from typing import Iterator
 
 from paperwire.ingest.snapshot import parse_json_lines
 from paperwire.models import Paper, Problem
-from paperwire.text import display_text, split_arxiv_id, split_authors
+from paperwire.text import display_texts, split_arxiv_id, split_authors
 
 
 def listing_record(rec: dict) -> Paper:
@@ -20,7 +20,7 @@ def listing_record(rec: dict) -> Paper:
     if not title:
         raise ValueError(f"{parts[0]}: missing title")
     authors = rec.get("authors") or []
-    authors = split_authors(authors) if isinstance(authors, str) else [display_text(a) for a in authors if a]
+    authors = split_authors(authors) if isinstance(authors, str) else display_texts([a for a in authors if a])
     cats = rec.get("categories") or []
     cats = cats.split() if isinstance(cats, str) else [c for c in cats if c]
     listed = rec.get("listing_date")

@@ -1,0 +1,101 @@
+"""Parsing in a child process, so a large import uses two cores.
+
+The child (``python -m paperwire.ingest.parallel FORMAT PATH START``) reads and parses the file
+and prepares each paper (fingerprint, display text, links, the rows of a new paper:
+``paperwire.store.papers.prepare``); this process only merges what is already stored and
+writes. SQLite releases the GIL while it works, but a parser thread would still fight the
+writer for it, so it is a process. A plain subprocess rather than multiprocessing: nothing of
+the caller's main module is re-imported, so any script can call ``import_file``.
+
+The child writes length-prefixed pickles of ``(position, item)`` chunks to its stdout; the pipe
+is the bounded queue (the child waits while this process writes, so memory stays flat
+whatever the file's size). Problems come through as they are, with their positions. If this
+process dies, the child's next write fails and it exits; if the child dies, the import fails
+with an error instead of waiting.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import struct
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+CHUNK = 500  # records per message
+_LEN = struct.Struct("<Q")
+
+
+def parse_in_child(fmt: str, path: str | Path, start: int = 0, chunk: int = CHUNK) -> Iterator[tuple[int, object]]:
+    """The file's ``(position, item)`` pairs as ``parser_for(fmt)(path, start)`` gives them, with
+    each plain Paper replaced by its prepared tuple, parsed in a child process."""
+    import paperwire
+
+    root = str(Path(paperwire.__file__).resolve().parent.parent)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(x for x in (root, os.environ.get("PYTHONPATH")) if x))
+    proc = subprocess.Popen([sys.executable, "-m", "paperwire.ingest.parallel", fmt, str(path), str(start), str(chunk)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=env)
+    out = proc.stdout
+    finished = False
+    try:
+        while True:
+            head = out.read(_LEN.size)
+            if len(head) < _LEN.size:
+                break
+            kind, payload = pickle.loads(out.read(_LEN.unpack(head)[0]))
+            if kind == "items":
+                yield from payload
+            elif kind == "error":
+                raise payload
+            else:
+                finished = True
+                break
+        if not finished:
+            raise RuntimeError(f"the parser process stopped (exit code {proc.wait()})")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        out.close()
+        proc.wait()
+
+
+def _main(fmt: str, path: str, start: int, chunk: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    out = os.fdopen(os.dup(1), "wb")  # the pipe to the parent; anything printed goes to stderr
+    os.dup2(2, 1)
+
+    def put(msg) -> None:
+        data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
+        out.write(_LEN.pack(len(data)))
+        out.write(data)
+        out.flush()
+
+    try:
+        from paperwire.ingest import parser_for
+        from paperwire.models import Paper
+        from paperwire.store.papers import prepare
+
+        buf = []
+        for pos, item in parser_for(fmt)(path, start=start):
+            buf.append((pos, prepare(item) if type(item) is Paper else item))
+            if len(buf) >= chunk:
+                put(("items", buf))
+                buf = []
+        if buf:
+            put(("items", buf))
+        put(("done", None))
+    except BrokenPipeError:
+        os._exit(0)  # the parent is gone
+    except Exception as exc:  # handed to the parent, which raises it
+        try:
+            pickle.dumps(exc)
+        except Exception:
+            exc = RuntimeError(f"{exc.__class__.__name__}: {exc}")
+        put(("error", exc))
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))

@@ -1,0 +1,238 @@
+"""Bulk imports (deferred full-text indexing) and parsing in a child process: the same store and
+the same search results as the ordinary path, every paper searchable when an import returns,
+kills (mid-import and mid-catch-up) followed by a re-run, and writes while indexing is deferred."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import DATA, DEMO
+from paperwire.ingest import import_file, run_import
+from paperwire.ingest.parallel import parse_in_child
+from paperwire.models import Paper, Problem, Version
+from paperwire.store import Store
+from paperwire.store.bulk import catch_up_fts, defer_fts, fts_pending
+from paperwire.store.papers import get_paper, prepare, upsert_papers
+
+QUERIES = ["learning", "quantum", "graph neural", "diffusion", "language model", "black hole", "transformer",
+           "reinforcement", "spin", "galaxy"]
+
+
+def fts_consistent(store: Store) -> None:
+    """Raises unless papers_fts holds exactly the search documents' current text."""
+    store.conn.execute("INSERT INTO papers_fts(papers_fts, rank) VALUES ('integrity-check', 1)")
+
+
+def search(store: Store, q: str) -> set[str]:
+    return {r[0] for r in store.query("SELECT d.paper_id FROM papers_fts f JOIN search_docs d ON d.docid = f.rowid "
+                                      "WHERE papers_fts MATCH ?", (q,))}
+
+
+def dump(store: Store) -> dict:
+    """Everything an import writes, without the wall-clock columns."""
+    tables = {
+        "papers": "SELECT id, title, title_display, abstract, abstract_display, authors, categories, primary_category, "
+                  "comments, journal_ref, doi, license, submitter, published, updated, listed, latest_version, hidden FROM papers",
+        "paper_authors": "SELECT * FROM paper_authors",
+        "paper_categories": "SELECT * FROM paper_categories",
+        "versions": "SELECT * FROM versions",
+        "links": "SELECT * FROM links",
+        "paper_sources": "SELECT paper_id, source, source_ref, record_hash FROM paper_sources",
+        "search_docs": "SELECT paper_id, title_key FROM search_docs",
+    }
+    out = {k: sorted(map(tuple, store.query(sql))) for k, sql in tables.items()}
+    out["search"] = {q: search(store, q) for q in QUERIES}
+    return out
+
+
+def demo_snapshot(tmp_path, n: int = 3000):
+    """The demo listing records as snapshot lines (fresh ids, versions), to exercise both parsers."""
+    out = tmp_path / "snapshot.jsonl"
+    with gzip.open(DEMO / "records.jsonl.gz", "rt", encoding="utf-8") as fh, open(out, "w") as w:
+        for i, line in zip(range(n), fh):
+            r = json.loads(line)
+            versions = [{"version": f"v{v}", "created": f"Mon, {v} Jan 2024 10:0{v}:00 GMT"} for v in range(1, 2 + i % 3)]
+            w.write(json.dumps({"id": f"2401.{i:05d}", "title": r["title"], "abstract": r.get("summary") or "",
+                                "authors": ", ".join(r.get("authors") or []), "categories": " ".join(r.get("categories") or []),
+                                "comments": r.get("comment"), "versions": versions}) + "\n")
+    return out
+
+
+def test_bulk_and_child_parsing_store_and_find_the_same_as_the_ordinary_path(tmp_path):
+    snap = demo_snapshot(tmp_path, 1500)
+    listing = DEMO / "records.jsonl.gz"
+    kaggle = DATA / "kaggle-snapshot-head.jsonl"
+    plain, bulk = Store(tmp_path / "plain.db"), Store(tmp_path / "bulk.db")
+    for f in (listing, snap, kaggle, listing):  # the second listing import changes nothing
+        a = import_file(plain, f, bulk=False, parallel=False)
+        b = import_file(bulk, f, bulk=True, parallel=True, batch_size=700)
+        assert (a.read, a.stored, a.updated, a.unchanged, a.skipped) == (b.read, b.stored, b.updated, b.unchanged, b.skipped)
+    assert b.unchanged == b.read
+    assert fts_pending(bulk) == 0 and bulk.query_one("SELECT count(*) FROM search_fts_deferred")[0] == 0
+    fts_consistent(bulk)
+    fts_consistent(plain)
+    got, want = dump(bulk), dump(plain)
+    assert got == want
+    assert len(want["papers"]) == 3000 + 1500 + 200 and all(want["search"].values())
+
+
+def test_prepared_records_merge_like_papers(store, tmp_path):
+    """Prepared tuples (what the parser process sends) against Paper objects: new papers, a paper
+    twice in one batch, a paper already stored, and records of one paper in later batches."""
+    other = Store(tmp_path / "other.db")
+    old = Paper(id="2501.00001", title="Old title", abstract="An abstract with code at https://github.com/a/b.",
+                authors=["A. Author"], categories=["cs.LG"], versions=[Version(1, "2025-01-01T00:00:00Z")])
+    batch = [
+        Paper(id="2501.00002", title="New  paper\nwith a -- dash", abstract="Text &amp; more", authors=["B. B\\'ezier"],
+              categories=["cs.CL", "cs.AI"], versions=[Version(1, "2025-01-02T00:00:00Z", "10kb")], listed="2025-01-03"),
+        dataclasses.replace(old, title="Newer title", versions=[Version(1, None), Version(2, "2025-02-01T00:00:00Z")]),
+        Paper(id="2501.00002", title="Second record", abstract="", authors=[], categories=[], versions=[], listed="2025-01-01"),
+        Paper(id="2501.00003", title="Only once", comments="Project page: https://x.github.io/p"),
+    ]
+    for s in (store, other):
+        upsert_papers(s, [old], "listing")
+    a = upsert_papers(store, batch, "snapshot")
+    b = upsert_papers(other, [prepare(p) for p in batch], "snapshot")
+    assert dataclasses.astuple(a) == dataclasses.astuple(b) == (2, 1, 0)
+    later = [dataclasses.replace(batch[0], title="Third title", versions=[Version(2, "2025-03-01T00:00:00Z")])]
+    assert upsert_papers(store, later, "oai").updated == upsert_papers(other, [prepare(p) for p in later], "oai").updated == 1
+    assert upsert_papers(other, [prepare(p) for p in later], "oai").unchanged == 1
+    assert upsert_papers(store, later, "oai").unchanged == 1
+    assert dump(store) == dump(other)
+    p = get_paper(other, "2501.00002")
+    assert p.title == "Third title" and p.title_display == "Third title" and p.listed == "2025-01-01"
+    assert p.authors == ["B. B\\'ezier"] and [v.number for v in p.versions] == [1, 2]
+
+
+def test_updates_deletes_and_other_writers_while_indexing_is_deferred(tmp_path):
+    db = tmp_path / "u.db"
+    store, web = Store(db), Store(db)  # `web`: another writer on its own connection
+    upsert_papers(store, [Paper(id="2501.00001", title="Aardvark burrows", abstract="Old words here.",
+                                versions=[Version(1, "2025-01-01T00:00:00Z")]),
+                          Paper(id="2501.00002", title="Unchanged badger", abstract="Setts.")], "listing")
+    records = [
+        Paper(id="2501.00010", title="Narwhal tusks", abstract="Deferred at first."),
+        Paper(id="2501.00001", title="Zebra stripes", abstract="Replaced words.",  # indexed before: au trigger
+              versions=[Version(1, "2025-01-01T00:00:00Z"), Version(2, "2025-02-01T00:00:00Z")]),
+        Paper(id="2501.00011", title="Ocelot spots", abstract="Will be deleted."),
+        Paper(id="2501.00010", title="Quokka smiles", abstract="Changed while deferred.",  # not indexed yet
+              versions=[Version(2, "2025-03-01T00:00:00Z")]),
+    ]
+    calls = []
+
+    def meanwhile(summary):
+        calls.append(summary.read)
+        if len(calls) == 1:  # a paper submitted on the site during the bulk import
+            upsert_papers(web, [Paper(id="2501.00020", title="Wombat cubes", abstract="Submitted meanwhile.")], "submission")
+        if len(calls) == 3:  # an administrator removes a paper that is not indexed yet
+            with web.transaction() as c:
+                c.execute("DELETE FROM papers WHERE id = '2501.00011'")
+        if len(calls) < 4:
+            assert store.query_one("SELECT count(*) FROM search_fts_deferred")[0] == 1
+            assert not search(store, "narwhal")  # new papers wait for the catch-up
+
+    summary = run_import(store, enumerate(records, 1), source="listing", batch_size=1, bulk=True, on_progress=meanwhile)
+    assert (summary.stored, summary.updated) == (2, 2) and summary.indexed == 2  # 00010 and 00020 (00011 is gone)
+    fts_consistent(store)
+    assert search(store, "zebra") == {"2501.00001"} and not search(store, "aardvark")
+    assert search(store, "quokka") == {"2501.00010"} and not search(store, "narwhal")
+    assert search(store, "wombat") == {"2501.00020"} and not search(store, "ocelot")
+    assert search(store, "badger") == {"2501.00002"}
+    # with nothing deferred, the triggers index at once again
+    upsert_papers(web, [Paper(id="2501.00030", title="Yak wool", abstract="After.")], "submission")
+    assert search(store, "yak") == {"2501.00030"}
+    fts_consistent(store)
+
+
+def test_interrupted_catch_up_resumes_and_any_later_import_finishes_it(tmp_path):
+    store = Store(tmp_path / "c.db")
+    with store.transaction() as conn:  # what a bulk import killed before its catch-up leaves
+        defer_fts(conn)
+        upsert_papers(store, [Paper(id=f"2502.{i:05d}", title=f"Paper number {i}", abstract="Porcupine quills.")
+                              for i in range(1000)], "test", conn=conn)
+    assert fts_pending(store) == 1000 and not search(store, "porcupine")
+
+    def stop(done):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        catch_up_fts(store, chunk=300, on_progress=stop)
+    assert fts_pending(store) == 700  # the first range committed with its progress
+    assert len(search(store, "porcupine")) == 300
+    summary = import_file(store, DATA / "kaggle-snapshot-head.jsonl")  # an ordinary import finishes it
+    assert summary.indexed == 700 + 200 and fts_pending(store) == 0  # its own 200 came after from_docid too
+    assert len(search(store, "porcupine")) == 1000
+    fts_consistent(store)
+
+
+@pytest.mark.slow
+def test_killed_bulk_import_then_rerun_leaves_every_paper_searchable(tmp_path):
+    """SIGKILL a real `paperwire ingest --bulk` mid-import; the deferred papers are not lost to
+    search: the re-run (here an ordinary one) stores the rest and indexes everything."""
+    snap = demo_snapshot(tmp_path, 3000)
+    db = tmp_path / "k.db"
+    env = dict(os.environ, PAPERWIRE_DB=str(db))
+    cmd = [sys.executable, "-m", "paperwire", "ingest", "--batch-size", "50"]
+    proc = subprocess.Popen(cmd + ["--bulk", str(snap)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    n = 0
+    while time.time() < deadline and n < 300:
+        try:
+            with sqlite3.connect(db) as c:
+                n = c.execute("SELECT count(*) FROM papers").fetchone()[0]
+        except sqlite3.OperationalError:
+            n = 0
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with sqlite3.connect(db) as c:
+        killed_at = c.execute("SELECT count(*) FROM papers").fetchone()[0]
+        assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert c.execute("SELECT count(*) FROM search_fts_deferred").fetchone()[0] == 1
+    assert 0 < killed_at < 3000, "the kill should land mid-import"
+    out = subprocess.run(cmd + ["--no-bulk", str(snap)], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "resumed after position" in out.stdout
+    store = Store(db)
+    assert store.query_one("SELECT count(*) FROM papers")[0] == 3000
+    assert fts_pending(store) == 0
+    fts_consistent(store)
+    for pid, title in store.query("SELECT id, title_display FROM papers ORDER BY random() LIMIT 25"):
+        words = [w for w in title.replace('"', " ").split() if w.isalpha()][:3]
+        if words:
+            assert pid in search(store, " ".join(f'"{w}"' for w in words))
+
+
+def test_child_parser_reports_problems_at_the_same_positions(tmp_path):
+    good = [json.dumps({"id": f"2501.{i:05d}", "title": f"Title {i}", "summary": "x", "listing_date": "2025-01-02"})
+            for i in range(5)]
+    lines = [good[0], "{not json", good[1], json.dumps({"id": "2501.99999"}), good[2], json.dumps({"title": "no id"}),
+             good[3], good[4]]
+    f = tmp_path / "bad.jsonl"
+    f.write_text("\n".join(lines) + "\n")
+    a = list(parse_in_child("listing", f))
+    problems = [(pos, x.position, x.reason) for pos, x in a if isinstance(x, Problem)]
+    assert [p[0] for p in problems] == [2, 4, 6] and "malformed JSON" in problems[0][2]
+    assert [pos for pos, x in a if isinstance(x, tuple)] == [1, 3, 5, 7, 8]
+    assert list(parse_in_child("listing", f, start=5))[0][0] == 6  # resumes after a position
+    s1, s2 = Store(tmp_path / "1.db"), Store(tmp_path / "2.db")
+    r1, r2 = import_file(s1, f, parallel=False), import_file(s2, f, parallel=True)
+    assert [(p.position, p.reason) for p in r1.problems] == [(p.position, p.reason) for p in r2.problems]
+    assert (r2.read, r2.stored, r2.skipped) == (5, 5, 3)
+
+
+def test_child_parser_failure_is_raised_not_waited_on(tmp_path):
+    f = tmp_path / "x.jsonl"
+    f.write_text("{}\n")
+    with pytest.raises(ValueError, match="unknown format"):
+        list(parse_in_child("nope", f))
