@@ -65,12 +65,12 @@ def main() -> None:
 @click.option("--format", "fmt", type=click.Choice(["snapshot", "listing", "hf", "oai", "arxiv_api", "smart", "abs"]),
               help="Input format (detected from the file when omitted).")
 @click.option("--strict", is_flag=True, help="Exit 1 if any record was skipped.")
-@click.option("--batch-size", default=2000, show_default=True, help="Records per transaction.")
+@click.option("--batch-size", type=int, default=None, help="Records per transaction [default: 2000; 10000 with --bulk].")
 @click.option("--bulk/--no-bulk", default=None,
               help="Add new papers to the full-text index in one pass after they are stored instead of one by one "
                    "(~2x faster imports; default: on for files of 32 MB or more).")
 @pass_ctx
-def ingest(c: Context, sources: tuple[str, ...], fmt: str | None, strict: bool, batch_size: int,
+def ingest(c: Context, sources: tuple[str, ...], fmt: str | None, strict: bool, batch_size: int | None,
            bulk: bool | None) -> None:
     """Import paper metadata from files (snapshot / listing JSON lines, optionally .gz;
     Hugging Face daily-papers JSON; OAI-PMH or Atom XML; SMART collections; arXiv .abs files,

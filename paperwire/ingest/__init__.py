@@ -17,6 +17,7 @@ from typing import Callable, Iterable, Iterator
 
 from paperwire.models import HFEntry, Paper, Problem
 from paperwire.store import Store
+from paperwire.store.bulk import catch_up_fts, defer_fts, import_session
 from paperwire.store.papers import upsert_papers
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def run_import(
     source: str,
     source_ref: str | None = None,
     checkpoint_key: str | None = None,
-    batch_size: int = 2000,
+    batch_size: int | None = None,
     on_problem: Callable[[Problem], None] | None = None,
     on_progress: Callable[[ImportSummary], None] | None = None,
     max_problems_kept: int = 1000,
@@ -71,8 +72,18 @@ def run_import(
     from an earlier, interrupted bulk import indexes them before it returns, so every stored
     paper is searchable when an import returns.
     """
-    from paperwire.store.bulk import catch_up_fts, defer_fts
+    with import_session(store, bulk):
+        return _run_import(store, parsed, source, source_ref, checkpoint_key,
+                           batch_size or (BULK_BATCH if bulk else BATCH), on_problem, on_progress,
+                           max_problems_kept, bulk, on_catch_up)
 
+
+BATCH = 2000  # records per transaction
+BULK_BATCH = 10000  # in bulk mode: fewer, larger commits write each b-tree page fewer times
+
+
+def _run_import(store, parsed, source, source_ref, checkpoint_key, batch_size, on_problem, on_progress,
+                max_problems_kept, bulk, on_catch_up) -> ImportSummary:
     summary = ImportSummary()
     batch: list[Paper | HFEntry] = []
     last_pos = 0

@@ -18,14 +18,18 @@ from __future__ import annotations
 
 import os
 import pickle
+import queue
 import signal
 import struct
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Iterator
 
 CHUNK = 500  # records per message
+DEPTH = 32  # messages read ahead: up to 16,000 prepared records (~45 MB), more than one bulk batch,
+#            so the child parses the next batch while this process writes the last one
 _LEN = struct.Struct("<Q")
 
 
@@ -39,13 +43,44 @@ def parse_in_child(fmt: str, path: str | Path, start: int = 0, chunk: int = CHUN
     proc = subprocess.Popen([sys.executable, "-m", "paperwire.ingest.parallel", fmt, str(path), str(start), str(chunk)],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=env)
     out = proc.stdout
+    # A thread drains the pipe into a bounded queue, so the child works ahead while this
+    # process is busy in SQLite (a pipe alone holds 64 KB, a fraction of one chunk).
+    chunks: queue.Queue = queue.Queue(maxsize=DEPTH)
+    stop = threading.Event()
+
+    def hand_over(data: bytes) -> bool:
+        while not stop.is_set():
+            try:
+                chunks.put(data, timeout=0.5)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def drain() -> None:
+        try:
+            while True:
+                head = out.read(_LEN.size)
+                if len(head) < _LEN.size:
+                    return
+                size = _LEN.unpack(head)[0]
+                data = out.read(size)
+                if len(data) < size or not hand_over(data):  # the child died mid-message, or we stopped
+                    return
+        except (OSError, ValueError):  # the pipe was closed under us: we are finishing
+            pass
+        finally:
+            hand_over(b"")  # end of input (an empty message is never a real one)
+
+    reader = threading.Thread(target=drain, name="paperwire-parse-reader", daemon=True)
+    reader.start()
     finished = False
     try:
         while True:
-            head = out.read(_LEN.size)
-            if len(head) < _LEN.size:
+            data = chunks.get()
+            if not data:
                 break
-            kind, payload = pickle.loads(out.read(_LEN.unpack(head)[0]))
+            kind, payload = pickle.loads(data)
             if kind == "items":
                 yield from payload
             elif kind == "error":
@@ -56,10 +91,12 @@ def parse_in_child(fmt: str, path: str | Path, start: int = 0, chunk: int = CHUN
         if not finished:
             raise RuntimeError(f"the parser process stopped (exit code {proc.wait()})")
     finally:
+        stop.set()
         if proc.poll() is None:
             proc.kill()
-        out.close()
         proc.wait()
+        reader.join(timeout=5)
+        out.close()
 
 
 def _main(fmt: str, path: str, start: int, chunk: int) -> None:
