@@ -1,0 +1,169 @@
+"""Ranking commands: trending, signals, recommendations and reading profiles (issue 6)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from paperwire.cli import Context, cli, pass_ctx
+
+
+def _profile_key(user_id: str | None, subscriber: str | None) -> str:
+    if bool(user_id) == bool(subscriber):
+        raise click.UsageError("give exactly one of --user ID and --subscriber ID")
+    from paperwire.store import profiles
+
+    key = profiles.user_key(user_id) if user_id else profiles.subscriber_key(subscriber)
+    try:
+        return profiles.check_key(key)
+    except ValueError as exc:
+        raise click.UsageError(str(exc))
+
+
+def _now_option(c: Context, now: str | None):
+    """'latest' (default for historical data: the newest listing day), 'real', or a day/time."""
+    from paperwire import rank
+
+    if now in (None, "latest"):
+        return rank.latest_now(c.store)
+    if now == "real":
+        return None
+    try:
+        return rank._as_utc(now)
+    except ValueError:
+        raise click.UsageError(f"--now must be 'latest', 'real', YYYY-MM-DD or an ISO time, not {now!r}")
+
+
+@cli.group()
+def signals() -> None:
+    """Collect trending signals (GitHub stars of linked repositories)."""
+
+
+@signals.command("refresh")
+@click.option("--limit", type=int, help="Repositories to poll this run (default: setting github_refresh_limit).")
+@click.option("--since", "since_day", help="Only repositories of papers from this day on (YYYY-MM-DD).")
+@pass_ctx
+def signals_refresh(c: Context, limit: int | None, since_day: str | None) -> None:
+    """Ask GitHub for the stars of the N most relevant linked repositories (conditional requests;
+    stops cleanly at the rate limit and continues next run)."""
+    from paperwire.signals import refresh_github_stars
+
+    rep = refresh_github_stars(c.store, c.settings, limit=limit, since_day=since_day)
+    click.echo(str(rep))
+    for p in rep.problems[:20]:
+        click.echo(f"  {p}", err=True)
+
+
+@cli.command()
+@click.option("--window", type=click.Choice(["day", "week", "month"]), default="week", show_default=True)
+@click.option("--now", help="End of the window: 'latest' (newest listing day; default), 'real', or YYYY-MM-DD.")
+@click.option("--limit", default=20, show_default=True)
+@click.option("--offset", default=0)
+@click.option("--json", "as_json", is_flag=True, help="JSON lines with the score breakdown.")
+@pass_ctx
+def trending(c: Context, window: str, now: str | None, limit: int, offset: int, as_json: bool) -> None:
+    """Trending papers with their score breakdown (formula: docs/ranking.md)."""
+    from paperwire import rank
+    from paperwire.store.papers import get_papers
+
+    trends = rank.trending(c.store, window, _now_option(c, now), limit=limit, offset=offset, settings=c.settings)
+    titles = {pid: p.title_display for pid, p in get_papers(c.store, [t.paper_id for t in trends], False).items()}
+    for i, t in enumerate(trends, offset + 1):
+        if as_json:
+            click.echo(json.dumps({"rank": i, "id": t.paper_id, "title": titles.get(t.paper_id), "score": t.score,
+                                   "parts": t.parts, "inputs": t.inputs}))
+        else:
+            why = ", ".join(f"{k} {v:.3f}" for k, v in t.parts.items() if v)
+            click.echo(f"{i:3d}. {t.paper_id:<16} {t.score:7.3f}  {titles.get(t.paper_id, '')[:70]}\n      {why}")
+
+
+@cli.command()
+@click.option("--user", "user_id", help="Account id (profile user:<id>).")
+@click.option("--subscriber", help="Digest subscriber id (profile sub:<id>).")
+@click.option("--since", help="First day of the window (default: --days before the newest listing day).")
+@click.option("--until", help="Last day of the window (default: the newest listing day).")
+@click.option("--days", default=7, show_default=True)
+@click.option("--method", type=click.Choice(["similarity", "classifier", "blend"]),
+              help="Recommender (default: setting rec_method).")
+@click.option("--limit", default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def recommend(c: Context, user_id, subscriber, since, until, days, method, limit, as_json) -> None:
+    """Recommendations for one reader, with reasons."""
+    from datetime import timedelta
+
+    from paperwire import rank
+    from paperwire import recommend as rec
+    from paperwire.store.papers import get_papers
+
+    key = _profile_key(user_id, subscriber)
+    end = rank._as_utc(until) if until else rank.latest_now(c.store)
+    if end is None:
+        raise click.ClickException("the store has no papers")
+    start = since or (end - timedelta(days=days - 1)).date().isoformat()
+    recs = rec.recommend(c.store, c.settings, key, start, end.date().isoformat(), limit=limit, method=method)
+    titles = {pid: p.title_display for pid, p in get_papers(c.store, [r.paper_id for r in recs], False).items()}
+    for i, r in enumerate(recs, 1):
+        if as_json:
+            click.echo(json.dumps({"rank": i, "id": r.paper_id, "title": titles.get(r.paper_id), "score": r.score,
+                                   "reasons": r.reasons}))
+        else:
+            click.echo(f"{i:3d}. {r.paper_id:<16} {r.score:7.3f}  {titles.get(r.paper_id, '')[:70]}\n"
+                       f"      {'; '.join(r.reasons)}")
+
+
+@cli.group()
+def profile() -> None:
+    """Reader profiles: import a library, follow categories/authors, show."""
+
+
+@profile.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--user", "user_id")
+@click.option("--subscriber")
+@click.option("--format", "fmt", type=click.Choice(["bibtex", "ris", "zotero_csv", "ids"]),
+              help="Detected from the file when omitted.")
+@click.option("--show-unmatched", is_flag=True)
+@pass_ctx
+def profile_import(c: Context, file: str, user_id, subscriber, fmt, show_unmatched: bool) -> None:
+    """Add a library (BibTeX, RIS, Zotero CSV, arXiv ids/DOIs) to a profile as liked papers."""
+    from paperwire.ingest.library import LibraryError, import_library
+
+    key = _profile_key(user_id, subscriber)
+    try:
+        rep = import_library(c.store, key, file, fmt)
+    except LibraryError as exc:
+        click.echo(f"error: {exc}; nothing imported", err=True)
+        sys.exit(1)
+    click.echo(str(rep))
+    if show_unmatched:
+        for e in rep.unmatched:
+            click.echo(f"  unmatched {e.position}: {e.title or e.arxiv_id or e.doi}")
+
+
+@profile.command("follow")
+@click.argument("value")
+@click.option("--author", "is_author", is_flag=True, help="VALUE is an author name (default: a category).")
+@click.option("--user", "user_id")
+@click.option("--subscriber")
+@pass_ctx
+def profile_follow(c: Context, value: str, is_author: bool, user_id, subscriber) -> None:
+    from paperwire.store import profiles
+
+    profiles.follow(c.store, _profile_key(user_id, subscriber), "author" if is_author else "category", value)
+    click.echo(f"following {value}")
+
+
+@profile.command("show")
+@click.option("--user", "user_id")
+@click.option("--subscriber")
+@pass_ctx
+def profile_show(c: Context, user_id, subscriber) -> None:
+    from paperwire.store import profiles
+
+    p = profiles.load_profile(c.store, _profile_key(user_id, subscriber))
+    click.echo(json.dumps({"key": p.key, "positives": {k: v[0] for k, v in p.positives.items()},
+                           "negatives": sorted(p.negatives), "categories": p.categories, "authors": p.authors},
+                          indent=2))

@@ -1,0 +1,145 @@
+"""Search commands: build the indexes, search from the shell or in batch (issue 3)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from paperwire.cli import Context, cli, pass_ctx
+
+
+@cli.command()
+@click.option("--rebuild", is_flag=True, help="Rebuild the lexical index and the vector index from the store.")
+@click.option("--model", help="Embedding model for this run (overrides settings.embed_model): minilm, static or a folder.")
+@pass_ctx
+def index(c: Context, rebuild: bool, model: str | None) -> None:
+    """Embed new and changed papers and update the search indexes (resumable).
+
+    The lexical index follows the store by itself; this command computes paper vectors
+    (only for papers without one or whose text changed) and updates the vector index.
+    """
+    import dataclasses
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from paperwire.search import SearchEngine
+    from paperwire.store import search_index
+
+    settings = dataclasses.replace(c.settings, embed_model=model) if model else c.settings
+    engine = SearchEngine(c.store, settings)
+    if rebuild:
+        n = search_index.rebuild_lexical(c.store)
+        click.echo(f"lexical index rebuilt: {n} papers")
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
+                  disable=not sys.stderr.isatty()) as progress:
+        tasks: dict = {}
+        t0 = time.perf_counter()
+
+        def on_progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total, rate="")
+            rate = done / max(time.perf_counter() - t0, 1e-9)
+            progress.update(tasks[stage], completed=done, total=total, rate=f"{rate:,.0f} papers/s")
+
+        try:
+            result = engine.refresh(progress=on_progress, rebuild_lexical=rebuild)
+            if rebuild:
+                result.update(engine.vectors.rebuild(progress=on_progress))
+        except Exception as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+    rate = f" ({result['rate']} papers/s)" if result.get("rate") else ""
+    click.echo(f"model {result['model']}: embedded {result['embedded']} papers in {result['seconds']}s{rate}; "
+               f"{result['index']} index of {result['vectors']} vectors")
+    if "lexical_added" in result:
+        click.echo(f"tantivy lexical index: {result['lexical_added']} added, {result['lexical_changed']} changed")
+
+
+def _read_batch(path: str) -> list[tuple[str, str]]:
+    out = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            line = line.rstrip("\n")
+            if not line.strip():
+                continue
+            if "\t" not in line:
+                raise click.UsageError(f"{path}:{n}: expected 'qid<TAB>query'")
+            qid, query = line.split("\t", 1)
+            out.append((qid.strip(), query))
+    return out
+
+
+@cli.command()
+@click.argument("query", required=False)
+@click.option("--mode", type=click.Choice(["hybrid", "lexical", "semantic"]), default="hybrid", show_default=True)
+@click.option("--limit", default=10, show_default=True, help="Number of results (per query with --batch).")
+@click.option("--offset", default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--batch", "batch_file", type=click.Path(exists=True, dir_okay=False),
+              help="Run every 'qid<TAB>query' line of this file (the model is loaded once).")
+@click.option("--run-out", type=click.Path(dir_okay=False), help="With --batch: write a TREC run file here.")
+@click.option("--tag", default=None, help="Run tag in the TREC run file (default: paperwire-<mode>).")
+@pass_ctx
+def search(c: Context, query: str | None, mode: str, limit: int, offset: int, as_json: bool, batch_file: str | None,
+           run_out: str | None, tag: str | None) -> None:
+    """Search papers by words and meaning.
+
+    QUERY understands "phrases", prefix*, author:NAME, cat:cs.CL, has:code,
+    from:YYYY-MM-DD, to:YYYY-MM-DD and date:listed; an arXiv id or an exact title comes first.
+    """
+    import dataclasses
+
+    from paperwire.search import SearchEngine
+
+    if bool(query) == bool(batch_file):
+        raise click.UsageError("give a QUERY or --batch FILE (not both)")
+    if run_out and not batch_file:
+        raise click.UsageError("--run-out needs --batch")
+    if batch_file:
+        # Offline evaluation: load the model before the first query and give each query
+        # time to encode, so a busy machine does not turn semantic runs into lexical ones.
+        settings = dataclasses.replace(c.settings, encode_timeout=max(float(c.settings.encode_timeout), 120.0))
+        engine = SearchEngine(c.store, settings)
+        if mode != "lexical":
+            try:
+                engine.vectors.size()
+            except Exception as exc:
+                click.echo(f"note: encoder unavailable ({exc}); {mode} queries fall back to lexical", err=True)
+        queries = _read_batch(batch_file)
+        tag = tag or f"paperwire-{mode}"
+        out = open(run_out, "w", encoding="utf-8") if run_out else sys.stdout
+        modes_used: dict[str, int] = {}
+        try:
+            for qid, q in queries:
+                res = engine.search(q, mode=mode, limit=limit)
+                modes_used[res.mode] = modes_used.get(res.mode, 0) + 1
+                for rank, h in enumerate(res.hits, 1):
+                    out.write(f"{qid} Q0 {h.paper_id} {rank} {h.score:.6f} {tag}\n")
+        finally:
+            if run_out:
+                out.close()
+        if run_out:
+            click.echo(f"{len(queries)} queries -> {run_out} (modes used: "
+                       + ", ".join(f"{k} {v}" for k, v in modes_used.items()) + ")", err=True)
+        return
+    engine = SearchEngine(c.store, c.settings)
+    if mode != "lexical":
+        try:  # a command-line user waits for the model to load; encode_timeout then applies
+            engine.warm(wait=True)
+        except Exception:
+            pass  # the search below reports the fallback
+    res = engine.search(query, mode=mode, limit=limit, offset=offset)
+    if as_json:
+        click.echo(json.dumps({"query": res.query, "mode": res.mode, "fallback": res.fallback, "total": res.total,
+                               "hits": [dataclasses.asdict(h) for h in res.hits]}, indent=2, ensure_ascii=False))
+        return
+    if res.fallback:
+        click.echo(f"note: {res.mode} search ({res.fallback})", err=True)
+    click.echo(f"{res.total} matches ({res.mode})")
+    for n, h in enumerate(res.hits, offset + 1):
+        pin = " *" if h.parts.get("pinned") else ""
+        click.echo(f"{n:>3}. {h.paper_id:<14} {h.score:8.4f}  {h.title[:100]}{pin}")

@@ -1,0 +1,100 @@
+"""Site commands: serve the web app and API, manage accounts and API tokens (issue 4)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from paperwire.cli import Context, cli, pass_ctx
+
+
+@cli.command()
+@click.option("--host", help="Address to listen on (default: settings.host).")
+@click.option("--port", type=int, help="Port (default: settings.port).")
+@click.option("--workers", type=int, help="Worker processes (default: settings.workers).")
+@click.option("--log-level", default="warning", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@pass_ctx
+def serve(c: Context, host: str | None, port: int | None, workers: int | None, log_level: str) -> None:
+    """Run the web site and API (uvicorn) and print its URL."""
+    import os
+
+    import uvicorn
+
+    s = c.settings
+    host, port, workers = host or s.host, port or s.port, workers or s.workers
+    c.store  # apply migrations once here, not in every worker at the same time
+    # workers re-create the app from settings: pass the resolved ones through the environment
+    os.environ["PAPERWIRE_DB"] = str(s.db)
+    cfg = click.get_current_context().find_root().params.get("config_path")
+    if cfg:
+        os.environ["PAPERWIRE_CONFIG"] = os.path.abspath(cfg)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    click.echo(f"paperwire is serving {s.db} at http://{shown}:{port}/  (Ctrl+C stops)", err=True)
+    uvicorn.run("paperwire.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level=log_level, access_log=log_level in ("info", "debug"), proxy_headers=True)
+
+
+def _user_or_exit(c: Context, username: str):
+    from paperwire.store import users
+
+    u = users.get_user_by_name(c.store, username)
+    if u is None:
+        click.echo(f"error: no user {username!r}", err=True)
+        sys.exit(1)
+    return u
+
+
+@cli.group()
+def user() -> None:
+    """Manage site accounts."""
+
+
+@user.command("create")
+@click.argument("email")
+@click.argument("username")
+@click.option("--admin", is_flag=True, help="Make the account an administrator (can hide papers and comments).")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              envvar="PAPERWIRE_NEW_PASSWORD", help="Password (prompted when omitted).")
+@pass_ctx
+def user_create(c: Context, email: str, username: str, admin: bool, password: str) -> None:
+    """Create an account (or use the site's sign-up page)."""
+    from paperwire.store import users
+
+    try:
+        u = users.create_user(c.store, email, username, password, is_admin=admin)
+    except users.AccountError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"created {'administrator' if u.is_admin else 'user'} {u.username} <{u.email}>")
+
+
+@user.command("admin")
+@click.argument("username")
+@click.option("--revoke", is_flag=True, help="Take administrator rights away instead.")
+@pass_ctx
+def user_admin(c: Context, username: str, revoke: bool) -> None:
+    """Give (or take) administrator rights."""
+    from paperwire.store import users
+
+    u = _user_or_exit(c, username)
+    users.set_admin(c.store, u.id, not revoke)
+    click.echo(f"{u.username}: {'not ' if revoke else ''}administrator")
+
+
+@cli.group()
+def token() -> None:
+    """API tokens for /api/v1 writes."""
+
+
+@token.command("create")
+@click.argument("username")
+@click.option("--name", default="", help="A label to recognise the token by.")
+@pass_ctx
+def token_create(c: Context, username: str, name: str) -> None:
+    """Create an API token for a user and print it (it is shown only once)."""
+    from paperwire.store import users
+
+    u = _user_or_exit(c, username)
+    click.echo(users.create_token(c.store, u.id, name))
