@@ -5,11 +5,18 @@ Runs (each in its own subprocess, so peak memory is per run):
   2. a generated N-record file in the arXiv snapshot format (default 1,000,000), built from the
      real records (real titles/abstracts/authors, fresh ids, 1-3 versions each) so text
      processing and link extraction do realistic work.
-Each run is done twice: with the database exactly as `paperwire` creates it (all migrations on
-main, including the search engineer's FTS5 triggers), and with those triggers dropped
-("store only"), to show what the search index costs at import time.
+Each file is imported three ways into a fresh database:
+  - "per-record FTS": the database as `paperwire` creates it, `--no-bulk`: the search triggers
+    tokenise every new paper as it is stored;
+  - "bulk": `--bulk`: papers stored first, then added to the FTS5 index in one pass (the
+    "catch-up"); its store phase, catch-up and end-to-end rates are reported separately;
+  - "store only": the search triggers dropped (no search_docs, no FTS5), bulk settings
+    otherwise: what storing costs.
+Files of 8 MB or more are parsed in a child process (as `paperwire ingest` does); peak memory
+is the importing process's plus the parser process's. Re-ingest: the same file again (nothing
+changes).
 
-    python bench/ingest.py                    # both files, both variants
+    python bench/ingest.py                    # both files, all variants
     python bench/ingest.py --generate 200000  # a smaller generated file
     python bench/ingest.py --quick            # 20,000 records only (smoke run)
 
@@ -46,29 +53,43 @@ def peak_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def child(path: str, db: str, fmt: str, drop_search: bool, batch_size: int) -> None:
+def child(path: str, db: str, fmt: str, variant: str, batch_size: int) -> None:
     sys.path.insert(0, str(ROOT))
     from paperwire.ingest import import_file
     from paperwire.store import Store
 
     store = Store(db)
-    if drop_search:
+    if variant == "store":
         for (name,) in store.query("SELECT name FROM sqlite_master WHERE type='trigger' AND name LIKE 'search_%'"):
             store.conn.execute(f'DROP TRIGGER "{name}"')
+    bulk = variant in ("bulk", "store")  # store only: bulk settings (batches, cache), no search triggers
+    marks = []
     t0 = time.perf_counter()
-    summary = import_file(store, path, fmt, batch_size=batch_size)
+    summary = import_file(store, path, fmt, batch_size=batch_size or None, bulk=bulk,
+                          on_progress=lambda s: marks.append(time.perf_counter()))
     secs = time.perf_counter() - t0
+    stored_secs = (marks[-1] - t0) if marks else secs  # the last batch committed: the rest is the catch-up
     t1 = time.perf_counter()
-    again = import_file(store, path, fmt, batch_size=batch_size)  # re-ingest: nothing changes
+    again = import_file(store, path, fmt, batch_size=batch_size or None, bulk=bulk)  # re-ingest: nothing changes
     secs_again = time.perf_counter() - t1
     rss_kb = peak_rss_kb()
-    print(json.dumps({
+    from paperwire.ingest import parallel
+    child_kb = parallel.last_parser_peak_kb  # the parser process's own VmHWM, when there was one
+    out = {
         "records": summary.read, "stored": summary.stored, "skipped": summary.skipped, "seconds": round(secs, 2),
         "records_per_s": round(summary.read / secs) if secs else None,
         "reingest_seconds": round(secs_again, 2), "reingest_unchanged": again.unchanged,
         "reingest_records_per_s": round(again.read / secs_again) if secs_again else None,
-        "peak_rss_mb": round(rss_kb / 1024, 1), "db_mb": round(os.path.getsize(db) / 2**20, 1),
-    }))
+        "peak_rss_mb": round(rss_kb / 1024, 1), "parser_peak_rss_mb": round(child_kb / 1024, 1),
+        "peak_total_mb": round((rss_kb + child_kb) / 1024, 1),
+        "db_mb": round(os.path.getsize(db) / 2**20, 1), "load_avg_1m": round(os.getloadavg()[0], 2),
+    }
+    if variant == "bulk":
+        catch_up = secs - stored_secs
+        out.update({"store_seconds": round(stored_secs, 2), "store_records_per_s": round(summary.read / stored_secs),
+                    "catch_up_seconds": round(catch_up, 2), "indexed": summary.indexed,
+                    "catch_up_docs_per_s": round(summary.indexed / catch_up) if catch_up > 0 else None})
+    print(json.dumps(out))
 
 
 def generate_snapshot(src: Path, n: int, out: Path, seed: int = 7) -> None:
@@ -95,25 +116,29 @@ def generate_snapshot(src: Path, n: int, out: Path, seed: int = 7) -> None:
             fh.write(json.dumps(rec) + "\n")
 
 
-def run(path: Path, fmt: str, drop_search: bool, batch_size: int) -> dict:
+def run(path: Path, fmt: str, variant: str, batch_size: int) -> dict:
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         db = str(Path(tmp) / "bench.db")
-        out = subprocess.run([sys.executable, __file__, "--child", str(path), db, fmt, "1" if drop_search else "0",
-                              str(batch_size)], capture_output=True, text=True, check=True)
+        out = subprocess.run([sys.executable, __file__, "--child", str(path), db, fmt, variant, str(batch_size)],
+                             capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+VARIANTS = {"fts": "per-record FTS", "bulk": "bulk (FTS at the end)", "store": "store only (no FTS)"}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--records", type=Path, default=SHARED)
     ap.add_argument("--generate", type=int, default=1_000_000)
-    ap.add_argument("--batch-size", type=int, default=2000)  # as `paperwire ingest`
+    ap.add_argument("--batch-size", type=int, default=0)  # 0: as `paperwire ingest` (2000; 10000 in bulk)
+    ap.add_argument("--variants", default="fts,bulk,store", help="comma-separated: fts, bulk, store")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
-        path, db, fmt, drop, bs = a.child
-        child(path, db, fmt, drop == "1", int(bs))
+        path, db, fmt, variant, bs = a.child
+        child(path, db, fmt, variant, int(bs))
         return
     if not a.records.exists():
         sys.exit(f"{a.records} not found (the shared data folder)")
@@ -136,15 +161,16 @@ def main() -> None:
                 print(f"generated {a.generate:,} snapshot records ({gen.stat().st_size / 2**20:.0f} MB) in "
                       f"{time.perf_counter() - t0:.0f} s", flush=True)
                 inputs.append((f"snapshot {a.generate:,} generated records", gen, "snapshot"))
-        print(f"{'input':<40} {'variant':<22} {'records':>9} {'s':>7} {'rec/s':>8} {'re-ingest rec/s':>16} {'peak MB':>8}")
+        print(f"{'input':<36} {'variant':<22} {'records':>9} {'s':>7} {'rec/s':>7} {'store rec/s':>11} "
+              f"{'catch-up/s':>10} {'re-ingest/s':>11} {'peak MB':>8} {'load':>5}")
         for label, path, fmt in inputs:
-            for drop in (False, True):
-                variant = "store only (no FTS)" if drop else "as created (with FTS)"
-                r = run(path, fmt, drop, a.batch_size)
-                r.update({"input": label, "variant": variant, "format": fmt})
+            for variant in a.variants.split(","):
+                r = run(path, fmt, variant, a.batch_size)
+                r.update({"input": label, "variant": VARIANTS[variant], "format": fmt})
                 results["runs"].append(r)
-                print(f"{label:<40} {variant:<22} {r['records']:>9,} {r['seconds']:>7} {r['records_per_s']:>8,} "
-                      f"{r['reingest_records_per_s']:>16,} {r['peak_rss_mb']:>8}", flush=True)
+                print(f"{label:<36} {VARIANTS[variant]:<22} {r['records']:>9,} {r['seconds']:>7} {r['records_per_s']:>7,} "
+                      f"{r.get('store_records_per_s') or '':>11} {r.get('catch_up_docs_per_s') or '':>10} "
+                      f"{r['reingest_records_per_s']:>11,} {r['peak_total_mb']:>8} {r['load_avg_1m']:>5}", flush=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {RESULTS.relative_to(ROOT)}")

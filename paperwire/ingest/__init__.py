@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -72,10 +73,10 @@ def run_import(
     from an earlier, interrupted bulk import indexes them before it returns, so every stored
     paper is searchable when an import returns.
     """
-    with import_session(store, bulk):
+    with import_session(store, bulk) as committed:
         return _run_import(store, parsed, source, source_ref, checkpoint_key,
                            batch_size or (BULK_BATCH if bulk else BATCH), on_problem, on_progress,
-                           max_problems_kept, bulk, on_catch_up)
+                           max_problems_kept, bulk, on_catch_up, committed)
 
 
 BATCH = 2000  # records per transaction
@@ -83,7 +84,7 @@ BULK_BATCH = 10000  # in bulk mode: fewer, larger commits write each b-tree page
 
 
 def _run_import(store, parsed, source, source_ref, checkpoint_key, batch_size, on_problem, on_progress,
-                max_problems_kept, bulk, on_catch_up) -> ImportSummary:
+                max_problems_kept, bulk, on_catch_up, committed) -> ImportSummary:
     summary = ImportSummary()
     batch: list[Paper | HFEntry] = []
     last_pos = 0
@@ -95,6 +96,7 @@ def _run_import(store, parsed, source, source_ref, checkpoint_key, batch_size, o
             res = upsert_papers(store, batch, source, source_ref, conn=conn)
             if checkpoint_key:
                 store.set_checkpoint(checkpoint_key, str(last_pos), conn=conn)
+        committed()
         summary.stored += res.stored
         summary.updated += res.updated
         summary.unchanged += res.unchanged
@@ -120,7 +122,7 @@ def _run_import(store, parsed, source, source_ref, checkpoint_key, batch_size, o
         flush()
     if checkpoint_key:
         store.set_checkpoint(checkpoint_key, None)  # finished: the next run starts from the top
-    summary.indexed = catch_up_fts(store, on_progress=on_catch_up)
+    summary.indexed = catch_up_fts(store, on_progress=lambda n: (committed(), on_catch_up and on_catch_up(n)))
     return summary
 
 
@@ -201,14 +203,19 @@ def import_file(store: Store, path: str | Path, fmt: str | None = None, bulk: bo
     if bulk is None:
         bulk = size >= BULK_MIN_BYTES
     if parallel is None:
-        parallel = size >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) > 1
+        parallel = size >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) > 1 and bool(sys.executable)
     if parallel:
         from paperwire.ingest.parallel import parse_in_child
         parsed = parse_in_child(fmt, path, start)
     else:
         parsed = parse(path, start=start)
-    summary = run_import(store, parsed, source=fmt, source_ref=Path(path).name,
-                         checkpoint_key=key, bulk=bulk, **kw)
+    try:
+        summary = run_import(store, parsed, source=fmt, source_ref=Path(path).name,
+                             checkpoint_key=key, bulk=bulk, **kw)
+    finally:
+        close = getattr(parsed, "close", None)
+        if close:  # on an error too: stops a parser process now, not when the traceback goes
+            close()
     summary.resumed_from = start
     return summary
 

@@ -31,6 +31,7 @@ CHUNK = 500  # records per message
 DEPTH = 32  # messages read ahead: up to 16,000 prepared records (~45 MB), more than one bulk batch,
 #            so the child parses the next batch while this process writes the last one
 _LEN = struct.Struct("<Q")
+last_parser_peak_kb = 0  # the last parser process's peak resident memory (for bench/ingest.py)
 
 
 def parse_in_child(fmt: str, path: str | Path, start: int = 0, chunk: int = CHUNK) -> Iterator[tuple[int, object]]:
@@ -86,6 +87,8 @@ def parse_in_child(fmt: str, path: str | Path, start: int = 0, chunk: int = CHUN
             elif kind == "error":
                 raise payload
             else:
+                global last_parser_peak_kb
+                last_parser_peak_kb = payload.get("peak_rss_kb", 0)
                 finished = True
                 break
         if not finished:
@@ -97,6 +100,14 @@ def parse_in_child(fmt: str, path: str | Path, start: int = 0, chunk: int = CHUN
         proc.wait()
         reader.join(timeout=5)
         out.close()
+
+
+def _peak_rss_kb() -> int:
+    try:
+        with open("/proc/self/status") as fh:
+            return next((int(line.split()[1]) for line in fh if line.startswith("VmHWM:")), 0)
+    except OSError:
+        return 0
 
 
 def _main(fmt: str, path: str, start: int, chunk: int) -> None:
@@ -123,7 +134,7 @@ def _main(fmt: str, path: str, start: int, chunk: int) -> None:
                 buf = []
         if buf:
             put(("items", buf))
-        put(("done", None))
+        put(("done", {"peak_rss_kb": _peak_rss_kb()}))
     except BrokenPipeError:
         os._exit(0)  # the parent is gone
     except Exception as exc:  # handed to the parent, which raises it
