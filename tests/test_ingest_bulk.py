@@ -89,7 +89,7 @@ def test_bulk_and_child_parsing_store_and_find_the_same_as_the_ordinary_path(tmp
 def test_prepared_records_merge_like_papers(store, tmp_path):
     """Prepared tuples (what the parser process sends) against Paper objects: new papers, a paper
     twice in one batch, a paper already stored, and records of one paper in later batches."""
-    other = Store(tmp_path / "other.db")
+    other, light = Store(tmp_path / "other.db"), Store(tmp_path / "light.db")
     old = Paper(id="2501.00001", title="Old title", abstract="An abstract with code at https://github.com/a/b.",
                 authors=["A. Author"], categories=["cs.LG"], versions=[Version(1, "2025-01-01T00:00:00Z")])
     batch = [
@@ -99,16 +99,20 @@ def test_prepared_records_merge_like_papers(store, tmp_path):
         Paper(id="2501.00002", title="Second record", abstract="", authors=[], categories=[], versions=[], listed="2025-01-01"),
         Paper(id="2501.00003", title="Only once", comments="Project page: https://x.github.io/p"),
     ]
-    for s in (store, other):
+    for s in (store, other, light):
         upsert_papers(s, [old], "listing")
     a = upsert_papers(store, batch, "snapshot")
     b = upsert_papers(other, [prepare(p) for p in batch], "snapshot")
-    assert dataclasses.astuple(a) == dataclasses.astuple(b) == (2, 1, 0)
+    # light tuples (the parser believed every paper stored, which only 2501.00001 is)
+    c = upsert_papers(light, [prepare(p, stored=True) for p in batch], "snapshot")
+    assert dataclasses.astuple(a) == dataclasses.astuple(b) == dataclasses.astuple(c) == (2, 1, 0)
     later = [dataclasses.replace(batch[0], title="Third title", versions=[Version(2, "2025-03-01T00:00:00Z")])]
     assert upsert_papers(store, later, "oai").updated == upsert_papers(other, [prepare(p) for p in later], "oai").updated == 1
+    assert upsert_papers(light, [prepare(p, stored=True) for p in later], "oai").updated == 1
     assert upsert_papers(other, [prepare(p) for p in later], "oai").unchanged == 1
+    assert upsert_papers(light, [prepare(p, stored=True) for p in later], "oai").unchanged == 1
     assert upsert_papers(store, later, "oai").unchanged == 1
-    assert dump(store) == dump(other)
+    assert dump(store) == dump(other) == dump(light)
     p = get_paper(other, "2501.00002")
     assert p.title == "Third title" and p.title_display == "Third title" and p.listed == "2025-01-01"
     assert p.authors == ["B. B\\'ezier"] and [v.number for v in p.versions] == [1, 2]

@@ -206,7 +206,7 @@ def import_file(store: Store, path: str | Path, fmt: str | None = None, bulk: bo
         parallel = size >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) > 1 and bool(sys.executable)
     if parallel:
         from paperwire.ingest.parallel import parse_in_child
-        parsed = parse_in_child(fmt, path, start)
+        parsed = parse_in_child(fmt, path, start, db=store.path if store.path != ":memory:" else None)
     else:
         parsed = parse(path, start=start)
     try:

@@ -34,14 +34,18 @@ _LEN = struct.Struct("<Q")
 last_parser_peak_kb = 0  # the last parser process's peak resident memory (for bench/ingest.py)
 
 
-def parse_in_child(fmt: str, path: str | Path, start: int = 0, chunk: int = CHUNK) -> Iterator[tuple[int, object]]:
+def parse_in_child(fmt: str, path: str | Path, start: int = 0, chunk: int = CHUNK,
+                   db: str | None = None) -> Iterator[tuple[int, object]]:
     """The file's ``(position, item)`` pairs as ``parser_for(fmt)(path, start)`` gives them, with
-    each plain Paper replaced by its prepared tuple, parsed in a child process."""
+    each plain Paper replaced by its prepared tuple, parsed in a child process. With ``db`` (the
+    store's file) the child reads which papers are stored and prepares those lightly: re-importing
+    a file does not compute display text and links only to find the records unchanged."""
     import paperwire
 
     root = str(Path(paperwire.__file__).resolve().parent.parent)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(x for x in (root, os.environ.get("PYTHONPATH")) if x))
-    proc = subprocess.Popen([sys.executable, "-m", "paperwire.ingest.parallel", fmt, str(path), str(start), str(chunk)],
+    proc = subprocess.Popen([sys.executable, "-m", "paperwire.ingest.parallel", fmt, str(path), str(start), str(chunk),
+                             db or ""],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=env)
     out = proc.stdout
     # A thread drains the pipe into a bounded queue, so the child works ahead while this
@@ -110,7 +114,7 @@ def _peak_rss_kb() -> int:
         return 0
 
 
-def _main(fmt: str, path: str, start: int, chunk: int) -> None:
+def _main(fmt: str, path: str, start: int, chunk: int, db: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     out = os.fdopen(os.dup(1), "wb")  # the pipe to the parent; anything printed goes to stderr
     os.dup2(2, 1)
@@ -124,16 +128,27 @@ def _main(fmt: str, path: str, start: int, chunk: int) -> None:
     try:
         from paperwire.ingest import parser_for
         from paperwire.models import Paper
-        from paperwire.store.papers import prepare
+        from paperwire.store.papers import prepare, stored_ids
+
+        store = None
+        if db:
+            from paperwire.store import Store
+            store = Store(db, migrate=False)
+
+        def send(buf) -> None:
+            known = stored_ids(store, [x.id for _, x in buf if type(x) is Paper]) if store else ()
+            put(("items", [(pos, prepare(x, x.id in known) if type(x) is Paper else x) for pos, x in buf]))
 
         buf = []
         for pos, item in parser_for(fmt)(path, start=start):
-            buf.append((pos, prepare(item) if type(item) is Paper else item))
+            buf.append((pos, item))
             if len(buf) >= chunk:
-                put(("items", buf))
+                send(buf)
                 buf = []
         if buf:
-            put(("items", buf))
+            send(buf)
+        if store:
+            store.close()
         put(("done", {"peak_rss_kb": _peak_rss_kb()}))
     except BrokenPipeError:
         os._exit(0)  # the parent is gone
@@ -146,4 +161,4 @@ def _main(fmt: str, path: str, start: int, chunk: int) -> None:
 
 
 if __name__ == "__main__":
-    _main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    _main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] if len(sys.argv) > 5 else "")

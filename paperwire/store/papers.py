@@ -173,39 +173,59 @@ def record_hash(item: Paper | HFEntry) -> str:
 # A bulk import prepares each record in a parser process (paperwire.ingest.parallel): everything
 # that does not depend on the store (the fingerprint, the display text, the links, the rows a
 # new paper is stored as) is computed there, on the other core, and sent as a plain tuple (a
-# tuple pickles ~10x cheaper than a Paper). A paper that turns out to be stored already is
-# rebuilt from it and merged the ordinary way.
+# tuple pickles ~10x cheaper than a Paper). A paper the parser process saw stored already gets
+# a light tuple (the record's fields only): it is most likely unchanged (skipped on its
+# fingerprint) or merged with the stored paper here. Whatever the parser saw, the writer decides
+# from the store inside its transaction; either kind of tuple turns back into the Paper it
+# came from.
 PREP_ID, PREP_HASH, PREP_ROW, PREP_AUTHORS, PREP_CATEGORIES, PREP_VERSIONS, PREP_LINKS, PREP_RAW = range(8)
 Prepared = tuple
 
 
-def prepare(rec: Paper) -> Prepared:
+def prepare(rec: Paper, stored: bool = False) -> Prepared:
     """(id, fingerprint, papers row without its timestamps, authors, categories, versions, links,
     the record's own (published, updated, listed)) of one source record: what ``merge(None,
-    rec)`` would store."""
+    rec)`` would store. ``stored``: the paper is probably stored already, so only the record's
+    fields are kept (row None, links None, then its text fields)."""
+    versions = tuple((v.number, v.created, v.size) for v in rec.versions)
+    raw = (rec.published, rec.updated, rec.listed)
+    if stored:
+        return (rec.id, record_hash(rec), None, rec.authors, rec.categories, versions, None, raw,
+                (rec.title, rec.abstract, rec.comments, rec.journal_ref, rec.doi, rec.license, rec.submitter))
     m = merge(None, rec)
-    return (rec.id, record_hash(rec), _paper_row(m), rec.authors, rec.categories,
-            tuple((v.number, v.created, v.size) for v in rec.versions), tuple((l.url, l.kind) for l in m.links),
-            (rec.published, rec.updated, rec.listed))
+    return (rec.id, record_hash(rec), _paper_row(m), rec.authors, rec.categories, versions,
+            tuple((l.url, l.kind) for l in m.links), raw)
 
 
 def _prepared_record(p: Prepared) -> Paper:
     """The source record a prepared tuple was made from."""
     row = p[PREP_ROW]
-    return Paper(id=p[PREP_ID], title=row[1], abstract=row[3], authors=list(p[PREP_AUTHORS]),
-                 categories=list(p[PREP_CATEGORIES]), comments=row[8], journal_ref=row[9], doi=row[10],
-                 license=row[11], submitter=row[12], versions=[Version(*v) for v in p[PREP_VERSIONS]],
+    title, abstract, comments, journal_ref, doi, license_, submitter = (
+        p[8] if row is None else (row[1], row[3], row[8], row[9], row[10], row[11], row[12]))
+    return Paper(id=p[PREP_ID], title=title, abstract=abstract, authors=list(p[PREP_AUTHORS]),
+                 categories=list(p[PREP_CATEGORIES]), comments=comments, journal_ref=journal_ref, doi=doi,
+                 license=license_, submitter=submitter, versions=[Version(*v) for v in p[PREP_VERSIONS]],
                  published=p[PREP_RAW][0], updated=p[PREP_RAW][1], listed=p[PREP_RAW][2])
 
 
 def _prepared_paper(p: Prepared) -> Paper:
-    """``merge(None, record)`` of a prepared tuple."""
+    """``merge(None, record)`` of a full prepared tuple."""
     row = p[PREP_ROW]
     paper = _prepared_record(p)
     paper.title_display, paper.abstract_display = row[2], row[4]
     paper.published, paper.updated, paper.listed = row[13], row[14], row[15]
     paper.links = [Link(u, k) for u, k in p[PREP_LINKS]]
     return paper
+
+
+def stored_ids(store: Store, ids: list[str]) -> set[str]:
+    """Which of these papers are stored (a read; the parser process asks, to prepare less)."""
+    out: set[str] = set()
+    for i in range(0, len(ids), 500):
+        chunk = ids[i: i + 500]
+        out.update(r[0] for r in store.conn.execute(
+            f"SELECT id FROM papers WHERE id IN ({','.join('?' * len(chunk))})", chunk))
+    return out
 
 
 def upsert_papers(store: Store, items: list[Paper | HFEntry | Prepared], source: str, source_ref: str | None = None,
@@ -244,7 +264,7 @@ def upsert_papers(store: Store, items: list[Paper | HFEntry | Prepared], source:
     for item, pid, h in todo:
         last_hash[pid] = h
         if type(item) is tuple:
-            if pid not in existing and pid not in touched and pid not in fresh:
+            if item[PREP_ROW] is not None and pid not in existing and pid not in touched and pid not in fresh:
                 fresh[pid] = item
                 continue
             rec = _prepared_record(item)
