@@ -73,10 +73,10 @@ def run_import(
     from an earlier, interrupted bulk import indexes them before it returns, so every stored
     paper is searchable when an import returns.
     """
-    with import_session(store, bulk) as committed:
+    with import_session(store, bulk):
         return _run_import(store, parsed, source, source_ref, checkpoint_key,
                            batch_size or (BULK_BATCH if bulk else BATCH), on_problem, on_progress,
-                           max_problems_kept, bulk, on_catch_up, committed)
+                           max_problems_kept, bulk, on_catch_up)
 
 
 BATCH = 2000  # records per transaction
@@ -84,7 +84,7 @@ BULK_BATCH = 10000  # in bulk mode: fewer, larger commits write each b-tree page
 
 
 def _run_import(store, parsed, source, source_ref, checkpoint_key, batch_size, on_problem, on_progress,
-                max_problems_kept, bulk, on_catch_up, committed) -> ImportSummary:
+                max_problems_kept, bulk, on_catch_up) -> ImportSummary:
     summary = ImportSummary()
     batch: list[Paper | HFEntry] = []
     last_pos = 0
@@ -96,7 +96,6 @@ def _run_import(store, parsed, source, source_ref, checkpoint_key, batch_size, o
             res = upsert_papers(store, batch, source, source_ref, conn=conn)
             if checkpoint_key:
                 store.set_checkpoint(checkpoint_key, str(last_pos), conn=conn)
-        committed()
         summary.stored += res.stored
         summary.updated += res.updated
         summary.unchanged += res.unchanged
@@ -122,7 +121,7 @@ def _run_import(store, parsed, source, source_ref, checkpoint_key, batch_size, o
         flush()
     if checkpoint_key:
         store.set_checkpoint(checkpoint_key, None)  # finished: the next run starts from the top
-    summary.indexed = catch_up_fts(store, on_progress=lambda n: (committed(), on_catch_up and on_catch_up(n)))
+    summary.indexed = catch_up_fts(store, on_progress=on_catch_up)
     return summary
 
 

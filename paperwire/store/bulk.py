@@ -11,80 +11,36 @@ transaction, so a killed catch-up resumes where it stopped and never indexes a d
 from __future__ import annotations
 
 import sqlite3
-import threading
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
 from paperwire.store.sqlite import Store
 
 
-class _Checkpointer:
-    """WAL checkpoints on a thread of their own. A checkpoint copies the committed pages from the
-    WAL into the database file and syncs both; done by the committing connection (SQLite's
-    automatic checkpoint) the writer waits for it, ~15% of a bulk import. A PASSIVE checkpoint on
-    a second connection runs while the writer goes on (the copying happens outside the GIL). The
-    same checkpoints happen, so durability is what it was; only who waits for them changes."""
-
-    def __init__(self, path: str):
-        self.path = path
-        self.wake = threading.Event()
-        self.done = False
-        self.thread = threading.Thread(target=self._run, name="paperwire-checkpoint", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        try:
-            while True:
-                self.wake.wait()
-                self.wake.clear()
-                try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.Error:  # a busy database is the next round's business
-                    pass
-                if self.done:
-                    return
-        finally:
-            conn.close()
-
-    def committed(self) -> None:
-        self.wake.set()
-
-    def close(self) -> None:
-        self.done = True
-        self.wake.set()
-        self.thread.join()
-
-
 @contextmanager
-def import_session(store: Store, bulk: bool) -> Iterator[Callable[[], None]]:
-    """Connection settings for the length of an import, restored after it; yields what to call
-    after each committed batch.
+def import_session(store: Store, bulk: bool) -> Iterator[None]:
+    """Connection settings for the length of an import, restored after it.
 
     ``temp_store=MEMORY``: the search triggers make every papers INSERT write a second table, so
     SQLite keeps a statement journal for it; on disk that is a temp file opened and truncated
     for each row (~20 us of ~60 us a new paper costs), in memory it is a few page copies. Nothing
-    durable lives there. A bulk import also gets a larger page cache (its batches are larger) and
-    its WAL checkpoints on another thread (_Checkpointer).
+    durable lives there. A bulk import also gets a larger page cache (its batches are larger).
+
+    (Checkpointing the WAL from a second thread while the writer goes on was tried and is wrong:
+    SQLite restarts the WAL only when a checkpoint has caught up with the last commit when the
+    next write begins, which a writer that never pauses does not allow: the WAL grew to 23 GB
+    over a 1M-record import. The committing connection checkpoints, as SQLite does by default.)
     """
     conn = store.conn
     saved = []
-    checkpointer = None
     if not conn.in_transaction:
-        wanted = [("temp_store", "2")]
-        if bulk:
-            wanted += [("cache_size", "-131072")]
-            if store.path != ":memory:" and conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
-                wanted += [("wal_autocheckpoint", "0")]
-                checkpointer = _Checkpointer(store.path)
+        wanted = [("temp_store", "2")] + ([("cache_size", "-131072")] if bulk else [])
         for name, value in wanted:
             saved.append((name, conn.execute(f"PRAGMA {name}").fetchone()[0]))
             conn.execute(f"PRAGMA {name}={value}")
     try:
-        yield checkpointer.committed if checkpointer else (lambda: None)
+        yield
     finally:
-        if checkpointer:
-            checkpointer.close()  # one last checkpoint, then the thread ends
         for name, value in saved:
             conn.execute(f"PRAGMA {name}={value}")
 
