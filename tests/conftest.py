@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,10 @@ def store(settings):
 @pytest.fixture(scope="session")
 def demo_records() -> Path:
     return DEMO / "records.jsonl.gz"
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory) -> str:
+    # Distilling the static model takes ~15-45 s: once per session, shared by every test module
+    # (or reuse a folder given in PAPERWIRE_TEST_MODEL_CACHE between runs).
+    return os.environ.get("PAPERWIRE_TEST_MODEL_CACHE") or str(tmp_path_factory.mktemp("models"))

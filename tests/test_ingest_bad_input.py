@@ -59,6 +59,31 @@ def test_malformed_line_and_records_without_id_or_title(tmp_path):
     assert r.exit_code == 1 and count(tmp_path / "b.db") == 6
 
 
+def test_fields_of_the_wrong_type_skip_that_record_only(tmp_path):
+    """Valid JSON with a number where text belongs, or objects as authors: reported with the
+    field, skipped; the rest of the batch is stored (listing and snapshot parsers alike)."""
+    lines = demo_lines(8)
+    recs = [json.loads(x) for x in lines]
+    recs[1]["authors"] = [1, {"name": "x"}]
+    recs[3]["comment"] = 12
+    recs[5]["title"] = ["a", "list"]
+    f = tmp_path / "listing.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    r = ingest(tmp_path / "a.db", f)
+    assert r.exit_code == 0, r.output
+    assert "read 5, stored 5, updated 0, skipped 3" in r.output
+    assert f"skipped listing.jsonl:line 4: {recs[3]['id']}: field 'comments' must be text, not int" in r.output
+    assert "skipped listing.jsonl:line 2:" in r.output and "skipped listing.jsonl:line 6:" in r.output
+    assert count(tmp_path / "a.db") == 5
+    snap = tmp_path / "snapshot.jsonl"
+    snap.write_text(json.dumps({"id": "2501.00009", "title": "T", "abstract": "A", "doi": 10.1,
+                                "versions": [{"version": "v1", "created": "Mon, 6 Jan 2025 10:00:00 GMT"}]}) + "\n"
+                    + json.dumps({"id": "2501.00010", "title": "Fine", "abstract": "B", "versions": []}) + "\n")
+    r = ingest(tmp_path / "a.db", "--format", "snapshot", snap)
+    assert r.exit_code == 0, r.output
+    assert "read 1, stored 1, updated 0, skipped 1" in r.output and "field 'doi' must be text, not float" in r.output
+
+
 def test_truncated_gzip_keeps_what_came_before(tmp_path):
     data = gzip.compress("".join(demo_lines(500)).encode())
     f = tmp_path / "cut.jsonl.gz"

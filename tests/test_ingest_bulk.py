@@ -240,3 +240,33 @@ def test_child_parser_failure_is_raised_not_waited_on(tmp_path):
     f.write_text("{}\n")
     with pytest.raises(ValueError, match="unknown format"):
         list(parse_in_child("nope", f))
+
+
+def test_index_command_finishes_deferred_indexing_and_rebuild_clears_it(tmp_path, model_cache):
+    """`paperwire index` (SearchEngine.refresh) indexes what an interrupted bulk import left;
+    `index --rebuild` covers deferred papers itself, so no catch-up may insert them again."""
+    from click.testing import CliRunner
+
+    from paperwire.cli import cli
+
+    db = tmp_path / "i.db"
+    store = Store(db)
+    with store.transaction() as conn:
+        defer_fts(conn)
+        upsert_papers(store, [Paper(id=f"2503.{i:05d}", title=f"Hedgehog study {i}", abstract="Spines.")
+                              for i in range(50)], "test", conn=conn)
+    assert fts_pending(store) == 50 and not search(store, "hedgehog")
+    env = {"PAPERWIRE_EMBED_MODEL": "static", "PAPERWIRE_MODEL_CACHE": model_cache}
+    r = CliRunner().invoke(cli, ["--db", str(db), "index"], env=env)
+    assert r.exit_code == 0, r.output
+    assert fts_pending(store) == 0 and len(search(store, "hedgehog")) == 50
+    fts_consistent(store)
+    with store.transaction() as conn:  # deferred again, then a full rebuild
+        defer_fts(conn)
+        upsert_papers(store, [Paper(id="2503.09999", title="Hedgehog finale", abstract="Spines.")], "test", conn=conn)
+    from paperwire.store.search_index import rebuild_lexical
+
+    rebuild_lexical(store)
+    assert fts_pending(store) == 0 and catch_up_fts(store) == 0
+    assert len(search(store, "hedgehog")) == 51
+    fts_consistent(store)

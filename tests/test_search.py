@@ -21,13 +21,6 @@ from paperwire.store import open_store
 from paperwire.store.papers import upsert_papers
 
 
-@pytest.fixture(scope="session")
-def model_cache(tmp_path_factory) -> str:
-    # Distilling the static model takes ~15-45 s: once per session (or reuse a folder given
-    # in PAPERWIRE_TEST_MODEL_CACHE between runs).
-    return os.environ.get("PAPERWIRE_TEST_MODEL_CACHE") or str(tmp_path_factory.mktemp("models"))
-
-
 @pytest.fixture
 def ssettings(tmp_path, model_cache) -> Settings:
     return Settings.load(env={}, db=str(tmp_path / "s.db"), embed_model="static", model_cache=model_cache,

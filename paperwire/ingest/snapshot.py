@@ -99,9 +99,30 @@ def parse_json_lines(path: str | Path, convert, start: int = 0) -> Iterator[tupl
             yield lineno, Problem(f"{name}:line {lineno}", f"malformed JSON ({exc.__class__.__name__}: {exc})")
             continue
         try:
-            yield lineno, convert(rec)
+            yield lineno, check_types(convert(rec))
         except ValueError as exc:
             yield lineno, Problem(f"{name}:line {lineno}", str(exc))
+        except (TypeError, AttributeError, KeyError) as exc:  # a field of the wrong JSON type
+            yield lineno, Problem(f"{name}:line {lineno}", f"unexpected field type ({exc.__class__.__name__}: {exc})")
+
+
+_OPTIONAL_TEXT = ("comments", "journal_ref", "doi", "license", "submitter", "published", "updated", "listed")
+
+
+def check_types(p: Paper) -> Paper:
+    """Refuse a record whose fields are not the text the store keeps (a number where a comment
+    belongs, a list of objects as authors), naming the field: such a value would otherwise
+    fail the whole batch at write time instead of this one record."""
+    if not isinstance(p.title, str) or not isinstance(p.abstract, str):
+        raise ValueError(f"{p.id}: title and abstract must be text")
+    for f in _OPTIONAL_TEXT:
+        v = getattr(p, f)
+        if v is not None and not isinstance(v, str):
+            raise ValueError(f"{p.id}: field {f!r} must be text, not {type(v).__name__}")
+    for f in ("authors", "categories"):
+        if not all(isinstance(x, str) for x in getattr(p, f)):
+            raise ValueError(f"{p.id}: every entry of {f!r} must be text")
+    return p
 
 
 def parse_snapshot(path: str | Path, start: int = 0) -> Iterator[tuple[int, Paper | Problem]]:

@@ -148,6 +148,9 @@ def rebuild_lexical(store: Store) -> int:
                      "SELECT id, lower(rtrim(trim(title_display), '.')) FROM papers")
         conn.execute("DELETE FROM search_docs WHERE paper_id NOT IN (SELECT id FROM papers)")
         conn.execute("INSERT INTO papers_fts(papers_fts) VALUES ('rebuild')")
+        # 'rebuild' indexed every document, including any a bulk import deferred (migration
+        # 0023): a later catch-up pass would insert those a second time
+        conn.execute("DELETE FROM search_fts_deferred")
         return conn.execute("SELECT count(*) FROM search_docs").fetchone()[0]
 
 
