@@ -149,8 +149,8 @@ class TantivyLexical:
         corpus) only add to the score of papers that match a rarer word of the query, the way
         Lucene's CommonTermsQuery does: their BM25 weight is a few percent of a rare word's,
         but their long posting lists are most of the work. At 1M papers that cut title-length
-        queries from p95 16 to 14 ms with 99% of first hits unchanged (bench/search.py). The
-        count is then of papers matching a rarer word."""
+        queries from p95 17.7 to 14.2 ms (95.7% of first hits unchanged); on CACM, nDCG@10 went
+        from 0.444 to 0.454. The count is then of papers matching a rarer word."""
         idx_ = self._index
         if idx_ is None or not parts:
             return [], 0
