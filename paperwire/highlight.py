@@ -84,12 +84,19 @@ class Highlighter:
             return []
         fast = self._cand is not None and text.isascii()
         toks = list((self._cand if fast else _TOKEN).finditer(text))
-        stems = [_stem(t.group()) for t in toks]
+        words = [t.group() for t in toks]
+        stems = [_stem(w) for w in words]
+        terms = self.terms
         hit: dict[int, object] = {}
-        for i, (t, st) in enumerate(zip(toks, stems)):
-            w = self._what(t.group(), st)
-            if w is not None:
-                hit[i] = w
+        if self.prefixes:
+            for i, (w, st) in enumerate(zip(words, stems)):
+                m = self._what(w, st)
+                if m is not None:
+                    hit[i] = m
+        else:  # the usual case: a set lookup per word
+            for i, st in enumerate(stems):
+                if st in terms:
+                    hit[i] = st
         for ph in self.phrases:
             n = len(ph)
             for i in range(len(stems) - n + 1):
