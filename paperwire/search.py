@@ -208,13 +208,16 @@ def _clauses(text: str) -> list[_Clause]:
     return out[: MAX_TERMS * 2]
 
 
+def _content_clauses(text: str) -> list[_Clause]:
+    """The clauses searched for (and marked): stopword terms dropped, unless the query has
+    nothing else (a query of stopwords only still searches for them)."""
+    clauses = _clauses(text)
+    return [c for c in clauses if not (c.kind == "term" and c.words[0] in STOPWORDS)] or clauses
+
+
 def fts_expression(text: str, author: str | None = None) -> str:
     """The FTS5 MATCH string for free text (OR of terms, stopwords dropped) and an author."""
-    clauses = _clauses(text)
-    content = [c for c in clauses if not (c.kind == "term" and c.words[0] in STOPWORDS)]
-    if not content:  # a query of stopwords only still searches for them
-        content = clauses
-    parts = [c.fts() for c in content[:MAX_TERMS]]
+    parts = [c.fts() for c in _content_clauses(text)[:MAX_TERMS]]
     expr = " OR ".join(parts)
     if author:
         names = [w.lower() for w in _WORD_RE.findall(author)][:8]
@@ -226,9 +229,7 @@ def fts_expression(text: str, author: str | None = None) -> str:
 
 def highlighter(text: str) -> Highlighter:
     """What to mark in hits: the query's clauses, stopwords dropped as in the MATCH."""
-    clauses = _clauses(text)
-    content = [c for c in clauses if not (c.kind == "term" and c.words[0] in STOPWORDS)] or clauses
-    return Highlighter((c.kind, c.words) for c in content[:MAX_TERMS])
+    return Highlighter((c.kind, c.words) for c in _content_clauses(text)[:MAX_TERMS])
 
 
 def title_key(text: str) -> str:
@@ -468,8 +469,7 @@ class SearchEngine:
         if fast is not None and not flt.author:
             from paperwire.search_fast import tantivy_query
 
-            tq = tantivy_query([c for c in _clauses(text) if not (c.kind == "term" and c.words[0] in STOPWORDS)]
-                               or _clauses(text), STOPWORDS)
+            tq = tantivy_query(_content_clauses(text), STOPWORDS)
             if tq:
                 want = k if lex_flt.empty else max(1000, k * 20)
                 try:
