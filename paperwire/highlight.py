@@ -12,21 +12,20 @@ escapes the text and turns them into tags.
 from __future__ import annotations
 
 import re
-import unicodedata
 from functools import lru_cache
 from typing import Iterable, Sequence
 
 import Stemmer
+
+from paperwire.text import strip_accents
 
 _TOKEN = re.compile(r"[^\W_]+")  # unicode61: letters and digits; "_" and punctuation separate
 _stemmer = Stemmer.Stemmer("porter", 0)  # no internal cache: _stem caches, under the GIL
 
 
 def _fold(word: str) -> str:
-    word = word.lower()
-    if word.isascii():
-        return word
-    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
+    """Case and accents folded, as the FTS5 tokenizer folds them."""
+    return strip_accents(word.lower())
 
 
 @lru_cache(maxsize=200_000)

@@ -75,19 +75,28 @@ def _fix_tex_text(chunk: str) -> str:
     return chunk
 
 
-def _fold(s: str) -> str:
+def _is_folded(s: str) -> bool:
+    """True when ``" ".join(s.split()) == s``. Every character str.split() splits on except
+    the ASCII space is non-printable (Unicode categories Cc, Zs, Zl, Zp), so printable text
+    with no double or outer space is already folded."""
+    return s.isprintable() and "  " not in s and s[:1] != " " and s[-1:] != " "
+
+
+def _fold_space(s: str) -> str:
     """``" ".join(s.split())``: whitespace runs to one space, none at the ends, ~3x cheaper on
-    most text. Every character str.split() splits on except the ASCII space is non-printable
-    (Unicode categories Cc, Zs, Zl, Zp), so printable text with no double or outer space is
-    already folded; ASCII text whose only other whitespace is line breaks needs just those replaced."""
-    if s.isprintable():
-        if "  " not in s and s[:1] != " " and s[-1:] != " ":
-            return s
-    elif s.isascii():
+    most text (ASCII text whose only other whitespace is line breaks needs just those replaced)."""
+    if _is_folded(s):
+        return s
+    if s.isascii():
         t = s.replace("\n", " ")
-        if t.isprintable() and "  " not in t and t[:1] != " " and t[-1:] != " ":
+        if _is_folded(t):
             return t
     return " ".join(s.split())
+
+
+def _plain(s: str) -> bool:
+    """Nothing for display_text to decode: no entity, TeX, quotes or dashes to rewrite."""
+    return "&" not in s and "\\" not in s and "`" not in s and "''" not in s and "--" not in s
 
 
 def display_text(raw: str | None) -> str:
@@ -99,10 +108,10 @@ def display_text(raw: str | None) -> str:
         return ""
     # Fast path (most titles, author names and many abstracts): nothing to decode, only
     # whitespace to fold. str.split() folds the same whitespace as \s+ and is ~10x cheaper.
-    if "&" not in raw and "\\" not in raw and "`" not in raw and "''" not in raw and "--" not in raw:
-        return _fold(raw)
+    if _plain(raw):
+        return _fold_space(raw)
     s = html.unescape(raw) if "&" in raw else raw
-    s = _fold(s)
+    s = _fold_space(s)
     parts = _MATH_RE.split(s)
     return "".join(p if i % 2 else _fix_tex_text(p) for i, p in enumerate(parts))
 
@@ -112,10 +121,16 @@ def display_texts(items: list[str]) -> list[str]:
     list joined by "|" (which needs no work and breaks any pair such as "--" between items) needs
     nothing, no item does and the list comes back as it is, one check instead of one per name."""
     j = "|".join(items)
-    if (j.isprintable() and "  " not in j and " |" not in j and "| " not in j and j[:1] != " " and j[-1:] != " "
-            and "&" not in j and "\\" not in j and "`" not in j and "''" not in j and "--" not in j and "" not in items):
+    if "" not in items and _plain(j) and _is_folded(j) and " |" not in j and "| " not in j:
         return list(items)
     return [display_text(x) for x in items]
+
+
+def strip_accents(s: str) -> str:
+    """Diacritics removed ("Schrödinger" -> "Schrodinger"), as FTS5's remove_diacritics does."""
+    if s.isascii():
+        return s
+    return "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
 
 
 def split_authors(raw: str) -> list[str]:

@@ -14,12 +14,11 @@ import csv
 import difflib
 import io
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from paperwire.store import profiles
-from paperwire.text import canonical_id, display_text
+from paperwire.text import canonical_id, display_text, strip_accents
 
 TITLE_THRESHOLD = 0.9
 FORMATS = ("bibtex", "ris", "zotero_csv", "ids")
@@ -85,9 +84,7 @@ def clean_doi(raw: str | None) -> str | None:
 
 
 def norm_title(t: str) -> str:
-    t = display_text(t.replace("{", "").replace("}", ""))
-    t = unicodedata.normalize("NFKD", t)
-    t = "".join(c for c in t if not unicodedata.combining(c)).lower()
+    t = strip_accents(display_text(t.replace("{", "").replace("}", ""))).lower()
     return " ".join(re.sub(r"[^a-z0-9]+", " ", t).split())
 
 
