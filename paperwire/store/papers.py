@@ -347,10 +347,19 @@ def _insert_new(conn: sqlite3.Connection, papers: list[Paper], now: str, prepare
     rows.sort()
     stamp = (now, now)
     conn.executemany(_INSERT_PAPER, [r + stamp for r in rows])
-    lists = sorted([(p.id, p.authors, p.categories, [(v.number, v.created, v.size) for v in p.versions],
-                     [(l.url, l.kind) for l in p.links]) for p in papers]
-                   + [(p[PREP_ID], p[PREP_AUTHORS], p[PREP_CATEGORIES], p[PREP_VERSIONS], p[PREP_LINKS])
-                      for p in prepared], key=lambda x: x[0])
+    _insert_children(conn, sorted([_child_lists(p) for p in papers]
+                                  + [(p[PREP_ID], p[PREP_AUTHORS], p[PREP_CATEGORIES], p[PREP_VERSIONS], p[PREP_LINKS])
+                                     for p in prepared], key=lambda x: x[0]))
+
+
+def _child_lists(p: Paper) -> tuple:
+    """(id, authors, categories, versions, links) as _insert_children takes them."""
+    return (p.id, p.authors, p.categories, [(v.number, v.created, v.size) for v in p.versions],
+            [(l.url, l.kind) for l in p.links])
+
+
+def _insert_children(conn: sqlite3.Connection, lists: list[tuple]) -> None:
+    """The rows of the child tables for (id, authors, categories, versions, links) entries."""
     conn.executemany("INSERT INTO paper_authors(paper_id, position, name) VALUES (?,?,?)",
                      [(pid, i, a) for pid, authors, _, _, _ in lists for i, a in enumerate(authors)])
     conn.executemany("INSERT OR IGNORE INTO paper_categories(paper_id, category, position) VALUES (?,?,?)",
@@ -374,11 +383,4 @@ def _write_paper(conn: sqlite3.Connection, p: Paper, now: str, is_new: bool) -> 
         for table in ("paper_authors", "paper_categories", "versions"):
             conn.execute(f"DELETE FROM {table} WHERE paper_id=?", (p.id,))
         conn.execute("DELETE FROM links WHERE paper_id=? AND origin='text'", (p.id,))
-    conn.executemany("INSERT INTO paper_authors(paper_id, position, name) VALUES (?,?,?)",
-                     [(p.id, i, a) for i, a in enumerate(p.authors)])
-    conn.executemany("INSERT OR IGNORE INTO paper_categories(paper_id, category, position) VALUES (?,?,?)",
-                     [(p.id, c, i) for i, c in enumerate(p.categories)])
-    conn.executemany("INSERT INTO versions(paper_id, version, created, size) VALUES (?,?,?,?)",
-                     [(p.id, v.number, v.created, v.size) for v in p.versions])
-    conn.executemany("INSERT OR IGNORE INTO links(paper_id, url, kind, origin) VALUES (?,?,?,'text')",
-                     [(p.id, l.url, l.kind) for l in p.links])
+    _insert_children(conn, [_child_lists(p)])
