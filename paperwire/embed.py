@@ -297,9 +297,6 @@ class _HNSW:
     def __init__(self, dim: int, index=None):
         import faiss
 
-        # One query at a time gains nothing from OpenMP threads, and on a busy machine their
-        # spin-waiting made a 75k-vector search 5x slower (41 ms vs 8 ms). Builds set their own.
-        faiss.omp_set_num_threads(1)
         self.dim = dim
         self.ef_search = HNSW_EF_SEARCH
         if index is None:
@@ -327,8 +324,9 @@ class _HNSW:
         k = min(k, len(self))
         if k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        # OpenMP's thread count is per calling thread: the one set at load time does not reach
-        # the web server's worker threads, where faiss then woke (and spun) a team per query.
+        # One query at a time gains nothing from OpenMP threads, and on a busy machine their
+        # spin-waiting made a 75k-vector search 5x slower (41 ms vs 8 ms). The count is per
+        # calling thread, so it is set here, in whichever thread searches (a web worker's too).
         faiss.omp_set_num_threads(1)
         params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k))
         D, I = self.index.search(q[None, :].astype(np.float32), k, params=params)
@@ -377,6 +375,11 @@ class VectorSearch:
     def size(self) -> int:
         self._ensure()
         return len(self._index) if self._index is not None else 0
+
+    def known_empty(self) -> bool:
+        """True when the index is loaded and holds no vector (never loads it: loading is the
+        encoder thread's job, under the encode timeout)."""
+        return self._index is not None and self.size() == 0
 
     def _ensure(self) -> None:
         """Load or build the index once, then pick up new vectors every few seconds."""

@@ -382,9 +382,8 @@ class SearchEngine:
         qvec = None
         if mode in ("semantic", "hybrid"):
             try:
-                if self._vectors is not None and self._vectors._index is not None and self.vectors.size() == 0:
-                    # nothing to compare with: do not spend the encoding (a loaded index only;
-                    # loading one is the encoder thread's job, under the timeout)
+                if self._vectors is not None and self._vectors.known_empty():
+                    # nothing to compare with: do not spend the encoding
                     raise EncoderUnavailable("no paper vectors yet: run `paperwire index`")
                 qvec = self._encode_query(text)
                 if self.vectors.size() == 0:
