@@ -103,13 +103,15 @@ _workers_opt = click.option("--workers", type=click.IntRange(1, 64), default=1, 
                             help="Processes building digests in parallel (one per CPU core is plenty).")
 
 
+def _digest_options(f):
+    """The options `digest build` and `digest send` share, in the order --help lists them."""
+    for opt in reversed((_period_opt, _asof_opt, _dry_opt, _to_opt, _out_opt, _workers_opt)):
+        f = opt(f)
+    return f
+
+
 @digest.command("build")
-@_period_opt
-@_asof_opt
-@_dry_opt
-@_to_opt
-@_out_opt
-@_workers_opt
+@_digest_options
 @pass_ctx
 def digest_build(c: Context, period: str, as_of: str, dry_run: bool, to: str | None, out: str | None,
                  workers: int) -> None:
@@ -118,12 +120,7 @@ def digest_build(c: Context, period: str, as_of: str, dry_run: bool, to: str | N
 
 
 @digest.command("send")
-@_period_opt
-@_asof_opt
-@_dry_opt
-@_to_opt
-@_out_opt
-@_workers_opt
+@_digest_options
 @click.option("--no-wait", is_flag=True, help="Do not wait in-process for retries of temporary failures.")
 @pass_ctx
 def digest_send(c: Context, period: str, as_of: str, dry_run: bool, to: str | None, out: str | None,
