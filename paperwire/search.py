@@ -13,6 +13,7 @@ so user text can never inject FTS5 operators.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import html
 import logging
 import re
@@ -172,10 +173,10 @@ def _parse_query(q) -> tuple[str, Filters]:
     return text, f
 
 
-@dataclass
+@dataclass(frozen=True)  # shared: _clauses caches them
 class _Clause:
     kind: str  # term | prefix | phrase (quoted by the user) | compound ("self-supervised")
-    words: list[str]
+    words: tuple[str, ...]
 
     def fts(self) -> str:
         body = " ".join(self.words).replace('"', '""')
@@ -184,15 +185,16 @@ class _Clause:
         return f'"{body}"'
 
 
-def _clauses(text: str) -> list[_Clause]:
+@functools.lru_cache(maxsize=256)  # one search parses its text for the MATCH, tantivy and the marks
+def _clauses(text: str) -> tuple[_Clause, ...]:
     out: list[_Clause] = []
     seen: set[tuple] = set()
     for tok in _TOKEN_RE.findall(text):
         if tok.startswith('"'):
-            words = [w.lower() for w in _WORD_RE.findall(tok)]
+            words = tuple(w.lower() for w in _WORD_RE.findall(tok))
             c = _Clause("phrase" if len(words) > 1 else "term", words)
         else:
-            words = [w.lower() for w in _WORD_RE.findall(tok)]
+            words = tuple(w.lower() for w in _WORD_RE.findall(tok))
             if len(words) == 1 and tok.rstrip().endswith("*") and len(words[0]) >= 2:
                 c = _Clause("prefix", words)
             elif len(words) > 1:  # "self-supervised", "3D-aware": the parts in order
@@ -201,18 +203,18 @@ def _clauses(text: str) -> list[_Clause]:
                 c = _Clause("term", words)
         if not c.words:
             continue
-        key = (c.kind, tuple(c.words))
+        key = (c.kind, c.words)
         if key not in seen:
             seen.add(key)
             out.append(c)
-    return out[: MAX_TERMS * 2]
+    return tuple(out[: MAX_TERMS * 2])
 
 
-def _content_clauses(text: str) -> list[_Clause]:
+def _content_clauses(text: str) -> tuple[_Clause, ...]:
     """The clauses searched for (and marked): stopword terms dropped, unless the query has
     nothing else (a query of stopwords only still searches for them)."""
     clauses = _clauses(text)
-    return [c for c in clauses if not (c.kind == "term" and c.words[0] in STOPWORDS)] or clauses
+    return tuple(c for c in clauses if not (c.kind == "term" and c.words[0] in STOPWORDS)) or clauses
 
 
 def fts_expression(text: str, author: str | None = None) -> str:
