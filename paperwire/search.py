@@ -571,10 +571,10 @@ class SearchEngine:
     def refresh(self, progress=None, rebuild_lexical: bool = False) -> dict:
         """Embed new/changed papers and update the vector index. The FTS5 index is kept
         current by triggers; the tantivy index (large stores only) is synced here."""
-        from paperwire.store.bulk import catch_up_fts
+        from paperwire.store.bulk import catch_up
 
         # an interrupted bulk import may have left new papers out of FTS5: index them first
-        deferred = catch_up_fts(self.store)
+        deferred = catch_up(self.store)
         out = self.vectors.refresh(progress=progress)
         if deferred:
             out["lexical_deferred_indexed"] = deferred

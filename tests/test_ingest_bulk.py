@@ -1,4 +1,4 @@
-"""Bulk imports (deferred full-text indexing) and parsing in a child process: the same store and
+"""Bulk imports (deferred search, author, category and full-text rows) and parsing in a child process: the same store and
 the same search results as the ordinary path, every paper searchable when an import returns,
 kills (mid-import and mid-catch-up) followed by a re-run, and writes while indexing is deferred."""
 
@@ -21,7 +21,7 @@ from paperwire.ingest import import_file, run_import
 from paperwire.ingest.parallel import parse_in_child
 from paperwire.models import Paper, Problem, Version
 from paperwire.store import Store
-from paperwire.store.bulk import catch_up_fts, defer_fts, fts_pending
+from paperwire.store.bulk import catch_up, catch_up_derived, catch_up_fts, defer, defer_fts, derived_pending, fts_pending
 from paperwire.store.papers import get_paper, prepare, upsert_papers
 
 QUERIES = ["learning", "quantum", "graph neural", "diffusion", "language model", "black hole", "transformer",
@@ -79,6 +79,8 @@ def test_bulk_and_child_parsing_store_and_find_the_same_as_the_ordinary_path(tmp
         assert (a.read, a.stored, a.updated, a.unchanged, a.skipped) == (b.read, b.stored, b.updated, b.unchanged, b.skipped)
     assert b.unchanged == b.read
     assert fts_pending(bulk) == 0 and bulk.query_one("SELECT count(*) FROM search_fts_deferred")[0] == 0
+    assert derived_pending(bulk) == 0 and bulk.query_one("SELECT count(*) FROM papers_derived_deferred")[0] == 0
+    assert bulk.query_one("PRAGMA foreign_keys")[0] == 1  # off for the bulk import only
     fts_consistent(bulk)
     fts_consistent(plain)
     got, want = dump(bulk), dump(plain)
@@ -179,6 +181,49 @@ def test_interrupted_catch_up_resumes_and_any_later_import_finishes_it(tmp_path)
     fts_consistent(store)
 
 
+def test_interrupted_derived_catch_up_resumes_and_writes_the_rows_the_ordinary_path_writes(tmp_path):
+    """A bulk import stores papers without their search document and author and category rows;
+    the catch-up writes them from the papers rows, resumably, exactly as the ordinary path does,
+    also for papers updated or added by another writer while they waited."""
+    papers = [Paper(id=f"2503.{i:05d}", title=f"Hedgehog study {i}.", abstract="Spines and quills.",
+                    authors=[f"A. Author{i}", "B. Shared", "Zoë Ünicode"], categories=["q-bio.PE", "cs.LG", "q-bio.PE"],
+                    versions=[Version(1, "2025-03-01T00:00:00Z")]) for i in range(1000)]
+    plain, bulk = Store(tmp_path / "p.db"), Store(tmp_path / "b.db")
+    upsert_papers(plain, papers, "test")
+    with bulk.transaction() as conn:  # what a bulk import killed before its catch-up leaves
+        defer(conn)
+        upsert_papers(bulk, papers, "test", conn=conn, bulk=True)
+    assert derived_pending(bulk) == 1000 and fts_pending(bulk) == 0
+    for table in ("paper_authors", "paper_categories", "search_docs"):
+        assert bulk.query_one(f"SELECT count(*) FROM {table}")[0] == 0
+    revised = dataclasses.replace(papers[5], title="Hedgehog study five, revised", authors=["C. Solo"], categories=["cs.AI"],
+                                  versions=[Version(2, "2025-04-01T00:00:00Z")])
+    submitted = Paper(id="2503.09999", title="Submitted meanwhile", authors=["D. Web"], categories=["cs.AI"])
+    for s in (plain, bulk):  # other writers while the rows wait
+        assert upsert_papers(s, [revised], "oai").updated == 1
+        assert upsert_papers(s, [submitted], "submission").stored == 1
+
+    def stop(done):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        catch_up_derived(bulk, chunk=300, on_progress=stop)
+    assert derived_pending(bulk) == 1001 - 300  # the first range committed with its progress
+    assert fts_pending(bulk) == 300 and not search(bulk, "hedgehog")  # its documents wait for FTS5
+    stages = []
+    assert catch_up(bulk, on_progress=lambda stage, n: stages.append(stage)) == 1001
+    assert stages[0] == "search and author rows" and stages[-1] == "full-text index"
+    assert derived_pending(bulk) == fts_pending(bulk) == 0
+    assert bulk.query_one("SELECT count(*) FROM papers_derived_deferred")[0] == 0
+    fts_consistent(bulk)
+    assert dump(bulk) == dump(plain)
+    assert len(search(bulk, "hedgehog")) == 1000 and search(bulk, "revised") == {"2503.00005"}
+    assert bulk.query_one("SELECT count(*) FROM paper_authors WHERE name = 'ZOë Ünicode' COLLATE NOCASE")[0] == 999
+    # nothing deferred: the insert trigger writes search documents at once again
+    upsert_papers(bulk, [Paper(id="2503.10000", title="Yak wool")], "submission")
+    assert search(bulk, "yak") == {"2503.10000"}
+
+
 @pytest.mark.slow
 def test_killed_bulk_import_then_rerun_leaves_every_paper_searchable(tmp_path):
     """SIGKILL a real `paperwire ingest --bulk` mid-import; the deferred papers are not lost to
@@ -203,14 +248,19 @@ def test_killed_bulk_import_then_rerun_leaves_every_paper_searchable(tmp_path):
         killed_at = c.execute("SELECT count(*) FROM papers").fetchone()[0]
         assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert c.execute("SELECT count(*) FROM search_fts_deferred").fetchone()[0] == 1
+        assert c.execute("SELECT count(*) FROM papers_derived_deferred").fetchone()[0] == 1
     assert 0 < killed_at < 3000, "the kill should land mid-import"
     out = subprocess.run(cmd + ["--no-bulk", str(snap)], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "resumed after position" in out.stdout
     store = Store(db)
     assert store.query_one("SELECT count(*) FROM papers")[0] == 3000
-    assert fts_pending(store) == 0
+    assert fts_pending(store) == derived_pending(store) == 0
     fts_consistent(store)
+    # every paper has its search document and one author row per listed author
+    assert store.query_one("SELECT count(*) FROM search_docs")[0] == 3000
+    assert store.query_one("SELECT count(*) FROM papers p WHERE json_array_length(p.authors) != "
+                           "(SELECT count(*) FROM paper_authors a WHERE a.paper_id = p.id)")[0] == 0
     for pid, title in store.query("SELECT id, title_display FROM papers ORDER BY random() LIMIT 25"):
         words = [w for w in title.replace('"', " ").split() if w.isalpha()][:3]
         if words:

@@ -17,8 +17,8 @@ from paperwire.cli import Context, cli, pass_ctx
 @click.option("--strict", is_flag=True, help="Exit 1 if any record was skipped.")
 @click.option("--batch-size", type=int, default=None, help="Records per transaction [default: 2000; 10000 with --bulk].")
 @click.option("--bulk/--no-bulk", default=None,
-              help="Add new papers to the full-text index in one pass after they are stored instead of one by one "
-                   "(~2x faster imports; default: on for files of 32 MB or more).")
+              help="Store new papers first, then add them to the search, author and category indexes in one pass "
+                   "instead of one by one (~2x faster imports; default: on for files of 32 MB or more).")
 @pass_ctx
 def ingest(c: Context, sources: tuple[str, ...], fmt: str | None, strict: bool, batch_size: int | None,
            bulk: bool | None) -> None:
@@ -53,8 +53,8 @@ def ingest(c: Context, sources: tuple[str, ...], fmt: str | None, strict: bool, 
             def on_problem(p):
                 progress.console.print(f"[yellow]skipped[/] {p.position}: {p.reason}", highlight=False)
 
-            def on_catch_up(n, task=task):
-                progress.update(task, stats=f"full-text index: {n} added")
+            def on_catch_up(stage, n, task=task):
+                progress.update(task, stats=f"{stage}: {n} papers")
 
             summary = import_file(c.store, src, kind, batch_size=batch_size, on_progress=on_progress,
                                   on_problem=on_problem if sys.stderr.isatty() else None, bulk=bulk,

@@ -1,11 +1,20 @@
-"""Bulk imports: the FTS5 insert of new papers deferred to one pass at the end (migration 0023).
+"""Bulk imports: what a new paper derives from its own row is written afterwards, set-based.
 
-Indexing a paper inside the insert trigger, one row at a time, costs ~2.5x what storing it
-does; one ``INSERT INTO papers_fts ... SELECT`` over a range of new documents costs about a
-third of that. While ``search_fts_deferred`` holds its row, documents with
-``docid >= from_docid`` are not in ``papers_fts`` and the triggers leave them alone;
-``catch_up_fts`` indexes them a docid range per transaction, moving ``from_docid`` in the same
-transaction, so a killed catch-up resumes where it stopped and never indexes a document twice.
+Storing a paper one row at a time through the triggers costs, besides the papers row: its
+search document (migration 0020, three indexes), its author and category rows (a NOCASE name
+index) and its FTS5 entry (tokenising, ~2.5x the store write alone). In a bulk import the
+writer stores only the papers rows with their versions, links and sources; ``catch_up`` then
+writes the rest in two resumable passes, each a range per transaction that moves its marker in
+the same transaction (so a killed pass resumes where it stopped and never writes a row twice):
+
+1. ``catch_up_derived`` (migration 0024): papers with ``rowid >= from_rowid`` get their search
+   document and their author and category rows, from the row itself (json_each over the
+   authors and categories lists), one INSERT ... SELECT each;
+2. ``catch_up_fts`` (migration 0023): search documents with ``docid >= from_docid`` are added to
+   ``papers_fts``, one INSERT ... SELECT per range.
+
+While a marker exists the triggers leave those papers alone. Foreign keys are not checked
+during a bulk import (see ``import_session``).
 """
 
 from __future__ import annotations
@@ -24,7 +33,11 @@ def import_session(store: Store, bulk: bool) -> Iterator[None]:
     ``temp_store=MEMORY``: the search triggers make every papers INSERT write a second table, so
     SQLite keeps a statement journal for it; on disk that is a temp file opened and truncated
     for each row (~20 us of ~60 us a new paper costs), in memory it is a few page copies. Nothing
-    durable lives there. A bulk import also gets a larger page cache (its batches are larger).
+    durable lives there. A bulk import also gets a larger page cache (its batches are larger)
+    and no foreign-key checks: every child row it writes (versions, links, sources, and in the
+    catch-up authors and categories) is for a paper written before it in the same transaction
+    or read from the papers table, so the check (~10 us a paper: one lookup per child row) can
+    never fail there. The setting belongs to this connection and is put back after the import.
 
     (Checkpointing the WAL from a second thread while the writer goes on was tried and is wrong:
     SQLite restarts the WAL only when a checkpoint has caught up with the last commit when the
@@ -34,7 +47,7 @@ def import_session(store: Store, bulk: bool) -> Iterator[None]:
     conn = store.conn
     saved = []
     if not conn.in_transaction:
-        wanted = [("temp_store", "2")] + ([("cache_size", "-131072")] if bulk else [])
+        wanted = [("temp_store", "2")] + ([("cache_size", "-131072"), ("foreign_keys", "0")] if bulk else [])
         for name, value in wanted:
             saved.append((name, conn.execute(f"PRAGMA {name}").fetchone()[0]))
             conn.execute(f"PRAGMA {name}={value}")
@@ -45,6 +58,18 @@ def import_session(store: Store, bulk: bool) -> Iterator[None]:
             conn.execute(f"PRAGMA {name}={value}")
 
 
+def defer(conn: sqlite3.Connection) -> None:
+    """From now on new papers get neither their derived rows nor their FTS5 entry at once (call
+    inside the batch's transaction, so the deferral and the papers it covers commit together).
+    ``from_rowid`` only ever moves down here: papers deleted since an earlier deferral must not
+    leave a new paper's rowid below it (writing derived rows twice is harmless, the catch-up
+    ignores rows that exist)."""
+    conn.execute("INSERT INTO papers_derived_deferred(id, from_rowid) "
+                 "SELECT 1, COALESCE(MAX(rowid), 0) + 1 FROM papers WHERE true "
+                 "ON CONFLICT(id) DO UPDATE SET from_rowid = MIN(from_rowid, excluded.from_rowid)")
+    defer_fts(conn)
+
+
 def defer_fts(conn: sqlite3.Connection) -> None:
     """From now on new papers are not tokenised by the insert trigger (call inside the batch's
     transaction, so the deferral and the papers it covers commit together). Keeps an earlier,
@@ -53,12 +78,58 @@ def defer_fts(conn: sqlite3.Connection) -> None:
                  "SELECT 1, COALESCE(MAX(docid), 0) + 1 FROM search_docs")
 
 
+def derived_pending(store: Store) -> int:
+    """How many papers still wait for their derived rows (0 when nothing is deferred)."""
+    row = store.query_one("SELECT from_rowid FROM papers_derived_deferred WHERE id = 1")
+    if row is None:
+        return 0
+    return store.query_one("SELECT count(*) FROM papers WHERE rowid >= ?", (row[0],))[0]
+
+
 def fts_pending(store: Store) -> int:
     """How many search documents are waiting to be indexed (0 when nothing is deferred)."""
     row = store.query_one("SELECT from_docid FROM search_fts_deferred WHERE id = 1")
     if row is None:
         return 0
     return store.query_one("SELECT count(*) FROM search_docs WHERE docid >= ?", (row[0],))[0]
+
+
+def catch_up(store: Store, on_progress: Callable[[str, int], None] | None = None) -> int:
+    """Finish whatever bulk imports deferred: derived rows, then the full-text index. Returns how
+    many documents were added to the full-text index. ``on_progress(stage, done)``."""
+    catch_up_derived(store, on_progress=on_progress and (lambda n: on_progress("search and author rows", n)))
+    return catch_up_fts(store, on_progress=on_progress and (lambda n: on_progress("full-text index", n)))
+
+
+def catch_up_derived(store: Store, chunk: int = 50000, on_progress: Callable[[int], None] | None = None) -> int:
+    """Write the search documents, author and category rows of every deferred paper; returns how
+    many papers. The new search documents join the FTS5 deferral (catch_up_fts indexes them).
+    The rows exactly as the insert trigger and ``_insert_children`` write them: positions from
+    the lists' order, a category listed twice kept once (its first position)."""
+    done = 0
+    while True:
+        with store.transaction() as conn:
+            row = conn.execute("SELECT from_rowid FROM papers_derived_deferred WHERE id = 1").fetchone()
+            if row is None:
+                return done
+            lo, hi = row[0], row[0] + chunk
+            defer_fts(conn)
+            done += conn.execute(
+                "INSERT INTO search_docs(paper_id, title_key, dirty) "
+                "SELECT id, lower(rtrim(trim(title_display), '.')), 1 FROM papers WHERE rowid >= ? AND rowid < ? "
+                "ORDER BY rowid ON CONFLICT(paper_id) DO NOTHING", (lo, hi)).rowcount
+            conn.execute("INSERT OR IGNORE INTO paper_authors(paper_id, position, name) "
+                         "SELECT p.id, a.key, a.value FROM papers p, json_each(p.authors) a "
+                         "WHERE p.rowid >= ? AND p.rowid < ?", (lo, hi))
+            conn.execute("INSERT OR IGNORE INTO paper_categories(paper_id, category, position) "
+                         "SELECT p.id, c.value, c.key FROM papers p, json_each(p.categories) c "
+                         "WHERE p.rowid >= ? AND p.rowid < ?", (lo, hi))
+            if conn.execute("SELECT 1 FROM papers WHERE rowid >= ? LIMIT 1", (hi,)).fetchone():
+                conn.execute("UPDATE papers_derived_deferred SET from_rowid = ? WHERE id = 1", (hi,))
+            else:
+                conn.execute("DELETE FROM papers_derived_deferred WHERE id = 1")
+        if on_progress:
+            on_progress(done)
 
 
 HASHSIZE = 64 * 2**20

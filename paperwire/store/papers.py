@@ -229,7 +229,7 @@ def stored_ids(store: Store, ids: list[str]) -> set[str]:
 
 
 def upsert_papers(store: Store, items: list[Paper | HFEntry | Prepared], source: str, source_ref: str | None = None,
-                  conn: sqlite3.Connection | None = None) -> UpsertResult:
+                  conn: sqlite3.Connection | None = None, bulk: bool = False) -> UpsertResult:
     """Merge a batch of records into the store. Call inside ``store.transaction()`` to make the
     batch atomic together with a checkpoint; on its own it opens its own transaction.
 
@@ -237,10 +237,13 @@ def upsert_papers(store: Store, items: list[Paper | HFEntry | Prepared], source:
     a record whose fingerprint equals the one this source reported last time is skipped
     without reading the stored paper; papers not yet stored are inserted with one
     ``executemany`` per table for the whole batch.
+
+    ``bulk`` (inside a batch deferred by ``paperwire.store.bulk.defer``): new papers are stored
+    without their author and category rows, which the bulk catch-up writes.
     """
     if conn is None:
         with store.transaction() as c:
-            return upsert_papers(store, items, source, source_ref, conn=c)
+            return upsert_papers(store, items, source, source_ref, conn=c, bulk=bulk)
     result = UpsertResult()
     now = utcnow()
     hashes = [i[PREP_HASH] if type(i) is tuple else record_hash(i) for i in items]
@@ -280,7 +283,7 @@ def upsert_papers(store: Store, items: list[Paper | HFEntry | Prepared], source:
                             item.github_stars, item.project_page, now))
     new = [m for b, m in touched.values() if b is None]
     if new or fresh:
-        _insert_new(conn, new, now, list(fresh.values()))
+        _insert_new(conn, new, now, list(fresh.values()), derived=not bulk)
         result.stored += len(new) + len(fresh)
     for pid, (before, merged) in touched.items():
         if before is None:
@@ -340,16 +343,18 @@ def _paper_values(p: Paper, now: str) -> tuple:
     return _paper_row(p) + (now, now)
 
 
-def _insert_new(conn: sqlite3.Connection, papers: list[Paper], now: str, prepared: list[Prepared] = ()) -> None:
+def _insert_new(conn: sqlite3.Connection, papers: list[Paper], now: str, prepared: list[Prepared] = (),
+                derived: bool = True) -> None:
     """Papers known to be absent: plain inserts, one executemany per table, in id order (the
-    tables are keyed by paper id, so inserting in key order keeps b-tree pages together)."""
+    tables are keyed by paper id, so inserting in key order keeps b-tree pages together).
+    ``derived``: the author and category rows too (a bulk import leaves them to its catch-up)."""
     rows = [_paper_row(p) for p in papers] + [p[PREP_ROW] for p in prepared]
     rows.sort()
     stamp = (now, now)
     conn.executemany(_INSERT_PAPER, [r + stamp for r in rows])
     _insert_children(conn, sorted([_child_lists(p) for p in papers]
                                   + [(p[PREP_ID], p[PREP_AUTHORS], p[PREP_CATEGORIES], p[PREP_VERSIONS], p[PREP_LINKS])
-                                     for p in prepared], key=lambda x: x[0]))
+                                     for p in prepared], key=lambda x: x[0]), derived)
 
 
 def _child_lists(p: Paper) -> tuple:
@@ -358,12 +363,14 @@ def _child_lists(p: Paper) -> tuple:
             [(l.url, l.kind) for l in p.links])
 
 
-def _insert_children(conn: sqlite3.Connection, lists: list[tuple]) -> None:
-    """The rows of the child tables for (id, authors, categories, versions, links) entries."""
-    conn.executemany("INSERT INTO paper_authors(paper_id, position, name) VALUES (?,?,?)",
-                     [(pid, i, a) for pid, authors, _, _, _ in lists for i, a in enumerate(authors)])
-    conn.executemany("INSERT OR IGNORE INTO paper_categories(paper_id, category, position) VALUES (?,?,?)",
-                     [(pid, c, i) for pid, _, cats, _, _ in lists for i, c in enumerate(cats)])
+def _insert_children(conn: sqlite3.Connection, lists: list[tuple], derived: bool = True) -> None:
+    """The rows of the child tables for (id, authors, categories, versions, links) entries
+    (``derived``: author and category rows too; bulk.catch_up_derived writes the same rows)."""
+    if derived:
+        conn.executemany("INSERT INTO paper_authors(paper_id, position, name) VALUES (?,?,?)",
+                         [(pid, i, a) for pid, authors, _, _, _ in lists for i, a in enumerate(authors)])
+        conn.executemany("INSERT OR IGNORE INTO paper_categories(paper_id, category, position) VALUES (?,?,?)",
+                         [(pid, c, i) for pid, _, cats, _, _ in lists for i, c in enumerate(cats)])
     conn.executemany("INSERT INTO versions(paper_id, version, created, size) VALUES (?,?,?,?)",
                      [(pid, *v) for pid, _, _, versions, _ in lists for v in versions])
     conn.executemany("INSERT OR IGNORE INTO links(paper_id, url, kind, origin) VALUES (?,?,?,'text')",
