@@ -28,8 +28,9 @@ def ingest(c: Context, sources: tuple[str, ...], fmt: str | None, strict: bool, 
 
     An interrupted import resumes after its last committed batch when run again. Files of 8 MB
     or more are parsed in a second process. With --bulk, papers stored by the import become
-    findable by words when it finishes (by meaning after `paperwire index`, as always); a bulk
-    import that was interrupted is finished, index included, by the next `paperwire ingest`.
+    findable by words, and listed on their author and category pages, when it finishes (by
+    meaning after `paperwire index`, as always); a bulk import that was interrupted is
+    finished, indexes included, by the next `paperwire ingest` or `paperwire index`.
     """
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
