@@ -49,6 +49,9 @@ class Paper:
     hf_upvotes: int | None = None
     hf_featured_on: str | None = None
     hidden: bool = False
+    # The source record's own fingerprint where its parser has one (a hash of the JSON line,
+    # paperwire.ingest.snapshot), else None. Not a field: it is not compared, stored or shown.
+    fingerprint = None
 
     @property
     def primary_category(self) -> str | None:

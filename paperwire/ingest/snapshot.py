@@ -9,8 +9,11 @@ import json
 import re
 from calendar import monthrange
 from email.utils import parsedate_to_datetime
+from hashlib import blake2b
 from pathlib import Path
 from typing import Iterator
+
+import orjson
 
 from paperwire.ingest.files import iter_lines
 from paperwire.models import Paper, Problem, Version
@@ -86,24 +89,37 @@ def snapshot_record(rec: dict) -> Paper:
 
 
 def parse_json_lines(path: str | Path, convert, start: int = 0) -> Iterator[tuple[int, Paper | Problem]]:
+    """Each line through ``convert``. A Paper's fingerprint is a hash of its line, the same
+    whether the file is parsed here or in a parser process (paperwire.ingest.parallel), so a
+    re-import finds every unchanged record either way. (A store written when fingerprints were
+    hashes of the fields merges each record once more on its next import and finds it unchanged.)"""
     name = Path(path).name
     for lineno, raw in iter_lines(path, start):
         if isinstance(raw, Problem):
             yield lineno, raw
             continue
-        if not raw.strip():
-            continue
         try:
-            rec = json.loads(raw)
-        except ValueError as exc:
-            yield lineno, Problem(f"{name}:line {lineno}", f"malformed JSON ({exc.__class__.__name__}: {exc})")
-            continue
+            rec = orjson.loads(raw)  # ~3x cheaper than json.loads
+        except orjson.JSONDecodeError:
+            if not raw.strip():
+                continue  # a blank line
+            # what orjson refuses and json takes (lone surrogates, NaN, a BOM, integers beyond
+            # 64 bits) is read as before, and a malformed line is reported in json's words
+            try:
+                rec = json.loads(raw)
+            except ValueError as exc:
+                yield lineno, Problem(f"{name}:line {lineno}", f"malformed JSON ({exc.__class__.__name__}: {exc})")
+                continue
         try:
-            yield lineno, check_types(convert(rec))
+            paper = check_types(convert(rec))
         except ValueError as exc:
             yield lineno, Problem(f"{name}:line {lineno}", str(exc))
+            continue
         except (TypeError, AttributeError, KeyError) as exc:  # a field of the wrong JSON type
             yield lineno, Problem(f"{name}:line {lineno}", f"unexpected field type ({exc.__class__.__name__}: {exc})")
+            continue
+        paper.fingerprint = blake2b(raw, digest_size=12).hexdigest()  # the line as read, with its line end
+        yield lineno, paper
 
 
 _OPTIONAL_TEXT = ("comments", "journal_ref", "doi", "license", "submitter", "published", "updated", "listed")
@@ -113,6 +129,16 @@ def check_types(p: Paper) -> Paper:
     """Refuse a record whose fields are not the text the store keeps (a number where a comment
     belongs, a list of objects as authors), naming the field: such a value would otherwise
     fail the whole batch at write time instead of this one record."""
+    # One cheap pass for the usual record (exact types; str.join takes only text), the
+    # field-by-field checks only to name what is wrong.
+    if (type(p.title) is str and type(p.abstract) is str
+            and all(v is None or type(v) is str for v in (p.comments, p.journal_ref, p.doi, p.license, p.submitter,
+                                                          p.published, p.updated, p.listed))):
+        try:
+            "".join(p.authors), "".join(p.categories)
+            return p
+        except TypeError:
+            pass
     if not isinstance(p.title, str) or not isinstance(p.abstract, str):
         raise ValueError(f"{p.id}: title and abstract must be text")
     for f in _OPTIONAL_TEXT:

@@ -60,17 +60,21 @@ def merge(old: Paper | None, new: Paper) -> Paper:
             cur = by_num.get(v.number)
             by_num[v.number] = Version(v.number, (cur and cur.created) or v.created, (cur and cur.size) or v.size) if cur else v
         merged.versions = [by_num[k] for k in sorted(by_num)]
-    dates = [v.created for v in merged.versions if v.created]
-    pubs = [d for d in [*(dates[:1]), new.published, old.published if old else None] if d]
-    merged.published = min(pubs) if pubs else None
-    ups = [d for d in [*dates, new.updated, old.updated if old else None, merged.published] if d]
-    merged.updated = max(ups) if ups else None
-    listed = [d for d in (new.listed, old.listed if old else None) if d]
-    merged.listed = min(listed) if listed else None
+    merged.published, merged.updated, merged.listed = _dates(merged.versions, new, old)
     merged.title_display = display_text(merged.title)
     merged.abstract_display = display_text(merged.abstract)
     merged.links = extract_links(merged.abstract, merged.comments)
     return merged
+
+
+def _dates(versions: list[Version], new: Paper, old: Paper | None) -> tuple[str | None, str | None, str | None]:
+    """(published, updated, listed) of the merged paper with these versions."""
+    dates = [v.created for v in versions if v.created]
+    pubs = [d for d in [*(dates[:1]), new.published, old.published if old else None] if d]
+    published = min(pubs) if pubs else None
+    ups = [d for d in [*dates, new.updated, old.updated if old else None, published] if d]
+    listed = [d for d in (new.listed, old.listed if old else None) if d]
+    return published, max(ups) if ups else None, min(listed) if listed else None
 
 
 def _content_key(p: Paper) -> tuple:
@@ -156,6 +160,8 @@ def stats(store: Store) -> dict:
 
 def record_hash(item: Paper | HFEntry) -> str:
     """A stable fingerprint of one source record (what the parser produced, before merging)."""
+    if not isinstance(item, HFEntry) and item.fingerprint is not None:
+        return item.fingerprint  # its parser's own (a JSON line's hash)
     rec = item.paper if isinstance(item, HFEntry) else item
     # joining strings is ~5x cheaper than repr() of the tuple; the separators cannot occur in
     # the text fields (control characters), so different records cannot join to the same string
@@ -192,9 +198,15 @@ def prepare(rec: Paper, stored: bool = False) -> Prepared:
     if stored:
         return (rec.id, record_hash(rec), None, rec.authors, rec.categories, versions, None, raw,
                 (rec.title, rec.abstract, rec.comments, rec.journal_ref, rec.doi, rec.license, rec.submitter))
-    m = merge(None, rec)
-    return (rec.id, record_hash(rec), _paper_row(m), rec.authors, rec.categories, versions,
-            tuple((l.url, l.kind) for l in m.links), raw)
+    # _paper_row(merge(None, rec)) built directly: merge's copy of the Paper costs more than the row
+    published, updated, listed = _dates(rec.versions, rec, None)
+    cats = rec.categories
+    row = (rec.id, rec.title, display_text(rec.title), rec.abstract or "", display_text(rec.abstract),
+           _json_strings(rec.authors, ensure_ascii=False), _json_strings(cats), cats[0] if cats else None,
+           rec.comments, rec.journal_ref, rec.doi, rec.license, rec.submitter, published, updated, listed,
+           max(v[0] for v in versions) if versions else None)
+    return (rec.id, record_hash(rec), row, rec.authors, rec.categories, versions,
+            tuple((l.url, l.kind) for l in extract_links(rec.abstract, rec.comments)), raw)
 
 
 def _prepared_record(p: Prepared) -> Paper:
