@@ -164,6 +164,15 @@ _GH_RESERVED = {"features", "about", "pricing", "topics", "collections", "orgs",
                 "settings", "login", "join", "explore", "search", "apps", "site", "blog"}
 
 
+# compiled once: re.match(pattern, ...) looks its pattern up in re's cache on every call
+_SCHEME = re.compile(r"https?://", re.I)
+_SCHEME_WWW = re.compile(r"^https?://(www\.)?", re.I)
+_HOST_PATH = re.compile(r"https?://(?:www\.)?([^/?#:]+)(?::\d+)?(/[^?#]*)?", re.I)
+_GIT_SUFFIX = re.compile(r"\.git$", re.I)
+_REPO_NAME = re.compile(r"^[\w.\-]+$")
+_GH_OWNER_END = re.compile(r"github\.com/(?:[\w.\-]+/)?$", re.I)
+
+
 def _strip_url(url: str) -> str:
     url = url.split("#", 1)[0]
     # trailing punctuation from the sentence, and unbalanced closing brackets
@@ -179,9 +188,9 @@ def classify_link(url: str) -> Link | None:
     url = _strip_url(url.strip())
     if not url:
         return None
-    if not re.match(r"https?://", url, re.I):
+    if not _SCHEME.match(url):
         url = "https://" + url
-    m = re.match(r"https?://(?:www\.)?([^/?#:]+)(?::\d+)?(/[^?#]*)?", url, re.I)
+    m = _HOST_PATH.match(url)
     if not m:
         return None
     host = m.group(1).lower()
@@ -189,16 +198,16 @@ def classify_link(url: str) -> Link | None:
     if host == "github.com":
         if len(path_parts) < 2 or path_parts[0].lower() in _GH_RESERVED:
             return None
-        owner, repo = path_parts[0], re.sub(r"\.git$", "", path_parts[1], flags=re.I)
+        owner, repo = path_parts[0], _GIT_SUFFIX.sub("", path_parts[1])
         repo = _strip_url(repo)
-        if not repo or not re.match(r"^[\w.\-]+$", owner + repo):
+        if not repo or not _REPO_NAME.match(owner + repo):
             return None
         return Link(f"https://github.com/{owner}/{repo}", "github")
     if host == "gitlab.com":
         if len(path_parts) < 2:
             return None
         parts = path_parts[: path_parts.index("-")] if "-" in path_parts else path_parts
-        parts[-1] = re.sub(r"\.git$", "", parts[-1], flags=re.I)
+        parts[-1] = _GIT_SUFFIX.sub("", parts[-1])
         if len(parts) < 2:
             return None
         return Link("https://gitlab.com/" + "/".join(parts), "gitlab")
@@ -281,7 +290,7 @@ def _url_tokens(text: str) -> list[tuple[int, str]]:
             word = nxt.rstrip(".,;:)")
             if not word or not (word[0].isalnum() or word[0] == "_"):
                 break
-            owner_only = re.search(r"github\.com/(?:[\w.\-]+/)?$", tok, re.I)
+            owner_only = _GH_OWNER_END.search(tok)
             if word.lower() in _STOPWORDS or "://" in nxt or word.endswith(":"):
                 break
             if "\n" not in sep:
@@ -321,13 +330,10 @@ def extract_links(*texts: str | None) -> list[Link]:
     for text in texts:
         if not text:
             continue
-        # Fast paths: most abstracts have no URL at all; the work below costs far more. Every URL
-        # this finds has a '/' (after "://" or the host), and a one-character search is ~30x
-        # cheaper than lower-casing the text.
+        # Fast path: most abstracts have no URL at all. Every URL this finds has a '/' (after
+        # "://" or the host), and a one-character search is ~30x cheaper than the lower-cased
+        # searches of _url_hits (which find no place to start in a text without a URL either).
         if "/" not in text:
-            continue
-        low = text.lower()
-        if "http" not in low and "github" not in low and "gitlab" not in low and "huggingface" not in low:
             continue
         for offset, tok in _url_tokens(text):
             for m in _URL_RE.finditer(tok):
@@ -338,7 +344,7 @@ def extract_links(*texts: str | None) -> list[Link]:
                     link = None
                 if link is None and raw[:4].lower() == "http":
                     cleaned = _strip_url(raw)
-                    host = re.sub(r"^https?://(www\.)?", "", cleaned, flags=re.I).split("/")[0].split(":")[0].lower()
+                    host = _SCHEME_WWW.sub("", cleaned).split("/")[0].split(":")[0].lower()
                     positive, negative = _hinted(before)
                     if (host and "." in host and positive and not negative
                             and not any(host == h or host.endswith("." + h) for h in _NOT_PROJECT_HOSTS)):

@@ -163,3 +163,18 @@ def test_abs_archive_versions_with_sizes(store):
     # several files (versions) of one paper merge into one paper
     n_ids = store.query_one("SELECT count(*) FROM papers")[0]
     assert n_ids < 1191 and store.query_one("SELECT count(*) FROM versions")[0] > n_ids
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_lines_are_read_whole_across_read_blocks(tmp_path, gz):
+    """Files are read in blocks: a line longer than a block, lines cut by a block's end, CRLF
+    line ends and a last line without a line end all come back as they are in the file."""
+    import gzip
+
+    from paperwire.ingest.files import iter_lines
+
+    lines = [b"a" * 150_000 + b"\n", b"b\r\n", b"\n", b"c" * 70_000 + b"\n"] + [b"%d\n" % i for i in range(30_000)] + [b"end"]
+    f = tmp_path / ("l.txt.gz" if gz else "l.txt")
+    f.write_bytes(gzip.compress(b"".join(lines)) if gz else b"".join(lines))
+    assert list(iter_lines(f)) == list(enumerate(lines, 1))
+    assert list(iter_lines(f, start=3)) == list(enumerate(lines, 1))[3:]

@@ -31,10 +31,11 @@ def rfc2822_to_iso(s: str | None) -> str | None:
     if not s:
         return None
     m = _GMT_DATE.fullmatch(s)
-    if m is not None and m.group(2) in _MONTHS:
-        day, mon, year = int(m.group(1)), _MONTHS[m.group(2)], m.group(3)
-        hh, mm, ss = m.group(4, 5, 6)
-        if 1 <= day <= monthrange(int(year), mon)[1] and hh < "24" and mm < "60" and ss < "60" and year >= "1000":
+    if m is not None:
+        day, mon, year, hh, mm, ss = m.groups()
+        mon, day = _MONTHS.get(mon), int(day)
+        if (mon is not None and 1 <= day and (day <= 28 or day <= monthrange(int(year), mon)[1])
+                and hh < "24" and mm < "60" and ss < "60" and year >= "1000"):
             return f"{year}-{mon:02d}-{day:02d}T{hh}:{mm}:{ss}Z"
     try:
         return parsedate_to_datetime(s).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -47,12 +48,14 @@ def _authors(rec: dict) -> list[str]:
     if isinstance(parsed, list) and parsed and all(isinstance(a, list) for a in parsed):
         names = []
         for a in parsed:
-            if len(a) == 3 and not a[2] and a[0] and a[1] and a[0].strip() and a[1].strip():
-                name = a[1] + " " + a[0]  # [last, first, ""]: nearly every entry
-            else:
-                last, first = (a + ["", ""])[:2]
-                suffix = a[2] if len(a) > 2 else ""
-                name = " ".join(x for x in (first, last, suffix) if x and x.strip())
+            if len(a) == 3:
+                last, first, suffix = a
+                if not suffix and last and first and last.strip() and first.strip():
+                    names.append(first + " " + last)  # [last, first, ""]: nearly every entry
+                    continue
+            last, first = (a + ["", ""])[:2]
+            suffix = a[2] if len(a) > 2 else ""
+            name = " ".join(x for x in (first, last, suffix) if x and x.strip())
             if name.strip():
                 names.append(name)
         if names:
@@ -131,14 +134,16 @@ def check_types(p: Paper) -> Paper:
     fail the whole batch at write time instead of this one record."""
     # One cheap pass for the usual record (exact types; str.join takes only text), the
     # field-by-field checks only to name what is wrong.
-    if (type(p.title) is str and type(p.abstract) is str
-            and all(v is None or type(v) is str for v in (p.comments, p.journal_ref, p.doi, p.license, p.submitter,
-                                                          p.published, p.updated, p.listed))):
-        try:
-            "".join(p.authors), "".join(p.categories)
-            return p
-        except TypeError:
-            pass
+    if type(p.title) is str and type(p.abstract) is str:
+        for v in (p.comments, p.journal_ref, p.doi, p.license, p.submitter, p.published, p.updated, p.listed):
+            if v is not None and type(v) is not str:
+                break
+        else:
+            try:
+                "".join(p.authors), "".join(p.categories)
+                return p
+            except TypeError:
+                pass
     if not isinstance(p.title, str) or not isinstance(p.abstract, str):
         raise ValueError(f"{p.id}: title and abstract must be text")
     for f in _OPTIONAL_TEXT:

@@ -69,12 +69,13 @@ def merge(old: Paper | None, new: Paper) -> Paper:
 
 def _dates(versions: list[Version], new: Paper, old: Paper | None) -> tuple[str | None, str | None, str | None]:
     """(published, updated, listed) of the merged paper with these versions."""
-    dates = [v.created for v in versions if v.created]
-    pubs = [d for d in [*(dates[:1]), new.published, old.published if old else None] if d]
-    published = min(pubs) if pubs else None
-    ups = [d for d in [*dates, new.updated, old.updated if old else None, published] if d]
-    listed = [d for d in (new.listed, old.listed if old else None) if d]
-    return published, max(ups) if ups else None, min(listed) if listed else None
+    dates = [v.created for v in versions if v.created] if versions else ()
+    if old is None:
+        published = min(filter(None, (*dates[:1], new.published)), default=None)
+        return published, max(filter(None, (*dates, new.updated, published)), default=None), new.listed or None
+    published = min(filter(None, (*dates[:1], new.published, old.published)), default=None)
+    return (published, max(filter(None, (*dates, new.updated, old.updated, published)), default=None),
+            min(filter(None, (new.listed, old.listed)), default=None))
 
 
 def _content_key(p: Paper) -> tuple:
@@ -193,7 +194,7 @@ def prepare(rec: Paper, stored: bool = False) -> Prepared:
     the record's own (published, updated, listed)) of one source record: what ``merge(None,
     rec)`` would store. ``stored``: the paper is probably stored already, so only the record's
     fields are kept (row None, links None, then its text fields)."""
-    versions = tuple((v.number, v.created, v.size) for v in rec.versions)
+    versions = tuple([(v.number, v.created, v.size) for v in rec.versions]) if rec.versions else ()
     raw = (rec.published, rec.updated, rec.listed)
     if stored:
         return (rec.id, record_hash(rec), None, rec.authors, rec.categories, versions, None, raw,
