@@ -83,11 +83,10 @@ def snapshot_record(rec: dict) -> Paper:
     cats = rec.get("categories") or ""
     cats = cats.split() if isinstance(cats, str) else list(cats)
     upd = rec.get("update_date")
-    return Paper(
-        id=parts[0], title=title, abstract=(rec.get("abstract") or "").strip(), authors=_authors(rec),
-        categories=cats, comments=rec.get("comments"), journal_ref=rec.get("journal-ref"), doi=rec.get("doi"),
-        license=rec.get("license"), submitter=rec.get("submitter"), versions=versions,
-        updated=f"{upd}T00:00:00Z" if upd and not versions else None,
+    return Paper(  # (id, title, abstract, authors, categories, comments) by position, as in listing_record
+        parts[0], title, (rec.get("abstract") or "").strip(), _authors(rec), cats, rec.get("comments"),
+        journal_ref=rec.get("journal-ref"), doi=rec.get("doi"), license=rec.get("license"),
+        submitter=rec.get("submitter"), versions=versions, updated=f"{upd}T00:00:00Z" if upd and not versions else None,
     )
 
 
