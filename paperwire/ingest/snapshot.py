@@ -105,8 +105,8 @@ def parse_json_lines(path: str | Path, convert, start: int = 0) -> Iterator[tupl
         except orjson.JSONDecodeError:
             if not raw.strip():
                 continue  # a blank line
-            # what orjson refuses and json takes (lone surrogates, NaN, a BOM, integers beyond
-            # 64 bits) is read as before, and a malformed line is reported in json's words
+            # what orjson refuses and json takes (lone surrogates, NaN, a BOM) is read as before,
+            # and a malformed line is reported in json's words
             try:
                 rec = json.loads(raw)
             except ValueError as exc:
