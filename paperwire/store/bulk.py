@@ -19,6 +19,7 @@ during a bulk import (see ``import_session``).
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 from contextlib import contextmanager
 from typing import Callable, Iterator
@@ -38,6 +39,11 @@ def import_session(store: Store, bulk: bool) -> Iterator[None]:
     catch-up authors and categories) is for a paper written before it in the same transaction
     or read from the papers table, so the check (~10 us a paper: one lookup per child row) can
     never fail there. The setting belongs to this connection and is put back after the import.
+    A bulk import also checkpoints the WAL every ~80 MB instead of every 4 MB (fewer, larger
+    checkpoints, each with its two fsyncs; durability is the same) and runs without Python's
+    cyclic garbage collector, which otherwise rescans the batch's ~100k live objects again and
+    again (~3 us a record); an import makes no reference cycles to speak of (59 objects over
+    74,728 records), and the collector is back on when it ends.
 
     (Checkpointing the WAL from a second thread while the writer goes on was tried and is wrong:
     SQLite restarts the WAL only when a checkpoint has caught up with the last commit when the
@@ -47,13 +53,20 @@ def import_session(store: Store, bulk: bool) -> Iterator[None]:
     conn = store.conn
     saved = []
     if not conn.in_transaction:
-        wanted = [("temp_store", "2")] + ([("cache_size", "-131072"), ("foreign_keys", "0")] if bulk else [])
+        wanted = [("temp_store", "2")]
+        if bulk:
+            wanted += [("cache_size", "-131072"), ("foreign_keys", "0"), ("wal_autocheckpoint", "20000")]
         for name, value in wanted:
             saved.append((name, conn.execute(f"PRAGMA {name}").fetchone()[0]))
             conn.execute(f"PRAGMA {name}={value}")
+    collecting = gc.isenabled()
+    if bulk:
+        gc.disable()
     try:
         yield
     finally:
+        if collecting:
+            gc.enable()
         for name, value in saved:
             conn.execute(f"PRAGMA {name}={value}")
 
