@@ -8,14 +8,22 @@ import zlib
 from pathlib import Path
 from typing import Iterator
 
+from zlib_ng import gzip_ng, zlib_ng
+
 from paperwire.models import Problem
 
+# Damage a read can raise: EOFError for a truncated .gz, gzip.BadGzipFile (an OSError) for a
+# bad header or CRC, zlib-ng's error (not a zlib.error) for a broken deflate stream.
+_DAMAGE = (EOFError, OSError, zlib.error, zlib_ng.error)
 
-def _open(path: str | Path):
+
+def _open(path: str | Path, fast: bool = True):
     with open(path, "rb") as fh:
         magic = fh.read(2)
     if magic == b"\x1f\x8b":
-        return gzip.open(path, "rb")
+        # zlib-ng's gzip reader: the same format and errors as the standard library's, inflating
+        # ~2.4x faster (8.5 -> 3.5 us a listing record, a sixth of what parsing one costs)
+        return gzip_ng.open(path, "rb") if fast else gzip.open(path, "rb")
     return open(path, "rb")
 
 
@@ -23,7 +31,7 @@ def peek(path: str | Path, n: int) -> str:
     with _open(path) as fh:
         try:
             data = fh.read(n)
-        except (EOFError, OSError, zlib.error):
+        except _DAMAGE:
             data = b""
     return data.decode("utf-8", errors="replace")
 
@@ -40,6 +48,7 @@ def iter_lines(path: str | Path, start: int = 0) -> Iterator[tuple[int, bytes | 
     """(line number, raw line) for lines after ``start``; a damaged file ends with a Problem."""
     name = Path(path).name
     lineno = 0
+    done = 0  # bytes up to the end of the last whole line
     with _open(path) as fh:
         try:
             partial = b""  # a line cut by the end of a block
@@ -51,12 +60,27 @@ def iter_lines(path: str | Path, start: int = 0) -> Iterator[tuple[int, bytes | 
                         partial = raw
                         continue
                     lineno += 1
+                    done += len(raw)
                     if lineno > start:
                         yield lineno, raw
             if partial:  # the last line, without a line end
                 lineno += 1
                 if lineno > start:
                     yield lineno, partial
-        except (EOFError, OSError, zlib.error) as exc:
-            # e.g. a truncated .gz: everything before the damage has been yielded and is kept
+        except _DAMAGE as exc:
+            # A read that meets the damage returns nothing of what it inflated before it: up to
+            # 64 KB of good lines (a whole block, when a bad CRC is found at the very end). Read
+            # the file again from the last whole line with the standard library's reader, 8 KB at
+            # a time, to keep them.
+            try:
+                with _open(path, fast=False) as again:
+                    again.seek(done)
+                    for raw in again:
+                        if raw[-1] != 10:
+                            break
+                        lineno += 1
+                        if lineno > start:
+                            yield lineno, raw
+            except _DAMAGE as later:
+                exc = later
             yield lineno + 1, Problem(f"{name}:line {lineno + 1}", f"file is damaged or truncated ({exc})")
