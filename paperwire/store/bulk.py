@@ -91,20 +91,50 @@ def defer_fts(conn: sqlite3.Connection) -> None:
                  "SELECT 1, COALESCE(MAX(docid), 0) + 1 FROM search_docs")
 
 
-def derived_pending(store: Store) -> int:
-    """How many papers still wait for their derived rows (0 when nothing is deferred)."""
-    row = store.query_one("SELECT from_rowid FROM papers_derived_deferred WHERE id = 1")
+# Each deferral: (its marker table and column, the table whose integer key it walks, that key).
+_DERIVED = ("papers_derived_deferred", "from_rowid", "papers", "rowid")
+_FTS = ("search_fts_deferred", "from_docid", "search_docs", "docid")
+
+
+def _pending(store: Store, deferral: tuple[str, str, str, str]) -> int:
+    marker, column, keyed, key = deferral
+    row = store.query_one(f"SELECT {column} FROM {marker} WHERE id = 1")
     if row is None:
         return 0
-    return store.query_one("SELECT count(*) FROM papers WHERE rowid >= ?", (row[0],))[0]
+    return store.query_one(f"SELECT count(*) FROM {keyed} WHERE {key} >= ?", (row[0],))[0]
+
+
+def derived_pending(store: Store) -> int:
+    """How many papers still wait for their derived rows (0 when nothing is deferred)."""
+    return _pending(store, _DERIVED)
 
 
 def fts_pending(store: Store) -> int:
     """How many search documents are waiting to be indexed (0 when nothing is deferred)."""
-    row = store.query_one("SELECT from_docid FROM search_fts_deferred WHERE id = 1")
-    if row is None:
-        return 0
-    return store.query_one("SELECT count(*) FROM search_docs WHERE docid >= ?", (row[0],))[0]
+    return _pending(store, _FTS)
+
+
+def _by_ranges(store: Store, deferral: tuple[str, str, str, str], chunk: int,
+               write_range: Callable[[sqlite3.Connection, int, int], int],
+               on_progress: Callable[[int], None] | None) -> int:
+    """``write_range(conn, lo, hi)`` over the deferred keys, a range per transaction together with
+    the move of the marker; the marker row goes when no key is left. Returns the sum of what
+    ``write_range`` counted."""
+    marker, column, keyed, key = deferral
+    done = 0
+    while True:
+        with store.transaction() as conn:
+            row = conn.execute(f"SELECT {column} FROM {marker} WHERE id = 1").fetchone()
+            if row is None:
+                return done
+            lo, hi = row[0], row[0] + chunk
+            done += write_range(conn, lo, hi)
+            if conn.execute(f"SELECT 1 FROM {keyed} WHERE {key} >= ? LIMIT 1", (hi,)).fetchone():
+                conn.execute(f"UPDATE {marker} SET {column} = ? WHERE id = 1", (hi,))
+            else:
+                conn.execute(f"DELETE FROM {marker} WHERE id = 1")
+        if on_progress:
+            on_progress(done)
 
 
 def catch_up(store: Store, on_progress: Callable[[str, int], None] | None = None) -> int:
@@ -119,30 +149,21 @@ def catch_up_derived(store: Store, chunk: int = 50000, on_progress: Callable[[in
     many papers. The new search documents join the FTS5 deferral (catch_up_fts indexes them).
     The rows exactly as the insert trigger and ``_insert_children`` write them: positions from
     the lists' order, a category listed twice kept once (its first position)."""
-    done = 0
-    while True:
-        with store.transaction() as conn:
-            row = conn.execute("SELECT from_rowid FROM papers_derived_deferred WHERE id = 1").fetchone()
-            if row is None:
-                return done
-            lo, hi = row[0], row[0] + chunk
-            defer_fts(conn)
-            done += conn.execute(
-                "INSERT INTO search_docs(paper_id, title_key, dirty) "
-                "SELECT id, lower(rtrim(trim(title_display), '.')), 1 FROM papers WHERE rowid >= ? AND rowid < ? "
-                "ORDER BY rowid ON CONFLICT(paper_id) DO NOTHING", (lo, hi)).rowcount
-            conn.execute("INSERT OR IGNORE INTO paper_authors(paper_id, position, name) "
-                         "SELECT p.id, a.key, a.value FROM papers p, json_each(p.authors) a "
-                         "WHERE p.rowid >= ? AND p.rowid < ?", (lo, hi))
-            conn.execute("INSERT OR IGNORE INTO paper_categories(paper_id, category, position) "
-                         "SELECT p.id, c.value, c.key FROM papers p, json_each(p.categories) c "
-                         "WHERE p.rowid >= ? AND p.rowid < ?", (lo, hi))
-            if conn.execute("SELECT 1 FROM papers WHERE rowid >= ? LIMIT 1", (hi,)).fetchone():
-                conn.execute("UPDATE papers_derived_deferred SET from_rowid = ? WHERE id = 1", (hi,))
-            else:
-                conn.execute("DELETE FROM papers_derived_deferred WHERE id = 1")
-        if on_progress:
-            on_progress(done)
+    def write_range(conn: sqlite3.Connection, lo: int, hi: int) -> int:
+        defer_fts(conn)
+        added = conn.execute(
+            "INSERT INTO search_docs(paper_id, title_key, dirty) "
+            "SELECT id, lower(rtrim(trim(title_display), '.')), 1 FROM papers WHERE rowid >= ? AND rowid < ? "
+            "ORDER BY rowid ON CONFLICT(paper_id) DO NOTHING", (lo, hi)).rowcount
+        conn.execute("INSERT OR IGNORE INTO paper_authors(paper_id, position, name) "
+                     "SELECT p.id, a.key, a.value FROM papers p, json_each(p.authors) a "
+                     "WHERE p.rowid >= ? AND p.rowid < ?", (lo, hi))
+        conn.execute("INSERT OR IGNORE INTO paper_categories(paper_id, category, position) "
+                     "SELECT p.id, c.value, c.key FROM papers p, json_each(p.categories) c "
+                     "WHERE p.rowid >= ? AND p.rowid < ?", (lo, hi))
+        return added
+
+    return _by_ranges(store, _DERIVED, chunk, write_range, on_progress)
 
 
 HASHSIZE = 64 * 2**20
@@ -153,31 +174,21 @@ def catch_up_fts(store: Store, chunk: int = 50000, on_progress: Callable[[int], 
     """Index every deferred document; returns how many. Each docid range is one transaction
     together with the move of ``from_docid``; the row goes when no document is left, after
     which the triggers index new papers at once again."""
-    done = 0
-    while True:
-        with store.transaction() as conn:
-            row = conn.execute("SELECT from_docid FROM search_fts_deferred WHERE id = 1").fetchone()
-            if row is None:
-                return done
-            lo = row[0]
-            hi = lo + chunk
-            # FTS5 flushes its in-memory terms to a new segment every `hashsize` bytes (1 MB by
-            # default); one larger flush per range writes fewer, larger segments and merges less
-            # (~15% of the catch-up). Set and put back inside this transaction: no other writer
-            # ever sees the setting.
-            saved = conn.execute("SELECT v FROM papers_fts_config WHERE k = 'hashsize'").fetchone()
-            conn.execute("INSERT INTO papers_fts(papers_fts, rank) VALUES ('hashsize', ?)", (HASHSIZE,))
-            done += conn.execute(
-                "INSERT INTO papers_fts(rowid, title, abstract, authors) "
-                "SELECT docid, title, abstract, authors FROM search_content WHERE docid >= ? AND docid < ? ORDER BY docid",
-                (lo, hi)).rowcount
-            conn.execute("INSERT INTO papers_fts(papers_fts, rank) VALUES ('hashsize', ?)",
-                         (saved[0] if saved else DEFAULT_HASHSIZE,))
-            if saved is None:  # as it was: no row, FTS5's default
-                conn.execute("DELETE FROM papers_fts_config WHERE k = 'hashsize'")
-            if conn.execute("SELECT 1 FROM search_docs WHERE docid >= ? LIMIT 1", (hi,)).fetchone():
-                conn.execute("UPDATE search_fts_deferred SET from_docid = ? WHERE id = 1", (hi,))
-            else:
-                conn.execute("DELETE FROM search_fts_deferred WHERE id = 1")
-        if on_progress:
-            on_progress(done)
+    def write_range(conn: sqlite3.Connection, lo: int, hi: int) -> int:
+        # FTS5 flushes its in-memory terms to a new segment every `hashsize` bytes (1 MB by
+        # default); one larger flush per range writes fewer, larger segments and merges less
+        # (~15% of the catch-up). Set and put back inside this transaction: no other writer
+        # ever sees the setting.
+        saved = conn.execute("SELECT v FROM papers_fts_config WHERE k = 'hashsize'").fetchone()
+        conn.execute("INSERT INTO papers_fts(papers_fts, rank) VALUES ('hashsize', ?)", (HASHSIZE,))
+        added = conn.execute(
+            "INSERT INTO papers_fts(rowid, title, abstract, authors) "
+            "SELECT docid, title, abstract, authors FROM search_content WHERE docid >= ? AND docid < ? ORDER BY docid",
+            (lo, hi)).rowcount
+        conn.execute("INSERT INTO papers_fts(papers_fts, rank) VALUES ('hashsize', ?)",
+                     (saved[0] if saved else DEFAULT_HASHSIZE,))
+        if saved is None:  # as it was: no row, FTS5's default
+            conn.execute("DELETE FROM papers_fts_config WHERE k = 'hashsize'")
+        return added
+
+    return _by_ranges(store, _FTS, chunk, write_range, on_progress)
