@@ -69,13 +69,11 @@ def merge(old: Paper | None, new: Paper) -> Paper:
 
 def _dates(versions: list[Version], new: Paper, old: Paper | None) -> tuple[str | None, str | None, str | None]:
     """(published, updated, listed) of the merged paper with these versions."""
-    dates = [v.created for v in versions if v.created] if versions else ()
-    if old is None:
-        published = min(filter(None, (*dates[:1], new.published)), default=None)
-        return published, max(filter(None, (*dates, new.updated, published)), default=None), new.listed or None
-    published = min(filter(None, (*dates[:1], new.published, old.published)), default=None)
-    return (published, max(filter(None, (*dates, new.updated, old.updated, published)), default=None),
-            min(filter(None, (new.listed, old.listed)), default=None))
+    dates = [v.created for v in versions if v.created]
+    o_pub, o_upd, o_listed = (old.published, old.updated, old.listed) if old else (None, None, None)
+    published = min(filter(None, (*dates[:1], new.published, o_pub)), default=None)
+    return (published, max(filter(None, (*dates, new.updated, o_upd, published)), default=None),
+            min(filter(None, (new.listed, o_listed)), default=None))
 
 
 def _content_key(p: Paper) -> tuple:
@@ -199,13 +197,8 @@ def prepare(rec: Paper, stored: bool = False) -> Prepared:
     if stored:
         return (rec.id, record_hash(rec), None, rec.authors, rec.categories, versions, None, raw,
                 (rec.title, rec.abstract, rec.comments, rec.journal_ref, rec.doi, rec.license, rec.submitter))
-    # _paper_row(merge(None, rec)) built directly: merge's copy of the Paper costs more than the row
-    published, updated, listed = _dates(rec.versions, rec, None)
-    cats = rec.categories
-    row = (rec.id, rec.title, display_text(rec.title), rec.abstract or "", display_text(rec.abstract),
-           _json_strings(rec.authors, ensure_ascii=False), _json_strings(cats), cats[0] if cats else None,
-           rec.comments, rec.journal_ref, rec.doi, rec.license, rec.submitter, published, updated, listed,
-           max(v[0] for v in versions) if versions else None)
+    # _paper_row(merge(None, rec)) without merge's copy of the Paper, which costs more than the row
+    row = _row(rec, display_text(rec.title), display_text(rec.abstract), *_dates(rec.versions, rec, None))
     return (rec.id, record_hash(rec), row, rec.authors, rec.categories, versions,
             tuple((l.url, l.kind) for l in extract_links(rec.abstract, rec.comments)), raw)
 
@@ -347,9 +340,15 @@ def _json_strings(items: list[str], ensure_ascii: bool = True) -> str:
 
 def _paper_row(p: Paper) -> tuple:
     """The papers row without created_at/changed_at."""
-    return (p.id, p.title, p.title_display, p.abstract or "", p.abstract_display,
+    return _row(p, p.title_display, p.abstract_display, p.published, p.updated, p.listed)
+
+
+def _row(p: Paper, title_display: str, abstract_display: str, published: str | None, updated: str | None,
+         listed: str | None) -> tuple:
+    """The papers row of ``p`` with these display texts and dates (the one place that knows its columns)."""
+    return (p.id, p.title, title_display, p.abstract or "", abstract_display,
             _json_strings(p.authors, ensure_ascii=False), _json_strings(p.categories), p.primary_category, p.comments,
-            p.journal_ref, p.doi, p.license, p.submitter, p.published, p.updated, p.listed, p.latest_version)
+            p.journal_ref, p.doi, p.license, p.submitter, published, updated, listed, p.latest_version)
 
 
 def _paper_values(p: Paper, now: str) -> tuple:
