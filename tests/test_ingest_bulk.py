@@ -234,16 +234,23 @@ def test_killed_bulk_import_then_rerun_leaves_every_paper_searchable(tmp_path):
     cmd = [sys.executable, "-m", "paperwire", "ingest", "--batch-size", "50"]
     proc = subprocess.Popen(cmd + ["--bulk", str(snap)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 60
+    # first only the file's header (a connection held open now would keep the import in WAL):
+    # the kill is to land while the import writes through its rollback journal
+    while time.time() < deadline and not (db.exists() and db.stat().st_size >= 100 and journal_of(db) == "rollback"):
+        time.sleep(0.01)
     n = 0
     while time.time() < deadline and n < 300:
+        c = sqlite3.connect(db)
         try:
-            with sqlite3.connect(db) as c:
-                n = c.execute("SELECT count(*) FROM papers").fetchone()[0]
+            n = c.execute("SELECT count(*) FROM papers").fetchone()[0]
         except sqlite3.OperationalError:
             n = 0
+        finally:
+            c.close()
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    assert journal_of(db) == "rollback"
     with sqlite3.connect(db) as c:
         killed_at = c.execute("SELECT count(*) FROM papers").fetchone()[0]
         assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -254,6 +261,7 @@ def test_killed_bulk_import_then_rerun_leaves_every_paper_searchable(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "resumed after position" in out.stdout
     store = Store(db)
+    assert journal_of(db) == "wal"
     assert store.query_one("SELECT count(*) FROM papers")[0] == 3000
     assert fts_pending(store) == derived_pending(store) == 0
     fts_consistent(store)
@@ -320,3 +328,69 @@ def test_index_command_finishes_deferred_indexing_and_rebuild_clears_it(tmp_path
     assert fts_pending(store) == 0 and catch_up_fts(store) == 0
     assert len(search(store, "hedgehog")) == 51
     fts_consistent(store)
+
+
+def journal_of(db) -> str:
+    """The journal mode the database file itself records (header bytes 18-19: 1 rollback, 2 WAL)."""
+    with open(db, "rb") as fh:
+        head = fh.read(20)
+    return {1: "rollback", 2: "wal"}[head[18]]
+
+
+def test_bulk_import_writes_through_a_rollback_journal_and_leaves_the_store_in_wal(tmp_path):
+    snap = demo_snapshot(tmp_path, 1200)
+    db = tmp_path / "b.db"
+    store = Store(db)
+    seen = []
+    summary = import_file(store, snap, bulk=True, batch_size=300,
+                          on_progress=lambda s: seen.append((journal_of(db), os.path.exists(f"{db}-wal"))))
+    assert summary.stored == 1200 and len(seen) >= 4
+    assert set(seen) == {("rollback", False)}  # every batch committed without a WAL
+    assert journal_of(db) == "wal"
+    assert store.query_one("PRAGMA journal_mode")[0] == "wal" and store.query_one("PRAGMA synchronous")[0] == 1
+    assert fts_pending(store) == derived_pending(store) == 0
+    fts_consistent(store)
+    assert store.query_one("PRAGMA integrity_check")[0] == "ok"
+
+
+def test_bulk_import_stays_in_wal_while_another_connection_has_the_store_open(tmp_path):
+    snap = demo_snapshot(tmp_path, 600)
+    db = tmp_path / "b.db"
+    other = Store(db)
+    assert other.query_one("SELECT count(*) FROM papers")[0] == 0  # holds its connection open
+    seen = []
+    summary = import_file(Store(db, migrate=False), snap, bulk=True, batch_size=300,
+                          on_progress=lambda s: seen.append(journal_of(db)))
+    assert summary.stored == 600 and set(seen) == {"wal"}
+    assert other.query_one("SELECT count(*) FROM papers")[0] == 600
+    fts_consistent(other)
+
+
+def test_a_store_opened_during_a_rollback_journal_transaction_reads_and_wal_comes_back(tmp_path):
+    db = tmp_path / "b.db"
+    importer = Store(db)
+    import_file(importer, DATA / "kaggle-snapshot-head.jsonl", bulk=False, parallel=False)
+    n = importer.query_one("SELECT count(*) FROM papers")[0]
+    conn = importer.conn
+    assert conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete"
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("DELETE FROM papers WHERE id = (SELECT min(id) FROM papers)")
+    reader = Store(db, migrate=False)  # its switch to WAL is refused mid-transaction: it must still open
+    assert reader.query_one("SELECT count(*) FROM papers")[0] == n  # the last committed state
+    conn.execute("COMMIT")
+    assert reader.query_one("SELECT count(*) FROM papers")[0] == n - 1
+    assert journal_of(db) == "rollback"
+    Store(db, migrate=False).query_one("SELECT 1")  # the next connection between transactions: WAL again
+    assert journal_of(db) == "wal"
+
+
+def test_new_stores_get_16k_pages_and_existing_files_keep_theirs(tmp_path):
+    assert Store(tmp_path / "new.db").query_one("PRAGMA page_size")[0] == 16384
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as c:
+        c.execute("PRAGMA page_size=4096")
+        c.execute("CREATE TABLE t(x)")
+    c.close()
+    store = Store(old)
+    assert store.query_one("PRAGMA page_size")[0] == 4096
+    assert store.query_one("SELECT count(*) FROM papers")[0] == 0  # migrated in place

@@ -145,7 +145,7 @@ def _main(fmt: str, path: str, start: int, chunk: int, db: str) -> None:
         store = None
         if db:
             from paperwire.store import Store
-            store = Store(db, migrate=False)
+            store = Store(db, migrate=False, read_only=True)  # must not switch the journal mode
             if store.query_one("SELECT 1 FROM papers LIMIT 1") is None:
                 # an empty store (a first import): nothing to ask about; a paper twice in this
                 # file is merged by the writer, which decides from the store in any case

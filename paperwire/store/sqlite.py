@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import urllib.parse
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import resources
@@ -31,10 +32,16 @@ def migration_files() -> list[tuple[str, str]]:
     return [(p.name[:-4], p.read_text(encoding="utf-8")) for p in files]
 
 
+PAGE_SIZE = 16384  # for new files: a papers row (~3 KB of text) takes a 4 KB page nearly alone
+
+
 class Store:
-    def __init__(self, path: str | Path, migrate: bool = True):
+    def __init__(self, path: str | Path, migrate: bool = True, read_only: bool = False):
+        """``read_only``: connections that only read and leave the file's settings alone (the
+        parser process of an import, which must not switch a bulk import's store back to WAL)."""
         self.path = str(path)
-        if self.path != ":memory:":
+        self.read_only = read_only
+        if self.path != ":memory:" and not read_only:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._write_lock = threading.RLock()
@@ -43,10 +50,26 @@ class Store:
 
     # -- connections -------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
+        if self.read_only:
+            uri = "file:" + urllib.parse.quote(str(Path(self.path).resolve())) + "?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA busy_timeout=30000")
+            return conn
+        new_file = self.path != ":memory:" and not (Path(self.path).exists() and Path(self.path).stat().st_size)
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; safe with WAL
+        if new_file:
+            conn.execute(f"PRAGMA page_size={PAGE_SIZE}")  # only before the file's first write
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; safe with WAL
+        except sqlite3.OperationalError:
+            # a bulk import holds the store in rollback-journal mode (paperwire.store.bulk) and
+            # is inside a transaction: this connection works in that mode, with the fsyncs
+            # that mode needs (readers wait out each commit), and the import puts WAL back
+            log.info("%s: not switched to WAL now (a bulk import is running)", self.path)
+            conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=30000")
         conn.execute("PRAGMA cache_size=-65536")
