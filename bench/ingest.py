@@ -97,16 +97,19 @@ def child(path: str, db: str, fmt: str, variant: str, batch_size: int) -> None:
 
 
 def generate_snapshot(src: Path, n: int, out: Path, seed: int = 7) -> None:
-    """n snapshot-format lines from real listing records, cycling through them with fresh ids."""
+    """n snapshot-format lines from real listing records, cycling through them with fresh ids.
+    The ids come in order, month by month, as the real snapshot file lists its papers (an
+    earlier version interleaved 216 months, record by record, which no arXiv file does)."""
     rnd = random.Random(seed)
     with gzip.open(src, "rt", encoding="utf-8") as fh:
         base = [json.loads(line) for line in fh]
     months = [f"{y % 100:02d}{m:02d}" for y in range(2008, 2026) for m in range(1, 13)]
+    per_month = -(-n // len(months))
     with open(out, "w", encoding="utf-8") as fh:
         for i in range(n):
             r = base[i % len(base)]
-            ym = months[i % len(months)]
-            pid = f"{ym}.{i // len(months):05d}"
+            ym = months[i // per_month]
+            pid = f"{ym}.{i % per_month + 1:05d}"
             nver = rnd.choice((1, 1, 1, 2, 2, 3))
             versions = [{"version": f"v{v}", "created": f"Mon, {1 + v:d} Jan 20{ym[:2]} 10:0{v}:00 GMT"}
                         for v in range(1, nver + 1)]
