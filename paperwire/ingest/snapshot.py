@@ -9,11 +9,11 @@ import json
 import re
 from calendar import monthrange
 from email.utils import parsedate_to_datetime
-from hashlib import blake2b
 from pathlib import Path
 from typing import Iterator
 
 import orjson
+from xxhash import xxh3_128_hexdigest
 
 from paperwire.ingest.files import iter_lines
 from paperwire.models import Paper, Problem, Version
@@ -120,7 +120,9 @@ def parse_json_lines(path: str | Path, convert, start: int = 0) -> Iterator[tupl
         except (TypeError, AttributeError, KeyError) as exc:  # a field of the wrong JSON type
             yield lineno, Problem(f"{name}:line {lineno}", f"unexpected field type ({exc.__class__.__name__}: {exc})")
             continue
-        paper.fingerprint = blake2b(raw, digest_size=12).hexdigest()  # the line as read, with its line end
+        # the line as read, with its line end: xxh3 (96 of its 128 bits) hashes a 2 KB line in
+        # ~0.15 us, blake2b in ~3.3 (a change fingerprint, not a defence against forgery)
+        paper.fingerprint = xxh3_128_hexdigest(raw)[:24]
         yield lineno, paper
 
 
