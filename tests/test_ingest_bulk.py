@@ -21,7 +21,8 @@ from paperwire.ingest import import_file, run_import
 from paperwire.ingest.parallel import parse_in_child
 from paperwire.models import Paper, Problem, Version
 from paperwire.store import Store
-from paperwire.store.bulk import catch_up, catch_up_derived, catch_up_fts, defer, defer_fts, derived_pending, fts_pending
+from paperwire.store.bulk import (catch_up, catch_up_derived, catch_up_fts, defer, defer_fts, deferred_batch,
+                                  derived_pending, fts_pending)
 from paperwire.store.papers import get_paper, prepare, upsert_papers
 
 QUERIES = ["learning", "quantum", "graph neural", "diffusion", "language model", "black hole", "transformer",
@@ -252,6 +253,7 @@ def test_killed_bulk_import_then_rerun_leaves_every_paper_searchable(tmp_path):
     proc.wait()
     assert journal_of(db) == "rollback"
     with sqlite3.connect(db) as c:
+        assert c.execute("SELECT count(*) FROM sqlite_master WHERE name = 'search_papers_ai'").fetchone()[0] == 1
         killed_at = c.execute("SELECT count(*) FROM papers").fetchone()[0]
         assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert c.execute("SELECT count(*) FROM search_fts_deferred").fetchone()[0] == 1
@@ -394,3 +396,25 @@ def test_new_stores_get_16k_pages_and_existing_files_keep_theirs(tmp_path):
     store = Store(old)
     assert store.query_one("PRAGMA page_size")[0] == 4096
     assert store.query_one("SELECT count(*) FROM papers")[0] == 0  # migrated in place
+
+
+def test_a_bulk_batch_drops_the_insert_trigger_only_inside_its_transaction(tmp_path):
+    db = tmp_path / "b.db"
+    store = Store(db)
+    trigger = "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'search_papers_ai'"
+    before = store.query_one(trigger)[0]
+    other = sqlite3.connect(db)
+    with pytest.raises(RuntimeError):
+        with store.transaction() as conn, deferred_batch(conn):
+            assert conn.execute(trigger).fetchone() is None
+            assert other.execute(trigger).fetchone()[0] == before  # not visible before the commit
+            raise RuntimeError("the batch fails")
+    assert store.query_one(trigger)[0] == before  # rolled back with the batch
+    summary = import_file(store, demo_snapshot(tmp_path, 500), bulk=True, batch_size=200)
+    assert summary.stored == 500 and store.query_one(trigger)[0] == before
+    other.close()
+    # and it still does its work for papers stored the ordinary way
+    import_file(store, DATA / "kaggle-snapshot-head.jsonl", bulk=False, parallel=False)
+    assert fts_pending(store) == derived_pending(store) == 0
+    assert store.query_one("SELECT count(*) FROM search_docs")[0] == 700
+    fts_consistent(store)

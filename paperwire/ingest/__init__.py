@@ -13,12 +13,13 @@ import dataclasses
 import logging
 import os
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from paperwire.models import HFEntry, Paper, Problem
 from paperwire.store import Store
-from paperwire.store.bulk import catch_up, defer, import_session
+from paperwire.store.bulk import catch_up, deferred_batch, import_session
 from paperwire.store.papers import upsert_papers
 
 log = logging.getLogger(__name__)
@@ -90,9 +91,7 @@ def _run_import(store, parsed, source, source_ref, checkpoint_key, batch_size, o
     last_pos = 0
 
     def flush() -> None:
-        with store.transaction() as conn:
-            if bulk:
-                defer(conn)
+        with store.transaction() as conn, (deferred_batch(conn) if bulk else nullcontext()):
             res = upsert_papers(store, batch, source, source_ref, conn=conn, bulk=bulk)
             if checkpoint_key:
                 store.set_checkpoint(checkpoint_key, str(last_pos), conn=conn)
