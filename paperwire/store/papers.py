@@ -70,6 +70,10 @@ def merge(old: Paper | None, new: Paper) -> Paper:
 def _dates(versions: list[Version], new: Paper, old: Paper | None) -> tuple[str | None, str | None, str | None]:
     """(published, updated, listed) of the merged paper with these versions."""
     dates = [v.created for v in versions if v.created]
+    if old is None and new.published is None and new.updated is None and new.listed is None:
+        # a new paper from a record that gives only version dates (every snapshot record): the
+        # general formula below with nothing else to weigh, ~3x cheaper
+        return (dates[0], max(dates), None) if dates else (None, None, None)
     o_pub, o_upd, o_listed = (old.published, old.updated, old.listed) if old else (None, None, None)
     published = min(filter(None, (*dates[:1], new.published, o_pub)), default=None)
     return (published, max(filter(None, (*dates, new.updated, o_upd, published)), default=None),
