@@ -85,9 +85,9 @@ def _leave_wal(conn: sqlite3.Connection) -> bool:
     rollback journal does not copy at all (it saves only the few existing pages a commit
     changes). At 1M records that is ~4 GB written instead of ~8 GB written and ~4 GB read back:
     the writer's kernel time fell from ~23 s to ~15 s (4 KB pages; ~8-10 s with 16 KB pages,
-    which also hold the ~3 KB papers rows with less waste). Durability is the same: synchronous=FULL (each
-    commit fsyncs journal and database), and a killed import leaves a hot journal that the
-    next connection rolls back. Another process that opens the store meanwhile either waits
+    which also hold the ~3 KB papers rows with less waste). Durability is the same:
+    synchronous=FULL (each commit fsyncs journal and database), and a killed import leaves a
+    hot journal that the next connection rolls back. Another process that opens the store meanwhile either waits
     out each commit or, between two batches, switches it back to WAL (Store._connect), which
     is also safe: the import goes on in WAL."""
     if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
@@ -104,14 +104,16 @@ def _leave_wal(conn: sqlite3.Connection) -> bool:
 def _back_to_wal(conn: sqlite3.Connection, tries: int = 600) -> None:
     """WAL again after a bulk import. Refused at once while another connection is inside a
     transaction, so retried for up to ~30 s; if it never succeeds, the next connection
-    any process opens (Store._connect) switches it."""
+    any process opens (Store._connect) switches it (this connection keeps synchronous=FULL,
+    which a rollback journal needs, until then)."""
     for _ in range(tries):
         try:
             conn.execute("PRAGMA journal_mode=WAL")
-            break
         except sqlite3.OperationalError:
             time.sleep(0.05)
-    conn.execute("PRAGMA synchronous=NORMAL")
+            continue
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return
 
 
 def defer(conn: sqlite3.Connection) -> None:
