@@ -418,3 +418,37 @@ def test_a_bulk_batch_drops_the_insert_trigger_only_inside_its_transaction(tmp_p
     assert fts_pending(store) == derived_pending(store) == 0
     assert store.query_one("SELECT count(*) FROM search_docs")[0] == 700
     fts_consistent(store)
+
+
+def test_other_processes_read_and_write_during_a_rollback_journal_bulk_import(tmp_path):
+    """While `paperwire ingest --bulk` writes through its rollback journal, another process opens
+    fresh connections, reads and commits its own writes (as the web server would store votes):
+    none fails or is lost, the import completes, and the store ends in WAL."""
+    snap = demo_snapshot(tmp_path, 3000)
+    db = tmp_path / "c.db"
+    Store(db).close()
+    env = dict(os.environ, PAPERWIRE_DB=str(db))
+    proc = subprocess.Popen([sys.executable, "-m", "paperwire", "ingest", "--bulk", "--batch-size", "100", str(snap)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline and journal_of(db) != "rollback":
+        time.sleep(0.005)
+    assert journal_of(db) == "rollback", "the import should have switched to its rollback journal"
+    writes = 0
+    while proc.poll() is None and time.time() < deadline:
+        other = Store(db, migrate=False)  # a new connection each time: it may switch the store back to WAL
+        other.query_one("SELECT count(*) FROM papers")
+        with other.transaction() as conn:
+            other.set_checkpoint(f"vote-{writes}", "1", conn=conn)
+        writes += 1
+        other.close()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()
+    assert writes > 0
+    store = Store(db, migrate=False)
+    assert store.query_one("SELECT count(*) FROM checkpoints WHERE key LIKE 'vote-%'")[0] == writes
+    assert store.query_one("SELECT count(*) FROM papers")[0] == 3000
+    assert fts_pending(store) == derived_pending(store) == 0
+    fts_consistent(store)
+    assert store.query_one("PRAGMA integrity_check")[0] == "ok"
+    assert journal_of(db) == "wal"
