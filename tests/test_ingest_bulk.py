@@ -21,6 +21,7 @@ from paperwire.ingest import import_file, run_import
 from paperwire.ingest.parallel import parse_in_child
 from paperwire.models import Paper, Problem, Version
 from paperwire.store import Store
+from paperwire.store import bulk as bulk_module
 from paperwire.store.bulk import (catch_up, catch_up_derived, catch_up_fts, defer, defer_fts, deferred_batch,
                                   derived_pending, fts_pending)
 from paperwire.store.papers import get_paper, prepare, upsert_papers
@@ -182,10 +183,16 @@ def test_interrupted_catch_up_resumes_and_any_later_import_finishes_it(tmp_path)
     fts_consistent(store)
 
 
-def test_interrupted_derived_catch_up_resumes_and_writes_the_rows_the_ordinary_path_writes(tmp_path):
+@pytest.mark.parametrize("rebuild", [False, True])
+def test_interrupted_derived_catch_up_resumes_and_writes_the_rows_the_ordinary_path_writes(tmp_path, monkeypatch,
+                                                                                            rebuild):
     """A bulk import stores papers without their search document and author and category rows;
     the catch-up writes them from the papers rows, resumably, exactly as the ordinary path does,
-    also for papers updated or added by another writer while they waited."""
+    also for papers updated or added by another writer while they waited. ``rebuild``: the
+    catch-up is large enough to drop the random-order indexes and build them at its end (as at
+    100,000 papers and more); interrupted, it leaves them to the resumed catch-up."""
+    monkeypatch.setattr(bulk_module, "REBUILD_MIN", 1 if rebuild else 10**9)
+    index_sql = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name IN (?, ?) ORDER BY name"
     papers = [Paper(id=f"2503.{i:05d}", title=f"Hedgehog study {i}.", abstract="Spines and quills.",
                     authors=[f"A. Author{i}", "B. Shared", "Zoë Ünicode"], categories=["q-bio.PE", "cs.LG", "q-bio.PE"],
                     versions=[Version(1, "2025-03-01T00:00:00Z")]) for i in range(1000)]
@@ -207,15 +214,26 @@ def test_interrupted_derived_catch_up_resumes_and_writes_the_rows_the_ordinary_p
     def stop(done):
         raise KeyboardInterrupt
 
+    indexes = bulk.query(index_sql, bulk_module.REBUILT_INDEXES)
+    assert len(indexes) == 2
     with pytest.raises(KeyboardInterrupt):
         catch_up_derived(bulk, chunk=300, on_progress=stop)
     assert derived_pending(bulk) == 1001 - 300  # the first range committed with its progress
+    assert len(bulk.query(index_sql, bulk_module.REBUILT_INDEXES)) == (0 if rebuild else 2)
+    # the first range's rows are found by name, with the index or without it (paper 5 has another author now)
+    assert bulk.query_one("SELECT count(*) FROM paper_authors WHERE name = 'B. Shared' COLLATE NOCASE")[0] == 299
     assert fts_pending(bulk) == 300 and not search(bulk, "hedgehog")  # its documents wait for FTS5
     stages = []
     assert catch_up(bulk, on_progress=lambda stage, n: stages.append(stage)) == 1001
     assert stages[0] == "search and author rows" and stages[-1] == "full-text index"
     assert derived_pending(bulk) == fts_pending(bulk) == 0
     assert bulk.query_one("SELECT count(*) FROM papers_derived_deferred")[0] == 0
+    assert [tuple(r) for r in bulk.query(index_sql, bulk_module.REBUILT_INDEXES)] == [tuple(r) for r in indexes]
+    assert bulk.query_one("SELECT count(*) FROM checkpoints WHERE key LIKE 'bulk:%'")[0] == 0
+    plan = " ".join(r[3] for r in bulk.query("EXPLAIN QUERY PLAN SELECT paper_id FROM paper_authors "
+                                              "WHERE name = 'x' COLLATE NOCASE"))
+    assert "paper_authors_name" in plan
+    assert bulk.query_one("PRAGMA integrity_check")[0] == "ok"
     fts_consistent(bulk)
     assert dump(bulk) == dump(plain)
     assert len(search(bulk, "hedgehog")) == 1000 and search(bulk, "revised") == {"2503.00005"}

@@ -208,11 +208,43 @@ def catch_up(store: Store, on_progress: Callable[[str, int], None] | None = None
     return catch_up_fts(store, on_progress=on_progress and (lambda n: on_progress("full-text index", n)))
 
 
+# Indexes that take the derived rows in random key order (author names, title keys): once they
+# outgrow the page cache, each row dirties another page, rewritten at every range's commit. A
+# catch-up of at least half of the store (a first load) drops them and builds them again at
+# its end, sorted in one pass: at 1M papers 9.8 s + 14.5 s instead of 41.7 s. Their text waits
+# in `checkpoints` meanwhile, so an interrupted catch-up builds them when it is resumed.
+REBUILT_INDEXES = ("paper_authors_name", "search_docs_title_key")
+REBUILD_MIN = 100_000  # pending papers below which a catch-up keeps the indexes
+_DROPPED = "bulk:dropped-index:"
+
+
+def _drop_rebuilt_indexes(store: Store, pending: int) -> None:
+    if pending < max(REBUILD_MIN, 1) or 2 * pending < store.query_one("SELECT count(*) FROM papers")[0]:
+        return
+    with store.transaction() as conn:
+        for name in REBUILT_INDEXES:
+            row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)).fetchone()
+            if row is not None:
+                store.set_checkpoint(_DROPPED + name, row[0], conn=conn)
+                conn.execute(f'DROP INDEX "{name}"')
+
+
+def _build_dropped_indexes(store: Store) -> None:
+    for key, sql in store.query("SELECT key, value FROM checkpoints WHERE key LIKE ?", (_DROPPED + "%",)):
+        with store.transaction() as conn:
+            name = key[len(_DROPPED):]
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)).fetchone() is None:
+                conn.execute(sql)
+            store.set_checkpoint(key, None, conn=conn)
+
+
 def catch_up_derived(store: Store, chunk: int = 50000, on_progress: Callable[[int], None] | None = None) -> int:
     """Write the search documents, author and category rows of every deferred paper; returns how
     many papers. The new search documents join the FTS5 deferral (catch_up_fts indexes them).
     The rows exactly as the insert trigger and ``_insert_children`` write them: positions from
-    the lists' order, a category listed twice kept once (its first position)."""
+    the lists' order, a category listed twice kept once (its first position). A large
+    catch-up builds REBUILT_INDEXES afresh at its end (looking a name up by them meanwhile
+    scans the table)."""
     def write_range(conn: sqlite3.Connection, lo: int, hi: int) -> int:
         defer_fts(conn)
         added = conn.execute(
@@ -227,7 +259,10 @@ def catch_up_derived(store: Store, chunk: int = 50000, on_progress: Callable[[in
                      "WHERE p.rowid >= ? AND p.rowid < ?", (lo, hi))
         return added
 
-    return _by_ranges(store, _DERIVED, chunk, write_range, on_progress)
+    _drop_rebuilt_indexes(store, derived_pending(store))
+    done = _by_ranges(store, _DERIVED, chunk, write_range, on_progress)
+    _build_dropped_indexes(store)  # also those of an earlier, interrupted catch-up
+    return done
 
 
 HASHSIZE = 64 * 2**20
