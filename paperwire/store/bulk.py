@@ -219,7 +219,7 @@ _DROPPED = "bulk:dropped-index:"
 
 
 def _drop_rebuilt_indexes(store: Store, pending: int) -> None:
-    if pending < max(REBUILD_MIN, 1) or 2 * pending < store.query_one("SELECT count(*) FROM papers")[0]:
+    if not pending or pending < REBUILD_MIN or 2 * pending < store.query_one("SELECT count(*) FROM papers")[0]:
         return
     with store.transaction() as conn:
         for name in REBUILT_INDEXES:
@@ -237,10 +237,10 @@ def _build_dropped_indexes(store: Store) -> bool:
     # SQLite sorts in memory up to cache_size bytes before it spills to temporary files: with
     # the bulk import's 128 MB cache (and its temp_store=MEMORY) the build of the author-name
     # index took the process from ~285 to ~566 MB at 1M papers. 32 MB and files keep it low.
-    conn = store.conn
-    saved = [(name, conn.execute(f"PRAGMA {name}").fetchone()[0]) for name in ("cache_size", "temp_store")]
-    conn.execute("PRAGMA cache_size=-32768")
-    conn.execute("PRAGMA temp_store=1")
+    settings = store.conn
+    saved = [(name, settings.execute(f"PRAGMA {name}").fetchone()[0]) for name in ("cache_size", "temp_store")]
+    settings.execute("PRAGMA cache_size=-32768")
+    settings.execute("PRAGMA temp_store=1")
     try:
         for key, sql in dropped:
             with store.transaction() as conn:
@@ -250,7 +250,7 @@ def _build_dropped_indexes(store: Store) -> bool:
                 store.set_checkpoint(key, None, conn=conn)
     finally:
         for name, value in saved:
-            conn.execute(f"PRAGMA {name}={value}")
+            settings.execute(f"PRAGMA {name}={value}")
     return True
 
 
