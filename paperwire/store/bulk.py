@@ -52,28 +52,43 @@ def import_session(store: Store, bulk: bool) -> Iterator[None]:
     over a 1M-record import. The committing connection checkpoints, as SQLite does by default.)
     """
     conn = store.conn
-    saved = []
+    wanted = {}
     rollback_journal = False
     if not conn.in_transaction:
-        wanted = [("temp_store", "2")]
+        wanted = {"temp_store": 2}
         if bulk:
-            wanted += [("cache_size", "-131072"), ("foreign_keys", "0"), ("wal_autocheckpoint", "20000")]
-        for name, value in wanted:
-            saved.append((name, conn.execute(f"PRAGMA {name}").fetchone()[0]))
-            conn.execute(f"PRAGMA {name}={value}")
-        rollback_journal = bulk and _leave_wal(conn)
+            wanted.update(cache_size=-131072, foreign_keys=0, wal_autocheckpoint=20000)
     collecting = gc.isenabled()
     if bulk:
         gc.disable()
     try:
-        yield
+        with _pragmas(conn, wanted):
+            rollback_journal = bulk and not conn.in_transaction and _leave_wal(conn)
+            yield
     finally:
         if collecting:
             gc.enable()
-        for name, value in saved:
-            conn.execute(f"PRAGMA {name}={value}")
         if rollback_journal:
             _back_to_wal(conn)
+
+
+@contextmanager
+def _pragmas(conn: sqlite3.Connection, settings: dict[str, int]) -> Iterator[None]:
+    """These connection settings for the block, the earlier values put back after it."""
+    saved = {name: conn.execute(f"PRAGMA {name}").fetchone()[0] for name in settings}
+    for name, value in settings.items():
+        conn.execute(f"PRAGMA {name}={int(value)}")
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            conn.execute(f"PRAGMA {name}={int(value)}")
+
+
+def _schema_sql(conn: sqlite3.Connection, kind: str, name: str) -> str | None:
+    """The CREATE statement of this trigger or index as sqlite_master keeps it (None: absent)."""
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE type = ? AND name = ?", (kind, name)).fetchone()
+    return row[0] if row else None
 
 
 def _leave_wal(conn: sqlite3.Connection) -> bool:
@@ -87,9 +102,9 @@ def _leave_wal(conn: sqlite3.Connection) -> bool:
     the writer's kernel time fell from ~23 s to ~15 s (4 KB pages; ~8-10 s with 16 KB pages,
     which also hold the ~3 KB papers rows with less waste). Durability is the same:
     synchronous=FULL (each commit fsyncs journal and database), and a killed import leaves a
-    hot journal that the next connection rolls back. Another process that opens the store meanwhile either waits
-    out each commit or, between two batches, switches it back to WAL (Store._connect), which
-    is also safe: the import goes on in WAL."""
+    hot journal that the next connection rolls back. Another process that opens the store
+    meanwhile either waits out each commit or, between two batches, switches it back to WAL
+    (Store._connect), which is also safe: the import goes on in WAL."""
     if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
         return False
     try:
@@ -139,12 +154,12 @@ def deferred_batch(conn: sqlite3.Connection) -> Iterator[None]:
     see the schema without it: the drop and the create commit together, and a batch that fails
     or is killed rolls both back."""
     defer(conn)
-    row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'search_papers_ai'").fetchone()
-    if row is not None:
+    trigger = _schema_sql(conn, "trigger", "search_papers_ai")
+    if trigger is not None:
         conn.execute("DROP TRIGGER search_papers_ai")
     yield
-    if row is not None:
-        conn.execute(row[0])
+    if trigger is not None:
+        conn.execute(trigger)
 
 
 def defer_fts(conn: sqlite3.Connection) -> None:
@@ -223,9 +238,9 @@ def _drop_rebuilt_indexes(store: Store, pending: int) -> None:
         return
     with store.transaction() as conn:
         for name in REBUILT_INDEXES:
-            row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)).fetchone()
-            if row is not None:
-                store.set_checkpoint(_DROPPED + name, row[0], conn=conn)
+            sql = _schema_sql(conn, "index", name)
+            if sql is not None:
+                store.set_checkpoint(_DROPPED + name, sql, conn=conn)
                 conn.execute(f'DROP INDEX "{name}"')
 
 
@@ -237,20 +252,12 @@ def _build_dropped_indexes(store: Store) -> bool:
     # SQLite sorts in memory up to cache_size bytes before it spills to temporary files: with
     # the bulk import's 128 MB cache (and its temp_store=MEMORY) the build of the author-name
     # index took the process from ~285 to ~566 MB at 1M papers. 32 MB and files keep it low.
-    settings = store.conn
-    saved = [(name, settings.execute(f"PRAGMA {name}").fetchone()[0]) for name in ("cache_size", "temp_store")]
-    settings.execute("PRAGMA cache_size=-32768")
-    settings.execute("PRAGMA temp_store=1")
-    try:
+    with _pragmas(store.conn, {"cache_size": -32768, "temp_store": 1}):
         for key, sql in dropped:
             with store.transaction() as conn:
-                name = key[len(_DROPPED):]
-                if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)).fetchone() is None:
+                if _schema_sql(conn, "index", key[len(_DROPPED):]) is None:
                     conn.execute(sql)
                 store.set_checkpoint(key, None, conn=conn)
-    finally:
-        for name, value in saved:
-            settings.execute(f"PRAGMA {name}={value}")
     return True
 
 

@@ -54,8 +54,7 @@ class Store:
             uri = "file:" + urllib.parse.quote(str(Path(self.path).resolve())) + "?mode=ro"
             conn = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None, check_same_thread=False)
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA busy_timeout=30000")
-            return conn
+            return conn  # timeout=30 is its busy timeout; the file's settings are the writers'
         new_file = self.path != ":memory:" and not (Path(self.path).exists() and Path(self.path).stat().st_size)
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
