@@ -190,11 +190,10 @@ def _clauses(text: str) -> tuple[_Clause, ...]:
     out: list[_Clause] = []
     seen: set[tuple] = set()
     for tok in _TOKEN_RE.findall(text):
+        words = tuple(w.lower() for w in _WORD_RE.findall(tok))
         if tok.startswith('"'):
-            words = tuple(w.lower() for w in _WORD_RE.findall(tok))
             c = _Clause("phrase" if len(words) > 1 else "term", words)
         else:
-            words = tuple(w.lower() for w in _WORD_RE.findall(tok))
             if len(words) == 1 and tok.rstrip().endswith("*") and len(words[0]) >= 2:
                 c = _Clause("prefix", words)
             elif len(words) > 1:  # "self-supervised", "3D-aware": the parts in order
