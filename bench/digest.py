@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from paperwire.config import Settings  # noqa: E402
-from paperwire.digest import FEEDBACK_SALT, links_for, list_id, _signer  # noqa: E402
-from paperwire.digest_build import DigestBuilder, lexical_rows  # noqa: E402
+from paperwire.digest.period import FEEDBACK_SALT, links_for, list_id, _signer  # noqa: E402
+from paperwire.digest.builder import DigestBuilder, lexical_rows  # noqa: E402
 from paperwire.ingest.listing import listing_record  # noqa: E402
 from paperwire.store.subscriptions import Subscriber  # noqa: E402
 from paperwire.text import display_text, extract_links  # noqa: E402
@@ -193,7 +193,7 @@ def main() -> None:
         cpu_build = time.process_time() - c2
         peak = peak_rss_mb()
     else:
-        from paperwire.digest_build import parallel_chunks
+        from paperwire.digest.builder import parallel_chunks
 
         # children: count and keep nothing (their results travel back pickled)
         # a forked child's process_time() counts its own CPU time from the fork
@@ -224,7 +224,7 @@ def main() -> None:
     if sample:
         import tempfile
 
-        from paperwire.digest import _new_message_id, compose
+        from paperwire.digest.period import _new_message_id, compose
         from paperwire.store import open_store
         from paperwire.store import subscriptions as st
 

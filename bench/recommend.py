@@ -28,7 +28,7 @@ Rankers:
   (which define the author readers' truth): code released (a github.com link) + a venue or
   acceptance named in the comment + 0.5 for a project page; ties broken by id. The blend
   recommender uses the same score as its "trending" prior, standing in for rank.trending.
-* similarity, classifier, blend: paperwire.recommend.Day, exactly as the site uses it.
+* similarity, classifier, blend: paperwire.ranking.recommend.Day, exactly as the site uses it.
 
 Speed: the time to produce top-20 recommendations for 10,000 readers (author readers with >= 2
 history papers, seeded sample; profiles of up to 50 papers) over the 1,000-paper day, for each
@@ -68,7 +68,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from paperwire.config import Settings  # noqa: E402
-from paperwire.recommend import BACKGROUND, Day, Reader  # noqa: E402
+from paperwire.ranking.recommend import BACKGROUND, Day, Reader  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "arxiv-daily-2025-2026" / "records.jsonl.gz"
 K = 20
@@ -120,7 +120,7 @@ def main() -> None:
                     help="readers timed for the classifier/blend (scaled to --readers)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--features", choices=["tfidf", "embeddings"], default="tfidf",
-                    help="embeddings: MiniLM vectors (paperwire.embed, setting embed_model); evaluation only, "
+                    help="embeddings: MiniLM vectors (paperwire.search.vectors, setting embed_model); evaluation only, "
                          "no speed run (encoding 30,000 profile papers on 2 CPU cores is the bottleneck)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "recommend.json"))
     args = ap.parse_args()
@@ -201,8 +201,8 @@ def main() -> None:
     if args.features == "embeddings":
         import tempfile
 
-        from paperwire.embed import load_encoder
-        from paperwire.recommend import EncoderFeatures
+        from paperwire.search.vectors import load_encoder
+        from paperwire.ranking.recommend import EncoderFeatures
 
         cache_dir = os.environ.get("PAPERWIRE_DATA_DIR") or tempfile.mkdtemp(prefix="recbench-")
         feats = EncoderFeatures(load_encoder(Settings(data_dir=cache_dir)))

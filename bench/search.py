@@ -135,7 +135,7 @@ def main() -> None:
     from paperwire.config import Settings
     from paperwire.ingest import run_import
     from paperwire.ingest.listing import parse_listing
-    from paperwire.search import SearchEngine
+    from paperwire.search.engine import SearchEngine
     from paperwire.store import open_store
     from paperwire.store import search_index as idx
 
@@ -310,7 +310,7 @@ def main() -> None:
 
     # 7. MiniLM (the default model): throughput on real abstracts, query-encoding latency
     if args.embed_sample:
-        from paperwire.embed import load_encoder
+        from paperwire.search.vectors import load_encoder
         from paperwire.store.search_index import embed_text
 
         ms = Settings.load(env={}, db=str(work / "bench.db"), embed_model="minilm", model_cache=str(ROOT / "var" / "models"))

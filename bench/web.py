@@ -151,7 +151,7 @@ def build(db: Path, n: int, seed: int = 11) -> dict:
     # without the hours of embedding: only the words side
     try:
         from paperwire.config import Settings
-        from paperwire.search import SearchEngine
+        from paperwire.search.engine import SearchEngine
 
         print("  building the fast lexical index ...", file=sys.stderr, flush=True)
         settings = Settings.load(env={}, db=str(db))

@@ -163,7 +163,7 @@ def csrf_from(html: str) -> str:
 
 def active(store, settings, address, **prefs):
     """A confirmed subscriber, with the confirmation mail cancelled (tests count digests only)."""
-    from paperwire import digest
+    from paperwire.digest import period as digest
     from paperwire.store import subscriptions as subs
 
     out = digest.subscribe(store, settings, address, prefs, send=False)

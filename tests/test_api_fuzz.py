@@ -17,7 +17,7 @@ from test_web_fixtures import site_template_db  # noqa: F401
 
 @pytest.mark.slow
 def test_api_never_500(site_template_db, tmp_path):
-    from paperwire.app import create_app
+    from paperwire.web.app import create_app
     from paperwire.config import Settings
 
     db = tmp_path / "fuzz.db"

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from digest_support import (SECRET, SMTPServer, active, demo_db, html_part, local, mail_settings, text_part, token_of)
-from paperwire import digest
+from paperwire.digest import period as digest
 from paperwire.store import open_store
 from paperwire.store import subscriptions as subs
 
@@ -75,7 +75,7 @@ def test_digest_content_and_headers(env):
     assert all(any(c == "cs.CL" for c in p.categories) for p in list(papers.values())[:5])
     assert subs.get_subscriber(store, sub.id).last_until == AS_OF
     # the List-Unsubscribe URL works as RFC 8058 one-click against the site
-    from paperwire.app import create_app
+    from paperwire.web.app import create_app
 
     with TestClient(create_app(settings, store), base_url="http://testserver") as client:
         r = client.post(local(unsub), content=b"List-Unsubscribe=One-Click",
@@ -279,7 +279,7 @@ def test_cli_subscribe_sends_confirmation_and_send_delivers(env):
 
 
 def test_topics_run_as_saved_searches_through_the_search_engine(env, tmp_path):
-    from paperwire.search import SearchEngine
+    from paperwire.search.engine import SearchEngine
 
     store, settings, smtp = env
     active(store, settings, "topic@example.org", topics=["hallucination detection"], size=4)

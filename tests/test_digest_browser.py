@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from digest_support import demo_db, mail_settings, token_of
-from paperwire import digest
+from paperwire.digest import period as digest
 from paperwire.store import open_store
 from paperwire.store import subscriptions as subs
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from paperwire.digest_build import (DigestBuilder, Links, clean_snippet, lexical_rows, vector_rows)
+from paperwire.digest.builder import (DigestBuilder, Links, clean_snippet, lexical_rows, vector_rows)
 from paperwire.models import Link, Paper
 from paperwire.store.subscriptions import Subscriber
 

@@ -12,7 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from digest_support import SMTPServer, active, demo_db, local, mail_settings, text_part, html_part, token_of
-from paperwire import digest, recommend
+from paperwire.digest import period as digest
+from paperwire.ranking import recommend
 from paperwire.store import open_store, profiles
 from paperwire.store import subscriptions as subs
 from paperwire.store.papers import get_papers
@@ -84,7 +85,7 @@ def test_for_you_section_and_feedback_link_from_the_email(env, tmp_path):
     assert set(feedback_links(html, "up")) == set(dismiss)
     target = fy[0][0]
 
-    from paperwire.app import create_app
+    from paperwire.web.app import create_app
 
     with TestClient(create_app(settings, store), base_url="http://testserver") as client:
         page = client.get(local(dismiss[target]))
@@ -117,7 +118,7 @@ def test_forged_or_garbled_feedback_token_is_refused(env):
     good = digest.feedback_token(settings, sub)
     forged = digest.feedback_token(mail_settings(store.path, None, secret_key="another-key-" + "x" * 32), sub)
     manage = digest.manage_token(settings, sub)  # a preferences token is not a feedback token
-    from paperwire.app import create_app
+    from paperwire.web.app import create_app
 
     with TestClient(create_app(settings, store), base_url="http://testserver") as client:
         for bad in (forged, good[:-3] + "abc", "garbled", "", manage):

@@ -1,4 +1,4 @@
-"""Marks and snippets computed in Python (paperwire.highlight), checked on real abstracts."""
+"""Marks and snippets computed in Python (paperwire.search.highlight), checked on real abstracts."""
 
 import gzip
 import json
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from paperwire.highlight import Highlighter
-from paperwire.search import highlighter
+from paperwire.search.highlight import Highlighter
+from paperwire.search.engine import highlighter
 
 DEMO = Path(__file__).resolve().parent.parent / "demo" / "records.jsonl.gz"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from paperwire.ingest import library
+from paperwire.ranking import library
 from paperwire.models import Paper
 from paperwire.store import profiles
 from paperwire.store.papers import upsert_papers

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from paperwire import rank
+from paperwire.ranking import trending as rank
 from paperwire.config import Settings
 from paperwire.models import HFEntry, Paper
 from paperwire.store import signals as sig

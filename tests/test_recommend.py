@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from paperwire import recommend
+from paperwire.ranking import recommend
 from paperwire.config import Settings
 from paperwire.ingest import import_file
 from paperwire.store import open_store, profiles
@@ -139,7 +139,7 @@ def test_recent_actions_weigh_more(demo):
 def test_empty_profile_gets_trending_order(demo):
     st, s = demo
     recs = recommend.recommend(st, s, "user:nobody", WINDOW, limit=5, method="blend", now=NOW)
-    from paperwire import rank
+    from paperwire.ranking import trending as rank
 
     day = recommend.prepare_day(st, s, WINDOW)
     expected = sorted(day.cand_ids, key=lambda i: (-day.trend_vec[day.cand_index[i]], i))[:5]

@@ -6,7 +6,7 @@ import re
 
 from lxml import etree
 
-from paperwire import web_foryou
+from paperwire.web import foryou as web_foryou
 from paperwire.store import listings, profiles, users
 from test_web_fixtures import (app, client, csrf_of, make_user, shared_hash, sign_in, site_settings,  # noqa: F401
                                site_template_db)

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from paperwire.cli import cli
 from paperwire.config import Settings
 from paperwire.models import Paper, Version
-from paperwire.search import Filters, SearchEngine, fts_expression, parse_query, search
+from paperwire.search.engine import Filters, SearchEngine, fts_expression, parse_query, search
 from paperwire.store import open_store
 from paperwire.store.papers import upsert_papers
 
@@ -263,7 +263,7 @@ def test_fallback_when_encoder_is_broken(corpus_store, ssettings, tmp_path):
     s = dataclasses.replace(ssettings, embed_model=str(tmp_path / "missing"))
     r = search(corpus_store, s, "tensor", mode="semantic")
     assert r.mode == "lexical" and "missing" in r.fallback and ids(r) == ["2501.00003"]
-    from paperwire.search import engine_for
+    from paperwire.search.engine import engine_for
 
     assert engine_for(corpus_store, s) is engine_for(corpus_store, s)  # the model loads once per store
 

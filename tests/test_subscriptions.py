@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from digest_support import (SMTPServer, csrf_from, demo_db, link_in, local, mail_settings, text_part,
                             token_of)
-from paperwire import digest
+from paperwire.digest import period as digest
 from paperwire.store import open_store
 from paperwire.store import subscriptions as subs
 
@@ -23,7 +23,7 @@ def smtp():
 
 @pytest.fixture
 def site(tmp_path, smtp):
-    from paperwire.app import create_app
+    from paperwire.web.app import create_app
 
     settings = mail_settings(demo_db(tmp_path), smtp.port)
     store = open_store(settings)

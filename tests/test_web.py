@@ -213,7 +213,7 @@ def test_fifty_concurrent_upvotes_from_fifty_users(app, shared_hash):
     async def run():
         import secrets
 
-        from paperwire.web_common import serializer
+        from paperwire.web.render import serializer
 
         transport = httpx.ASGITransport(app=app)
         clients = []
@@ -326,7 +326,7 @@ def test_password_reset_by_link(client, app, shared_hash, caplog):
     make_user(store, "forget", shared_hash)
     old = sign_in(client, "forget@example.org").cookies.get("pw_session") or client.cookies.get("pw_session")
     client.cookies.clear()
-    with caplog.at_level(logging.WARNING, logger="paperwire.web_auth"):
+    with caplog.at_level(logging.WARNING, logger="paperwire.web.auth"):
         r = client.post("/reset", data={"csrf": csrf_of(client, "/reset"), "email": "forget@example.org"})
     assert r.status_code == 303
     links = re.findall(r"http://127\.0\.0\.1:8000(/reset/\S+)", caplog.text)
@@ -343,7 +343,7 @@ def test_password_reset_by_link(client, app, shared_hash, caplog):
     assert "Sign out" not in client.get("/signin").text
     # unknown addresses get the same answer and no e-mail
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="paperwire.web_auth"):
+    with caplog.at_level(logging.WARNING, logger="paperwire.web.auth"):
         r = client.post("/reset", data={"csrf": csrf_of(client, "/reset"), "email": "nobody@example.org"})
     assert r.status_code == 303 and "/reset/" not in caplog.text
 
@@ -385,7 +385,7 @@ def test_password_reset_mail_goes_through_real_smtp(site_settings, shared_hash):
     from aiosmtpd.controller import Controller
     from fastapi.testclient import TestClient
 
-    from paperwire.app import create_app
+    from paperwire.web.app import create_app
     from test_web_fixtures import free_port
 
     class Inbox:
@@ -418,7 +418,7 @@ def test_password_reset_mail_goes_through_real_smtp(site_settings, shared_hash):
 
 
 def test_paper_views_feed_trending_signals(client, app):
-    from paperwire.web import ViewCounter
+    from paperwire.web.pages import ViewCounter
 
     store = _store(app)
     pid = _a_listed_paper(store)
@@ -434,7 +434,7 @@ def test_paper_views_feed_trending_signals(client, app):
 
 
 def test_page_cache_serves_stale_copy_while_one_request_rebuilds():
-    from paperwire.web_common import PageCache
+    from paperwire.web.render import PageCache
 
     cache = PageCache(stale_grace=30)
     cache.put("/", "v1")
@@ -464,7 +464,7 @@ def test_submit_fetches_unknown_paper_from_arxiv_api(site_settings, shared_hash,
 
     from fastapi.testclient import TestClient
 
-    from paperwire.app import create_app
+    from paperwire.web.app import create_app
 
     recorded = next((data_dir / "arxiv-api-responses/atom_arxiv_py/xml").glob("id_1605.08386_s0_*.xml")).read_bytes()
     seen = []

@@ -56,7 +56,7 @@ def site_settings(site_template_db, tmp_path) -> Settings:
 
 @pytest.fixture
 def app(site_settings):
-    from paperwire.app import create_app
+    from paperwire.web.app import create_app
 
     a = create_app(site_settings)
     a.state.similar_timeout = 0  # similar papers need the embedding model; tested on their own

@@ -24,7 +24,7 @@ def subscribe(c: Context, email: str, categories, authors, topics, seeds, freque
 
     While e-mail is off (no smtp_host) the confirmation link is printed instead.
     """
-    from paperwire import digest
+    from paperwire.digest import period as digest
 
     prefs = {"categories": list(categories), "authors": list(authors), "topics": list(topics),
              "seeds": list(seeds), "frequency": frequency}
@@ -57,7 +57,7 @@ def digest() -> None:
 
 def _digest_engine(c: Context):
     try:
-        from paperwire.search import SearchEngine
+        from paperwire.search.engine import SearchEngine
 
         return SearchEngine(c.store, c.settings)
     except ImportError:
@@ -66,7 +66,7 @@ def _digest_engine(c: Context):
 
 def _digest_build(c: Context, period: str, as_of: str, to: str | None, out: str | None, dry_run: bool,
                   workers: int = 1):
-    from paperwire import digest as dg
+    from paperwire.digest import period as dg
 
     if dry_run and not out:
         out = "digest-dry-run"
@@ -130,7 +130,7 @@ def digest_send(c: Context, period: str, as_of: str, dry_run: bool, to: str | No
     Safe to re-run at any time, also after a crash: every message goes out once.
     Exit code 1 when e-mail is off or messages failed permanently.
     """
-    from paperwire import digest as dg
+    from paperwire.digest import period as dg
     from paperwire.mailer import MailDisabled, mail_enabled, DISABLED_MESSAGE
 
     if not dry_run and not mail_enabled(c.settings):
@@ -175,7 +175,7 @@ def schedule(c: Context, once: bool, no_harvest: bool, no_refresh: bool, as_of: 
     import time as _time
     from datetime import datetime, timezone
 
-    from paperwire import digest as dg
+    from paperwire.digest import period as dg
 
     def job(day=None):
         dg.run_daily(c.store, c.settings, day=day, harvest=not no_harvest, refresh=not no_refresh, echo=click.echo)

@@ -24,7 +24,7 @@ def _profile_key(user_id: str | None, subscriber: str | None) -> str:
 
 def _now_option(c: Context, now: str | None):
     """'latest' (default for historical data: the newest listing day), 'real', or a day/time."""
-    from paperwire import rank
+    from paperwire.ranking import trending as rank
 
     if now in (None, "latest"):
         return rank.latest_now(c.store)
@@ -48,7 +48,7 @@ def signals() -> None:
 def signals_refresh(c: Context, limit: int | None, since_day: str | None) -> None:
     """Ask GitHub for the stars of the N most relevant linked repositories (conditional requests;
     stops cleanly at the rate limit and continues next run)."""
-    from paperwire.signals import refresh_github_stars
+    from paperwire.ranking.stars import refresh_github_stars
 
     rep = refresh_github_stars(c.store, c.settings, limit=limit, since_day=since_day)
     click.echo(str(rep))
@@ -65,7 +65,7 @@ def signals_refresh(c: Context, limit: int | None, since_day: str | None) -> Non
 @pass_ctx
 def trending(c: Context, window: str, now: str | None, limit: int, offset: int, as_json: bool) -> None:
     """Trending papers with their score breakdown (formula: docs/ranking.md)."""
-    from paperwire import rank
+    from paperwire.ranking import trending as rank
     from paperwire.store.papers import get_papers
 
     trends = rank.trending(c.store, window, _now_option(c, now), limit=limit, offset=offset, settings=c.settings)
@@ -94,8 +94,8 @@ def recommend(c: Context, user_id, subscriber, since, until, days, method, limit
     """Recommendations for one reader, with reasons."""
     from datetime import timedelta
 
-    from paperwire import rank
-    from paperwire import recommend as rec
+    from paperwire.ranking import trending as rank
+    from paperwire.ranking import recommend as rec
     from paperwire.store.papers import get_papers
 
     key = _profile_key(user_id, subscriber)
@@ -129,7 +129,7 @@ def profile() -> None:
 @pass_ctx
 def profile_import(c: Context, file: str, user_id, subscriber, fmt, show_unmatched: bool) -> None:
     """Add a library (BibTeX, RIS, Zotero CSV, arXiv ids/DOIs) to a profile as liked papers."""
-    from paperwire.ingest.library import LibraryError, import_library
+    from paperwire.ranking.library import LibraryError, import_library
 
     key = _profile_key(user_id, subscriber)
     try:

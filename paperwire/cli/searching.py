@@ -25,7 +25,7 @@ def index(c: Context, rebuild: bool, model: str | None) -> None:
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from paperwire.search import SearchEngine
+    from paperwire.search.engine import SearchEngine
     from paperwire.store import search_index
 
     settings = dataclasses.replace(c.settings, embed_model=model) if model else c.settings
@@ -93,7 +93,7 @@ def search(c: Context, query: str | None, mode: str, limit: int, offset: int, as
     """
     import dataclasses
 
-    from paperwire.search import SearchEngine
+    from paperwire.search.engine import SearchEngine
 
     if bool(query) == bool(batch_file):
         raise click.UsageError("give a QUERY or --batch FILE (not both)")

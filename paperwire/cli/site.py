@@ -32,7 +32,7 @@ def serve(c: Context, host: str | None, port: int | None, workers: int | None, l
         os.environ["PAPERWIRE_CONFIG"] = os.path.abspath(cfg)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     click.echo(f"paperwire is serving {s.db} at http://{shown}:{port}/  (Ctrl+C stops)", err=True)
-    uvicorn.run("paperwire.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+    uvicorn.run("paperwire.web.app:app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, access_log=log_level in ("info", "debug"), proxy_headers=True)
 
 

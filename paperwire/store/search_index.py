@@ -1,7 +1,7 @@
 """SQL of the search indexes: the FTS5 table, the paper<->docid map and stored vectors.
 
 Only this module (and the 0020 migration) knows these tables. Every query is
-parameterised; the FTS5 MATCH string itself is built by ``paperwire.search`` from
+parameterised; the FTS5 MATCH string itself is built by ``paperwire.search.engine`` from
 quoted terms only, and passed as a parameter.
 """
 

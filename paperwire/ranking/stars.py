@@ -3,7 +3,7 @@
 `refresh_github_stars` picks the N most relevant repos (newest papers first, never-checked
 before long-unchecked; known-missing repos skipped), asks GitHub conditionally, and records a
 time-stamped star observation per linked paper. Star velocity is derived from these
-observations at ranking time (paperwire.rank). A rate-limit stop keeps everything recorded
+observations at ranking time (paperwire.ranking.trending). A rate-limit stop keeps everything recorded
 so far; the next run continues with the repos checked least recently.
 """
 
@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 
 from paperwire.config import Settings
-from paperwire.ingest.github import GitHubClient, RateLimited
+from paperwire.ranking.github import GitHubClient, RateLimited
 from paperwire.store import signals as sig
 
 log = logging.getLogger(__name__)

@@ -114,7 +114,7 @@ class TfidfFeatures:
 
 
 class EncoderFeatures:
-    """Dense, L2-normalised vectors from an encoder (paperwire.embed.load_encoder); the offline
+    """Dense, L2-normalised vectors from an encoder (paperwire.search.vectors.load_encoder); the offline
     benchmark uses this for the embedding variant without building a search index."""
 
     sparse = False
@@ -133,7 +133,7 @@ class EmbeddingFeatures:
     """The search index's stored vectors; papers without one are encoded on the fly."""
 
     def __init__(self, store, settings):
-        from paperwire.search import SearchEngine
+        from paperwire.search.engine import SearchEngine
 
         self.engine = SearchEngine(store, settings)
         self.sparse = False
@@ -402,7 +402,7 @@ def prepare_day(store, settings: Settings, window_start, window_end=None) -> Day
         if hit is not None and time.monotonic() - hit[1] < DAY_TTL:
             _DAYS.move_to_end(key)
             return hit[0]
-    from paperwire import rank
+    from paperwire.ranking import trending as rank
 
     cand = prof_store.window_paper_ids(store, start, end)
     bg = prof_store.background_ids(store, start, BACKGROUND)

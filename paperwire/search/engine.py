@@ -21,7 +21,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from paperwire.highlight import Highlighter
+from paperwire.search.highlight import Highlighter
 from paperwire.models import Hit
 from paperwire.store import search_index as idx
 from paperwire.text import canonical_id
@@ -279,8 +279,8 @@ class SearchEngine:
     def __init__(self, store, settings):
         self.store = store
         self.settings = settings
-        self._vectors = None  # paperwire.embed.VectorSearch, created lazily
-        self._fast = None  # paperwire.search_fast.TantivyLexical when in use
+        self._vectors = None  # paperwire.search.vectors.VectorSearch, created lazily
+        self._fast = None  # paperwire.search.tantivy.TantivyLexical when in use
         self._fast_checked = 0.0
         self._enc_avg: float | None = None  # seconds per query encoding, once the model is loaded
         self._lock = threading.Lock()
@@ -293,7 +293,7 @@ class SearchEngine:
         if self._vectors is None:
             with self._lock:
                 if self._vectors is None:
-                    from paperwire.embed import VectorSearch
+                    from paperwire.search.vectors import VectorSearch
 
                     self._vectors = VectorSearch(self.store, self.settings)
         return self._vectors
@@ -444,7 +444,7 @@ class SearchEngine:
         now = time.monotonic()
         if now - self._fast_checked > 5.0:  # cheap re-checks: another process may sync it
             self._fast_checked = now
-            from paperwire import search_fast
+            from paperwire.search import tantivy as search_fast
 
             if not search_fast.available():
                 return None
@@ -467,7 +467,7 @@ class SearchEngine:
             return [], 0
         fast = self._fast_index()
         if fast is not None and not flt.author:
-            from paperwire.search_fast import tantivy_query
+            from paperwire.search.tantivy import tantivy_query
 
             tq = tantivy_query(_content_clauses(text), STOPWORDS)
             if tq:
@@ -581,7 +581,7 @@ class SearchEngine:
         return out
 
     def refresh_lexical(self, progress=None, rebuild: bool = False) -> dict:
-        from paperwire import search_fast
+        from paperwire.search import tantivy as search_fast
 
         limit = int(getattr(self.settings, "fast_lexical_above", 0) or 0)
         folder = self.settings.data_path / "lexical-tantivy"

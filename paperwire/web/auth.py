@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from itsdangerous import BadSignature, SignatureExpired
 
 from paperwire.store import users
-from paperwire.web_common import (current_user, flash_redirect, login, logout, rate_limit, render, require_admin,
+from paperwire.web.render import (current_user, flash_redirect, login, logout, rate_limit, render, require_admin,
                                   require_user, safe_next, serializer, verify_csrf)
 
 log = logging.getLogger(__name__)

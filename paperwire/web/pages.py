@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from paperwire.store import listings, users
 from paperwire.store.papers import get_paper
 from paperwire.text import canonical_id
-from paperwire.web_common import (cached_render, current_user, flash_redirect, rate_limit, render, require_user,
+from paperwire.web.render import (cached_render, current_user, flash_redirect, rate_limit, render, require_user,
                                    safe_next, verify_csrf)
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def by_month(request: Request, month: str, p: int = Query(1, ge=1, le=10_000)):
 def trending_list(request: Request, window: str, limit: int, offset: int):
     """[(Trend, Card)] for the window ending at the newest listing day (the data may be historical)."""
     try:
-        from paperwire import rank
+        from paperwire.ranking import trending as rank
     except ImportError:
         return None
     store = request.app.state.store
@@ -166,7 +166,7 @@ def search_engine(request_or_app):
     app = getattr(request_or_app, "app", request_or_app)
     if app.state.search_engine is None:
         try:
-            from paperwire.search import SearchEngine
+            from paperwire.search.engine import SearchEngine
         except ImportError:
             return None
         app.state.search_engine = SearchEngine(app.state.store, app.state.settings)
@@ -177,7 +177,7 @@ def run_search(request: Request, q: str, limit: int, offset: int, mode: str = "h
     engine = search_engine(request)
     if engine is None:
         return None
-    from paperwire.search import parse_query
+    from paperwire.search.engine import parse_query
 
     text, filters = parse_query(q)
     return engine.search(text, filters=filters, mode=mode, limit=limit, offset=offset)
@@ -220,7 +220,7 @@ def _canonical_or_404(raw: str) -> str:
 @router.get("/papers/{arxiv_id:path}.md")
 def paper_markdown(request: Request, arxiv_id: str):
     """The paper page as Markdown (Hugging Face's `read_paper` reads this)."""
-    from paperwire.api import paper_markdown_text
+    from paperwire.web.api import paper_markdown_text
 
     pid = _canonical_or_404(arxiv_id)
     text = paper_markdown_text(request, pid)

@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperwire.config import Settings
-from paperwire.web_common import CSRF_COOKIE, CSRF_MAX_AGE, PageCache, RateLimiter, render
+from paperwire.web.render import CSRF_COOKIE, CSRF_MAX_AGE, PageCache, RateLimiter, render
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def create_app(settings: Settings | None = None, store=None) -> FastAPI:
         if exc.status_code == 401:
             from urllib.parse import quote
 
-            from paperwire.web_common import flash_redirect
+            from paperwire.web.render import flash_redirect
 
             return flash_redirect("/signin?next=" + quote(request.url.path), "Sign in first.")
         resp = render(request, "error.html", {"status": exc.status_code, "message": exc.detail,
@@ -151,14 +151,17 @@ def create_app(settings: Settings | None = None, store=None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
-    from paperwire import api, feeds, web, web_auth
+    from paperwire.web import api
+    from paperwire.web import feeds
+    from paperwire.web import pages as web
+    from paperwire.web import auth as web_auth
 
     app.include_router(api.router)
     app.include_router(feeds.router)
     app.include_router(web_auth.router)
     # --- routers of other issues: one line each -----------------------------------------------
     try:
-        from paperwire.web_digest import router as digest_router  # issue 5: subscribe/confirm/unsubscribe
+        from paperwire.web.subscriptions import router as digest_router  # issue 5: subscribe/confirm/unsubscribe
 
         app.include_router(digest_router)
         app.state.has_subscriptions = True
@@ -166,7 +169,7 @@ def create_app(settings: Settings | None = None, store=None) -> FastAPI:
         app.state.has_subscriptions = False
         app.include_router(web.pending_subscribe_router)
     try:
-        from paperwire.web_foryou import router as foryou_router  # recommendations
+        from paperwire.web.foryou import router as foryou_router  # recommendations
 
         app.include_router(foryou_router)
     except ImportError:
@@ -189,7 +192,7 @@ def app_from_env() -> FastAPI:
     app = create_app(Settings.load())
     # load the query encoder and vector index in the background now, so the first searches of
     # a fresh worker do not fall back to words-only while they load (tests skip this)
-    from paperwire.web import search_engine
+    from paperwire.web.pages import search_engine
 
     engine = search_engine(app)
     if engine is not None and hasattr(engine, "warm"):

@@ -20,9 +20,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, BackgroundTasks, Body, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from paperwire import digest
+from paperwire.digest import period as digest
 from paperwire.store import subscriptions as subs
-from paperwire.web_common import rate_limit, render, verify_csrf
+from paperwire.web.render import rate_limit, render, verify_csrf
 
 log = logging.getLogger(__name__)
 

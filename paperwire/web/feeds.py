@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from lxml import etree
 
 from paperwire.store import listings
-from paperwire.web_common import rate_limit
+from paperwire.web.render import rate_limit
 
 router = APIRouter(prefix="/feeds", include_in_schema=False)
 ATOM = "http://www.w3.org/2005/Atom"
@@ -114,7 +114,7 @@ def daily_feed(request: Request, fmt: str, date: str | None = Query(None, patter
 
 @router.get("/trending.{fmt}")
 def trending_feed(request: Request, fmt: str, window: str = Query("week", pattern="^(day|week|month)$")):
-    from paperwire.web import trending_list
+    from paperwire.web.pages import trending_list
 
     _fmt(fmt)
     rows = trending_list(request, window, FEED_SIZE, 0)
@@ -126,7 +126,7 @@ def trending_feed(request: Request, fmt: str, window: str = Query("week", patter
 
 @router.get("/search.{fmt}", dependencies=[Depends(rate_limit("search", 120, 60))])
 def search_feed(request: Request, fmt: str, q: str = Query(..., min_length=1, max_length=500)):
-    from paperwire.web import run_search
+    from paperwire.web.pages import run_search
 
     _fmt(fmt)
     try:

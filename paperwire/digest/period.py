@@ -163,7 +163,7 @@ def check_feedback_token(store: Store, settings: Settings, token: str) -> subs.S
 
 
 def links_for(settings: Settings, sub, signer=None, feedback_signer=None):
-    from paperwire.digest_build import Links
+    from paperwire.digest.builder import Links
 
     token = manage_token(settings, sub, signer)
     base = settings.base_url.rstrip("/")
@@ -238,7 +238,7 @@ def subscribe(store: Store, settings: Settings, email: str, prefs: dict | None =
               send: bool = True) -> SubscribeOutcome:
     """Start (or restart) double opt-in for `email`. The caller shows PUBLIC_ANSWER whatever
     the outcome. Raises ValueError only for an address that is not an address."""
-    from paperwire.digest_build import _env
+    from paperwire.digest.builder import _env
 
     email = normalise_email(email)
     clean = parse_preferences(prefs or {}, partial=True)
@@ -360,7 +360,7 @@ def _topic_rows_search(engine, topics: list[str], papers, since: str, until: str
     (semantic cosine >= 0.35); its strength is its fused rank position."""
     import numpy as np
 
-    from paperwire.search import Filters
+    from paperwire.search.engine import Filters
 
     index = {p.id: i for i, p in enumerate(papers)}
     flt = Filters(date_from=since, date_to=until, date_field="listed")
@@ -384,7 +384,7 @@ def _interest_rows(store: Store, settings: Settings, papers, topics: list[str], 
     """Score rows for every distinct topic and seed paper over the window's papers."""
     import numpy as np
 
-    from paperwire.digest_build import lexical_rows, vector_rows
+    from paperwire.digest.builder import lexical_rows, vector_rows
     from paperwire.store.papers import get_papers
 
     topic_rows: dict = {}
@@ -426,8 +426,8 @@ def build_period(store: Store, settings: Settings, kind: str = "daily", as_of: s
     """Write this period's digest of every active subscriber of `kind` into the outbox (or,
     with dry_run_dir, into files there, leaving the database as it was). With workers > 1 the
     subscribers are split over that many forked processes, each writing its own batches."""
-    from paperwire import rank
-    from paperwire.digest_build import DigestBuilder, distinct, norm_topic
+    from paperwire.ranking import trending as rank
+    from paperwire.digest.builder import DigestBuilder, distinct, norm_topic
     from paperwire.store import signals
     from paperwire.store.papers import get_papers
 
@@ -488,7 +488,7 @@ def build_period(store: Store, settings: Settings, kind: str = "daily", as_of: s
         key = subscriber_key(s.id)
         if key not in profiled or not papers:
             return []
-        from paperwire import recommend
+        from paperwire.ranking import recommend
 
         try:
             # the digest's window is (last_until, until]; the recommender's is inclusive
@@ -544,7 +544,7 @@ def build_period(store: Store, settings: Settings, kind: str = "daily", as_of: s
     if workers <= 1 or len(candidates) < 2 * batch:
         results = [work(candidates, store, True)]
     else:
-        from paperwire.digest_build import parallel_chunks
+        from paperwire.digest.builder import parallel_chunks
 
         def child(chunk):
             # a forked child must not touch the parent's SQLite connection: it opens its own
@@ -751,7 +751,7 @@ def run_daily(store: Store, settings: Settings, day: date | None = None, harvest
             echo("harvest: no harvester in this install; digests use the papers already stored")
     engine = None
     try:
-        from paperwire.search import SearchEngine
+        from paperwire.search.engine import SearchEngine
 
         engine = SearchEngine(store, settings)
         if refresh:
@@ -766,7 +766,7 @@ def run_daily(store: Store, settings: Settings, day: date | None = None, harvest
         # star velocity feeds the trending part of the digests; a failed refresh (network, rate
         # limit) only makes it older, so the digests go out anyway
         try:
-            from paperwire.signals import refresh_github_stars
+            from paperwire.ranking.stars import refresh_github_stars
 
             result["stars"] = str(refresh_github_stars(store, settings))
             echo(f"github stars: {result['stars']}")

@@ -33,9 +33,10 @@ from fastapi import APIRouter, Body, Depends, File, Form, HTTPException, Query, 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from pydantic import BaseModel
 
-from paperwire import rank, recommend
+from paperwire.ranking import trending as rank
+from paperwire.ranking import recommend
 from paperwire.store import listings, profiles
-from paperwire.web_common import flash_redirect, rate_limit, render, require_user, verify_csrf
+from paperwire.web.render import flash_redirect, rate_limit, render, require_user, verify_csrf
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ def foryou_follow(request: Request, csrf: str = Form(""), kind: str = Form("", p
 async def foryou_import(request: Request, csrf: str = Form(""), file: UploadFile = File(...),
                         fmt: str = Form("", pattern="^(|bibtex|ris|zotero_csv|ids)$")):
     user = _form_user(request, csrf)
-    from paperwire.ingest import library
+    from paperwire.ranking import library
 
     data = await file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
@@ -191,7 +192,7 @@ def foryou_feed_token(request: Request, csrf: str = Form("")):
 
 @router.get("/foryou/feed/{token}.atom", include_in_schema=False)
 def foryou_feed(request: Request, token: str, days: int = Query(7, ge=1, le=31)):
-    from paperwire.feeds import render_feed
+    from paperwire.web.feeds import render_feed
 
     key = profiles.profile_for_feed_token(request.app.state.store, token)
     if key is None:
@@ -227,7 +228,7 @@ def feedback_link_apply(request: Request, token: str, csrf: str = Form("")):
 # -- digest links: one signed token per subscriber and digest, paper and action in plain parameters --
 
 def _digest_feedback(request: Request, token: str, paper_id: str, action: str):
-    from paperwire import digest
+    from paperwire.digest import period as digest
 
     try:
         sub = digest.check_feedback_token(request.app.state.store, request.app.state.settings, token)

@@ -9,7 +9,7 @@ Why it is careful: the unauthenticated limit is 60 requests an hour (5,000 with 
   is left for the next run;
 - 404/410/451 mark the repository missing so it is not asked again;
 - server errors (5xx) and connection errors back off and retry a few times.
-This module only speaks HTTP; storing results is paperwire.signals' job.
+This module only speaks HTTP; storing results is paperwire.ranking.stars' job.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from paperwire.store import listings, users
 from paperwire.text import canonical_id
-from paperwire.web_common import rate_limit
+from paperwire.web.render import rate_limit
 
 router = APIRouter(prefix="/api")
 bearer = HTTPBearer(auto_error=False, description="An API token from `paperwire token create` or /settings/tokens.")
@@ -126,7 +126,7 @@ def daily_papers(request: Request,
 
 @router.get("/papers/search", tags=["huggingface"], dependencies=[Depends(rate_limit("search", 120, 60))])
 def papers_search(request: Request, q: str = Query("", max_length=500), limit: int = Query(20, ge=1, le=120)) -> list[dict]:
-    from paperwire.web import run_search
+    from paperwire.web.pages import run_search
 
     if not q.strip():
         return []
@@ -197,7 +197,7 @@ def token_user(request: Request, creds: HTTPAuthorizationCredentials | None = De
 def v1_trending(request: Request, window: str = Query("week", pattern="^(day|week|month)$"),
                 limit: int = Query(20, ge=1, le=100), offset: int = Query(0, ge=0, le=10_000)) -> dict:
     """Trending papers with the score broken into its parts (they sum to the score)."""
-    from paperwire.web import trending_list
+    from paperwire.web.pages import trending_list
 
     rows = trending_list(request, window, limit, offset)
     if rows is None:
@@ -212,7 +212,7 @@ def v1_search(request: Request, q: str = Query(..., min_length=1, max_length=500
               mode: str = Query("hybrid", pattern="^(hybrid|lexical|semantic)$"),
               limit: int = Query(20, ge=1, le=100), offset: int = Query(0, ge=0, le=1000)) -> dict:
     """Search with filters (see the search docs); `snippet` is HTML with <mark> around matches."""
-    from paperwire.web import run_search
+    from paperwire.web.pages import run_search
 
     try:
         result = run_search(request, q, limit, offset, mode)
@@ -227,7 +227,7 @@ def v1_search(request: Request, q: str = Query(..., min_length=1, max_length=500
 
 @router.get("/v1/papers/{paper_id:path}/similar", tags=["paperwire"])
 def v1_similar(request: Request, paper_id: str, limit: int = Query(10, ge=1, le=50)) -> list[dict]:
-    from paperwire.web import search_engine
+    from paperwire.web.pages import search_engine
 
     pid = _pid(paper_id)
     if not users.paper_exists(request.app.state.store, pid):
@@ -277,7 +277,7 @@ class SubmitIn(BaseModel):
              dependencies=[Depends(rate_limit("submit", 20, 3600))])
 def v1_submit(request: Request, body: SubmitIn = Body(...), user=Depends(token_user)) -> dict:
     """Submit a paper to today's list (limited per user per day)."""
-    from paperwire.web import submit_by_id
+    from paperwire.web.pages import submit_by_id
 
     try:
         pid, day = submit_by_id(request, user, body.id)

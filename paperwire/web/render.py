@@ -3,7 +3,7 @@
 Other routers (web_digest.py, web_foryou.py, ...) use them like this::
 
     from fastapi import APIRouter, Depends, Form, Request
-    from paperwire.web_common import (templates, render, csrf_token, verify_csrf, require_csrf,
+    from paperwire.web.render import (templates, render, csrf_token, verify_csrf, require_csrf,
                                       current_user, require_user, rate_limit, flash_redirect)
 
     router = APIRouter()

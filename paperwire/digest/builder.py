@@ -7,7 +7,7 @@ than a few numpy operations over the period's papers and one small template rend
 
 - interests are scored with numpy over the period's papers: one boolean array per category
   and per author, one score row per distinct topic (a saved search) and per seed paper,
-  computed once by the caller (``paperwire.digest`` runs the topics through the hybrid search
+  computed once by the caller (``paperwire.digest.period`` runs the topics through the hybrid search
   when the search index is available, else ``lexical_rows`` below);
 - each paper's block (title, authors, categories, snippet, links) is rendered once, in HTML
   and in text; a subscriber's digest stitches those blocks with its own "why chosen" lines;

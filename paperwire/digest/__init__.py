@@ -1,0 +1,1 @@
+"""Digests: subscriptions, the period build, the e-mail renderer and the outbox."""

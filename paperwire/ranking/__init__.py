@@ -1,0 +1,1 @@
+"""Ranking: trending, recommendations, GitHub stars and reading libraries."""

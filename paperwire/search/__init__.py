@@ -1,0 +1,1 @@
+"""Search: the index stage (building, syncing) and the query stage over it."""

@@ -1,0 +1,1 @@
+"""The web layer: pages, the JSON APIs and feeds over the library."""
