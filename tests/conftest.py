@@ -1,14 +1,23 @@
-"""Shared fixtures: real SQLite files in tmp dirs, the recorded data under tests/data."""
+"""Shared fixtures: real SQLite files in tmp dirs, the recorded data under tests/data, and the
+site (a real SQLite database built once per session from demo/: 3,000 listing records and the
+Hugging Face daily papers, copied for each test so tests that write do not see each other's votes).
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from paperwire.config import Settings
 from paperwire.store import open_store
+from web_support import PASSWORD, free_port
 
 DATA = Path(__file__).parent / "data"
 DEMO = Path(__file__).parent.parent / "demo"
@@ -41,3 +50,79 @@ def model_cache(tmp_path_factory) -> str:
     # Distilling the static model takes ~15-45 s: once per session, shared by every test module
     # (or reuse a folder given in PAPERWIRE_TEST_MODEL_CACHE between runs).
     return os.environ.get("PAPERWIRE_TEST_MODEL_CACHE") or str(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="session")
+def site_template_db(tmp_path_factory) -> Path:
+    from paperwire.ingest import import_file
+
+    path = tmp_path_factory.mktemp("site") / "template.db"
+    store = open_store(str(path))
+    import_file(store, DEMO / "records.jsonl.gz")
+    import_file(store, DEMO / "hf-daily-papers.json")
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_hash() -> str:
+    # one argon2 hash reused by bulk-created users: hashing 50 passwords would only test argon2
+    from paperwire.store.users import hash_password
+
+    return hash_password(PASSWORD)
+
+
+@pytest.fixture
+def site_settings(site_template_db, tmp_path) -> Settings:
+    db = tmp_path / "site.db"
+    shutil.copy(site_template_db, db)
+    return Settings.load(env={}, db=str(db), secret_key="t" * 40, encode_timeout=0.5)
+
+
+@pytest.fixture
+def app(site_settings):
+    from paperwire.web.app import create_app
+
+    a = create_app(site_settings)
+    a.state.similar_timeout = 0  # similar papers need the embedding model; tested on their own
+    yield a
+    a.state.store.close()
+
+
+@pytest.fixture
+def client(app):
+    from fastapi.testclient import TestClient
+
+    with TestClient(app, base_url="http://testserver", follow_redirects=False) as c:
+        yield c
+
+
+@pytest.fixture
+def live_server(site_settings):
+    """`paperwire serve` in a child process on a free port; yields its base URL."""
+    port = free_port()
+    env = {"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", "PAPERWIRE_DB": site_settings.db,
+           "PAPERWIRE_SECRET_KEY": "s" * 40, "PAPERWIRE_BASE_URL": f"http://127.0.0.1:{port}",
+           "PAPERWIRE_ENCODE_TIMEOUT": "0.5", "HOME": str(Path(site_settings.db).parent)}
+    proc = subprocess.Popen([sys.executable, "-m", "paperwire", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if httpx.get(url + "/api/openapi.json", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+        if proc.poll() is not None:
+            raise RuntimeError("server exited: " + proc.stdout.read().decode(errors="replace"))
+    else:
+        proc.kill()
+        raise RuntimeError("server did not start")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()

@@ -8,8 +8,7 @@ import math
 import pytest
 
 from paperwire.store import listings, users
-from test_web_fixtures import (app, client, live_server, make_user, shared_hash, site_settings,  # noqa: F401
-                               site_template_db)
+from web_support import make_user
 
 
 def _store(app):

@@ -12,8 +12,6 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from test_web_fixtures import site_template_db  # noqa: F401
-
 
 @pytest.mark.slow
 def test_api_never_500(site_template_db, tmp_path):

@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 
 from paperwire.store import listings, open_store
-from test_web_fixtures import live_server, site_settings, site_template_db  # noqa: F401
 
-from browser_support import ARGS, CHROMIUM, DOCS, MARKS  # noqa: E402
+from browser_support import ARGS, CHROMIUM, DOCS, MARKS
 
 pytestmark = MARKS
 

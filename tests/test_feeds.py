@@ -8,7 +8,6 @@ import pytest
 from paperwire.models import Paper
 from paperwire.store import listings
 from paperwire.store.papers import upsert_papers
-from test_web_fixtures import app, client, site_settings, site_template_db  # noqa: F401
 
 
 def _parse(client, url):

@@ -8,8 +8,7 @@ from lxml import etree
 
 from paperwire.web import foryou as web_foryou
 from paperwire.store import listings, profiles, users
-from test_web_fixtures import (app, client, csrf_of, make_user, shared_hash, sign_in, site_settings,  # noqa: F401
-                               site_template_db)
+from web_support import csrf_of, make_user, sign_in
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 

@@ -13,8 +13,7 @@ import pytest
 from paperwire.models import Paper
 from paperwire.store import listings, users
 from paperwire.store.papers import upsert_papers
-from test_web_fixtures import (app, client, csrf_of, make_user, shared_hash, sign_in, site_settings,  # noqa: F401
-                               site_template_db)
+from web_support import csrf_of, free_port, make_user, sign_in
 
 
 def _store(app):
@@ -386,7 +385,6 @@ def test_password_reset_mail_goes_through_real_smtp(site_settings, shared_hash):
     from fastapi.testclient import TestClient
 
     from paperwire.web.app import create_app
-    from test_web_fixtures import free_port
 
     class Inbox:
         def __init__(self):
