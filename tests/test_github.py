@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from paperwire.ranking import trending as rank
 from paperwire.config import Settings
-from paperwire.ranking.github import GitHubClient, RateLimited
 from paperwire.models import Paper
-from paperwire.ranking.stars import refresh_github_stars
+from paperwire.ranking import trending as rank
+from paperwire.ranking.stars import GitHubClient, RateLimited, refresh_github_stars
 from paperwire.store import signals as sig
 from paperwire.store.papers import upsert_papers
 

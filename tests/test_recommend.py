@@ -3,14 +3,17 @@ exclusions, the trending prior, and feedback changing the next recommendations."
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from paperwire.ranking import recommend
 from paperwire.config import Settings
 from paperwire.ingest import import_file
+from paperwire.ranking import recommend
+from paperwire.ranking import trending as rank
 from paperwire.store import open_store, profiles
 
 DEMO = Path(__file__).parent.parent / "demo" / "records.jsonl.gz"
@@ -139,9 +142,43 @@ def test_recent_actions_weigh_more(demo):
 def test_empty_profile_gets_trending_order(demo):
     st, s = demo
     recs = recommend.recommend(st, s, "user:nobody", WINDOW, limit=5, method="blend", now=NOW)
-    from paperwire.ranking import trending as rank
-
     day = recommend.prepare_day(st, s, WINDOW)
     expected = sorted(day.cand_ids, key=lambda i: (-day.trend_vec[day.cand_index[i]], i))[:5]
     assert [r.paper_id for r in recs] == expected
     assert rank.trending(st, "week", rank.latest_now(st), limit=1)  # the prior is the trending ranking
+
+
+class CategoryEngine:
+    """Stands in for the process's search engine: a paper's vector is its primary category
+    (one-hot), so a reader of cs.CV papers is closest to the window's cs.CV papers."""
+
+    def __init__(self, st):
+        self.st = st
+        self.cats: dict[str, int] = {}
+        self.asked = 0
+
+    def _vector(self, category: str) -> np.ndarray:
+        v = np.zeros(64, np.float32)
+        v[self.cats.setdefault(category, len(self.cats))] = 1.0
+        return v
+
+    def paper_vectors(self, ids):
+        self.asked += len(ids)
+        return {pid: self._vector(primary(self.st, pid)) for pid in ids}
+
+    def encode(self, texts):
+        return np.stack([self._vector("?") for _ in texts])
+
+
+def test_embedding_features_come_from_the_engine_passed_in(demo):
+    st, s = demo
+    s = dataclasses.replace(s, rec_features="embeddings")
+    cv = ids_where(st, "primary_category='cs.CV'")
+    profiles.add_items(st, "user:emb", cv, "save")
+    engine = CategoryEngine(st)
+    recs = recommend.recommend(st, s, "user:emb", WINDOW, limit=10, method="similarity", now=NOW, engine=engine)
+    assert engine.asked and len(recs) == 10
+    assert all(primary(st, r.paper_id) == "cs.CV" for r in recs)
+    # without an engine the recommenders fall back to TF-IDF rather than build one themselves
+    day = recommend.prepare_day(st, s, WINDOW)
+    assert isinstance(day.features, recommend.TfidfFeatures)

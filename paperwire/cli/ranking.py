@@ -1,20 +1,28 @@
-"""Ranking commands: trending, signals, recommendations and reading profiles (issue 6)."""
+"""Ranking commands: trending, signals, recommendations and reading profiles.
+
+The recommenders (numpy, scikit-learn), the GitHub client (httpx) and the search engine are
+imported inside the commands that use them, so that every other `paperwire` command starts
+without loading them.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+from datetime import timedelta
 
 import click
 
 from paperwire.cli import Context, cli, pass_ctx
+from paperwire.ranking import trending as rank
+from paperwire.ranking.library import FORMATS as LIBRARY_FORMATS, LibraryError, import_library
+from paperwire.store import profiles
+from paperwire.store.papers import get_papers
 
 
 def _profile_key(user_id: str | None, subscriber: str | None) -> str:
     if bool(user_id) == bool(subscriber):
         raise click.UsageError("give exactly one of --user ID and --subscriber ID")
-    from paperwire.store import profiles
-
     key = profiles.user_key(user_id) if user_id else profiles.subscriber_key(subscriber)
     try:
         return profiles.check_key(key)
@@ -24,14 +32,12 @@ def _profile_key(user_id: str | None, subscriber: str | None) -> str:
 
 def _now_option(c: Context, now: str | None):
     """'latest' (default for historical data: the newest listing day), 'real', or a day/time."""
-    from paperwire.ranking import trending as rank
-
     if now in (None, "latest"):
         return rank.latest_now(c.store)
     if now == "real":
         return None
     try:
-        return rank._as_utc(now)
+        return rank.as_utc(now)
     except ValueError:
         raise click.UsageError(f"--now must be 'latest', 'real', YYYY-MM-DD or an ISO time, not {now!r}")
 
@@ -57,7 +63,7 @@ def signals_refresh(c: Context, limit: int | None, since_day: str | None) -> Non
 
 
 @cli.command()
-@click.option("--window", type=click.Choice(["day", "week", "month"]), default="week", show_default=True)
+@click.option("--window", type=click.Choice(list(rank.WINDOWS)), default="week", show_default=True)
 @click.option("--now", help="End of the window: 'latest' (newest listing day; default), 'real', or YYYY-MM-DD.")
 @click.option("--limit", default=20, show_default=True)
 @click.option("--offset", default=0)
@@ -65,9 +71,6 @@ def signals_refresh(c: Context, limit: int | None, since_day: str | None) -> Non
 @pass_ctx
 def trending(c: Context, window: str, now: str | None, limit: int, offset: int, as_json: bool) -> None:
     """Trending papers with their score breakdown (formula: docs/ranking.md)."""
-    from paperwire.ranking import trending as rank
-    from paperwire.store.papers import get_papers
-
     trends = rank.trending(c.store, window, _now_option(c, now), limit=limit, offset=offset, settings=c.settings)
     titles = {pid: p.title_display for pid, p in get_papers(c.store, [t.paper_id for t in trends], False).items()}
     for i, t in enumerate(trends, offset + 1):
@@ -92,18 +95,20 @@ def trending(c: Context, window: str, now: str | None, limit: int, offset: int, 
 @pass_ctx
 def recommend(c: Context, user_id, subscriber, since, until, days, method, limit, as_json) -> None:
     """Recommendations for one reader, with reasons."""
-    from datetime import timedelta
-
-    from paperwire.ranking import trending as rank
     from paperwire.ranking import recommend as rec
-    from paperwire.store.papers import get_papers
 
     key = _profile_key(user_id, subscriber)
-    end = rank._as_utc(until) if until else rank.latest_now(c.store)
+    end = rank.as_utc(until) if until else rank.latest_now(c.store)
     if end is None:
         raise click.ClickException("the store has no papers")
     start = since or (end - timedelta(days=days - 1)).date().isoformat()
-    recs = rec.recommend(c.store, c.settings, key, start, end.date().isoformat(), limit=limit, method=method)
+    engine = None
+    if c.settings.rec_features == "embeddings":  # the index's vectors serve as features
+        from paperwire.search.engine import SearchEngine
+
+        engine = SearchEngine(c.store, c.settings)
+    recs = rec.recommend(c.store, c.settings, key, start, end.date().isoformat(), limit=limit, method=method,
+                         engine=engine)
     titles = {pid: p.title_display for pid, p in get_papers(c.store, [r.paper_id for r in recs], False).items()}
     for i, r in enumerate(recs, 1):
         if as_json:
@@ -123,14 +128,12 @@ def profile() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--user", "user_id")
 @click.option("--subscriber")
-@click.option("--format", "fmt", type=click.Choice(["bibtex", "ris", "zotero_csv", "ids"]),
+@click.option("--format", "fmt", type=click.Choice(LIBRARY_FORMATS),
               help="Detected from the file when omitted.")
 @click.option("--show-unmatched", is_flag=True)
 @pass_ctx
 def profile_import(c: Context, file: str, user_id, subscriber, fmt, show_unmatched: bool) -> None:
     """Add a library (BibTeX, RIS, Zotero CSV, arXiv ids/DOIs) to a profile as liked papers."""
-    from paperwire.ranking.library import LibraryError, import_library
-
     key = _profile_key(user_id, subscriber)
     try:
         rep = import_library(c.store, key, file, fmt)
@@ -150,8 +153,6 @@ def profile_import(c: Context, file: str, user_id, subscriber, fmt, show_unmatch
 @click.option("--subscriber")
 @pass_ctx
 def profile_follow(c: Context, value: str, is_author: bool, user_id, subscriber) -> None:
-    from paperwire.store import profiles
-
     profiles.follow(c.store, _profile_key(user_id, subscriber), "author" if is_author else "category", value)
     click.echo(f"following {value}")
 
@@ -161,8 +162,6 @@ def profile_follow(c: Context, value: str, is_author: bool, user_id, subscriber)
 @click.option("--subscriber")
 @pass_ctx
 def profile_show(c: Context, user_id, subscriber) -> None:
-    from paperwire.store import profiles
-
     p = profiles.load_profile(c.store, _profile_key(user_id, subscriber))
     click.echo(json.dumps({"key": p.key, "positives": {k: v[0] for k, v in p.positives.items()},
                            "negatives": sorted(p.negatives), "categories": p.categories, "authors": p.authors},

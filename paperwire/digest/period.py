@@ -493,7 +493,8 @@ def build_period(store: Store, settings: Settings, kind: str = "daily", as_of: s
         try:
             # the digest's window is (last_until, until]; the recommender's is inclusive
             start = (date.fromisoformat(s.last_until or since) + timedelta(days=1)).isoformat()
-            ids, _scores, reasons = recommend.recommend_for(st, settings, key, start, limit=20, window_end=until)
+            ids, _scores, reasons = recommend.recommend_for(st, settings, key, start, limit=20, window_end=until,
+                                                            engine=engine)
         except Exception:  # a broken recommender must not cost anyone their digest
             log.exception("recommendations failed for subscriber %s", s.id)
             return []

@@ -16,7 +16,8 @@ feature pass plus a little linear algebra per reader:
   A reader with an empty profile gets the trending order (+ follows).
 
 Features are TF-IDF over title + abstract (``rec_features = "tfidf"``) or the search index's
-L2-normalised embeddings (``"embeddings"``, via paperwire.search.SearchEngine.paper_vectors).
+L2-normalised embeddings (``"embeddings"``): the caller passes the process's search engine
+(``engine``, for its ``paper_vectors`` and ``encode``); without one, TF-IDF is used.
 
 Every recommendation carries reasons ("close to your saved 2503.11731", "you follow cs.CL").
 """
@@ -34,6 +35,7 @@ from datetime import date, datetime, timezone
 import numpy as np
 
 from paperwire.config import Settings
+from paperwire.ranking import trending as rank
 from paperwire.store import profiles as prof_store
 
 log = logging.getLogger(__name__)
@@ -130,15 +132,15 @@ class EncoderFeatures:
 
 
 class EmbeddingFeatures:
-    """The search index's stored vectors; papers without one are encoded on the fly."""
+    """The search index's stored vectors; papers without one are encoded on the fly.
+    `engine`: the process's search engine (anything with ``paper_vectors(ids)`` and
+    ``encode(texts)``)."""
 
-    def __init__(self, store, settings):
-        from paperwire.search.engine import SearchEngine
+    sparse = False
+    terms = None
 
-        self.engine = SearchEngine(store, settings)
-        self.sparse = False
-        self.terms = None
-        self._pending_ids: list[str] = []
+    def __init__(self, engine):
+        self.engine = engine
 
     def rows(self, ids: list[str], texts: list[str]) -> np.ndarray:
         got = self.engine.paper_vectors(ids)
@@ -307,7 +309,7 @@ class Day:
     def _train_negatives(self):
         """The unlabeled papers every reader's classifier is trained against (label 0): a fixed,
         seeded sample of TRAIN_NEGATIVES from background + candidates. Training time grows with
-        the rows, so a sample (not all of them, as arxiv-sanity does) keeps it at ~15 ms a reader."""
+        the rows, so a sample (not all of them, as arxiv-sanity does) keeps it short per reader."""
         if getattr(self, "_neg_matrix", None) is None:
             pool = self.bg_ids + self.cand_ids
             if len(pool) > TRAIN_NEGATIVES:
@@ -390,11 +392,15 @@ DAY_TTL = 600.0
 _DAYS_LOCK = threading.Lock()
 
 
-def prepare_day(store, settings: Settings, window_start, window_end=None) -> Day:
+def prepare_day(store, settings: Settings, window_start, window_end=None, engine=None) -> Day:
     """The candidate set for [window_start, window_end] (days, inclusive), cached per process
-    until the papers change."""
+    until the papers change. `engine`: the search engine whose vectors serve as features when
+    ``settings.rec_features`` is "embeddings"."""
     start, end = _day(window_start), _day(window_end)
-    key = (store.path, start, end, settings.rec_features, prof_store.data_version(store))
+    if settings.rec_features == "embeddings" and engine is None:
+        log.warning("recommendations: no search engine given for embedding features; using TF-IDF")
+    features = "embeddings" if settings.rec_features == "embeddings" and engine is not None else "tfidf"
+    key = (store.path, start, end, features, prof_store.data_version(store))
     with _DAYS_LOCK:
         hit = _DAYS.get(key)
         # the trending prior moves with votes and stars, which do not change the papers: re-prepare
@@ -402,20 +408,18 @@ def prepare_day(store, settings: Settings, window_start, window_end=None) -> Day
         if hit is not None and time.monotonic() - hit[1] < DAY_TTL:
             _DAYS.move_to_end(key)
             return hit[0]
-    from paperwire.ranking import trending as rank
-
     cand = prof_store.window_paper_ids(store, start, end)
     bg = prof_store.background_ids(store, start, BACKGROUND)
     infos = prof_store.paper_texts(store, cand + bg)
-    now = rank._as_utc(date.fromisoformat(end)) if end else (rank.latest_now(store) or None)
+    now = rank.as_utc(date.fromisoformat(end)) if end else rank.latest_now(store)
     trends = rank.trending(store, "week", now, limit=10**9, settings=settings) if cand else []
     trend = {t.paper_id: t.score for t in trends}
     # papers with a real signal (not just the recency term) may say "trending this week"
     signalled = {t.paper_id for t in trends if t.score - t.parts.get("recency", 0.0) > 1e-12}
     feats = None
-    if settings.rec_features == "embeddings" and cand:
+    if features == "embeddings" and cand:
         try:
-            feats = EmbeddingFeatures(store, settings)
+            feats = EmbeddingFeatures(engine)
             feats.rows(cand[:1], [infos[cand[0]]["text"]])  # fail now, not per reader
         except Exception as exc:  # no model / no index: TF-IDF still gives good results
             log.warning("embeddings unavailable for recommendations (%s); using TF-IDF", exc)
@@ -430,22 +434,23 @@ def prepare_day(store, settings: Settings, window_start, window_end=None) -> Day
 
 
 def recommend(store, settings: Settings, profile_key: str, window_start, window_end=None, limit: int = 20,
-              method: str | None = None, now: datetime | None = None) -> list[Rec]:
-    """Recommendations for one stored profile among the papers of the window."""
+              method: str | None = None, now: datetime | None = None, engine=None) -> list[Rec]:
+    """Recommendations for one stored profile among the papers of the window (`engine`: see
+    prepare_day)."""
     method = method or settings.rec_method
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
     profile = prof_store.load_profile(store, profile_key)
-    day = prepare_day(store, settings, window_start, window_end)
+    day = prepare_day(store, settings, window_start, window_end, engine)
     now = now or datetime.now(timezone.utc)
     reader = reader_from_profile(profile, now, settings.rec_half_life_days)
     return day.recommend(reader, method, limit, settings)
 
 
 def recommend_for(store, settings: Settings, profile_key: str, window_start, limit: int = 20,
-                  window_end=None, method: str | None = None) -> tuple[list[str], list[float], list[str]]:
+                  window_end=None, method: str | None = None, engine=None) -> tuple[list[str], list[float], list[str]]:
     """(ids, scores, reasons) for a profile ('user:<id>' / 'sub:<id>') among papers that appeared
     on or after `window_start` (a date, datetime or 'YYYY-MM-DD'; optional inclusive `window_end`).
     Each reason is one human-readable sentence, e.g. "close to your saved 2503.11731; you follow cs.CL"."""
-    recs = recommend(store, settings, profile_key, window_start, window_end, limit, method)
+    recs = recommend(store, settings, profile_key, window_start, window_end, limit, method, engine=engine)
     return [r.paper_id for r in recs], [r.score for r in recs], ["; ".join(r.reasons) for r in recs]

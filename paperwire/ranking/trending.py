@@ -41,7 +41,7 @@ def _iso(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _as_utc(now: datetime | date | str | None) -> datetime:
+def as_utc(now: datetime | date | str | None) -> datetime:
     if now is None:
         return datetime.now(timezone.utc).replace(microsecond=0)
     if isinstance(now, str):
@@ -55,7 +55,7 @@ def _as_utc(now: datetime | date | str | None) -> datetime:
 def latest_now(store) -> datetime | None:
     """End of the newest listing day in the store: the `now` to use for historical data."""
     day = sig.latest_day(store)
-    return _as_utc(date.fromisoformat(day)) if day else None
+    return as_utc(date.fromisoformat(day)) if day else None
 
 
 def _parse_time(s: str) -> datetime:
@@ -94,7 +94,7 @@ def trending(store, window: str = "day", now: datetime | date | str | None = Non
     if limit < 0 or offset < 0:
         raise ValueError("limit and offset must be >= 0")
     s = settings or Settings()
-    end = _as_utc(now)
+    end = as_utc(now)
     start = end - timedelta(days=WINDOWS[window])
     half_life = {"day": s.trend_half_life_day, "week": s.trend_half_life_week,
                  "month": s.trend_half_life_month}[window]
@@ -133,7 +133,3 @@ def trending(store, window: str = "day", now: datetime | date | str | None = Non
     out.sort(key=lambda t: (-t.score, -(t.inputs["decay"]), t.paper_id))
     return out[offset: offset + limit]
 
-
-def trend_scores(store, window: str = "week", now=None, settings: Settings | None = None) -> dict[str, float]:
-    """{paper_id: trending score} for every scored paper of the window (the recommenders' prior)."""
-    return {t.paper_id: t.score for t in trending(store, window, now, limit=10**9, settings=settings)}

@@ -136,7 +136,7 @@ def trending_list(request: Request, window: str, limit: int, offset: int):
     if hit and time.monotonic() - hit[0] < TRENDING_TTL:
         trends = hit[1]
     else:
-        now = rank.latest_now(store) if hasattr(rank, "latest_now") else None
+        now = rank.latest_now(store)
         trends = rank.trending(store, window=window, now=now, limit=limit, offset=offset,
                                settings=request.app.state.settings)
         if len(memo) > 200:
