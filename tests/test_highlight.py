@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from paperwire.search.highlight import Highlighter
-from paperwire.search.engine import highlighter
+from paperwire.search.highlight import Highlighter, highlighter
 
 DEMO = Path(__file__).resolve().parent.parent / "demo" / "records.jsonl.gz"
 

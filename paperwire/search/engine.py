@@ -1,87 +1,39 @@
-"""Search: lexical (BM25 on SQLite FTS5), semantic (embeddings + ANN) and hybrid (RRF).
+"""The query stage of search: lexical (BM25 on SQLite FTS5, or tantivy on large stores),
+semantic (embeddings + ANN) and hybrid (RRF).
 
 ``SearchEngine`` is cheap to create; the encoder and the vector index load on first
 use. Lexical search needs nothing but the store, so it keeps working when the
 encoder cannot load or is slow: hybrid then falls back to lexical and says why in
-``SearchResult.fallback`` instead of failing.
-
-The query language (``parse_query``) never raises: anything it does not understand is
-searched as plain words. The FTS5 MATCH string is built only from double-quoted terms,
-so user text can never inject FTS5 operators.
+``SearchResult.fallback`` instead of failing. Keeping the indexes current is the index
+stage's work (``paperwire.search.indexer``); the query language is ``paperwire.search.query``.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import functools
-import html
 import logging
-import re
 import threading
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+import time
+from dataclasses import dataclass
 
-from paperwire.search.highlight import Highlighter
+import numpy as np
+
 from paperwire.models import Hit
+from paperwire.search.analysis import FIELD_WEIGHTS
+from paperwire.search.fuse import fuse
+from paperwire.search.highlight import highlighter, snippet_html, title_html
+from paperwire.search.query import Filters, clauses, content_clauses, fts_expression, norm_date, parse_query, title_key
+from paperwire.search.tantivy import TantivyLexical, tantivy_query
+from paperwire.search.tantivy import available as tantivy_available
+from paperwire.search.tantivy import index_folder as tantivy_folder
+from paperwire.search.vectors import VectorSearch
 from paperwire.store import search_index as idx
 from paperwire.text import canonical_id
-
-if TYPE_CHECKING:  # pragma: no cover
-    import numpy as np
 
 log = logging.getLogger(__name__)
 
 MODES = ("lexical", "semantic", "hybrid")
-# FTS5 bm25 column weights: title, abstract, authors. Title highest; measured on CACM with
-# bench/quality.py (docs/search.md): title 4x cost 0.014 nDCG@10 lexically and 0.02 in
-# hybrid against 1.5x, equal weights were no better than 1.5x.
-FIELD_WEIGHTS = (1.5, 1.0, 1.0)
-# RRF constant: k=30 beat the customary 60 on CACM (hybrid nDCG@10 0.543 vs 0.535 at depth 100)
-RRF_K = 30
 CANDIDATES = 100  # per mode, for hybrid fusion
-MAX_TERMS = 64  # a 10 kB query becomes at most this many OR-ed terms
-MAX_QUERY_CHARS = 4000
-
-# English stopwords removed from free-text terms (FTS5 has no stopword list; removing them
-# from the query is what matters for BM25). Phrases keep every word.
-STOPWORDS = frozenset("""
-a about above after again against all am an and any are as at be because been before being below between
-both but by can could did do does doing down during each few for from further had has have having he her
-here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not
-now of off on once only or other our ours ourselves out over own same she should so some such than that the
-their theirs them themselves then there these they this those through to too under until up very was we
-were what when where which while who whom why will with would you your yours yourself yourselves us also
-may might must shall via using use used based towards toward upon within without whether yet
-""".split())
-
-_OPEN, _CLOSE = "\ue000", "\ue001"  # private-use sentinels: escaped text cannot contain them
-_FLAT_MARKS = re.compile("[^\ue000\ue001]*(?:\ue000[^\ue000\ue001]*\ue001[^\ue000\ue001]*)*", re.S)
-
-
-@dataclass
-class Filters:
-    categories: list[str] = field(default_factory=list)  # match any
-    author: str | None = None
-    date_from: str | None = None  # YYYY-MM-DD inclusive
-    date_to: str | None = None
-    date_field: str = "published"  # or "listed"
-    has_code: bool = False
-
-    def is_empty(self) -> bool:
-        return not (self.categories or self.author or self.date_from or self.date_to or self.has_code)
-
-    def merged(self, other: "Filters | None") -> "Filters":
-        """These filters with ``other``'s set fields applied on top."""
-        if other is None:
-            return self
-        return Filters(
-            categories=list(dict.fromkeys([*self.categories, *other.categories])),
-            author=other.author or self.author,
-            date_from=other.date_from or self.date_from,
-            date_to=other.date_to or self.date_to,
-            date_field=other.date_field if other.date_field != "published" else self.date_field,
-            has_code=self.has_code or other.has_code,
-        )
 
 
 @dataclass
@@ -97,180 +49,6 @@ class EncoderUnavailable(RuntimeError):
     pass
 
 
-# -- query parsing ---------------------------------------------------------------------------
-
-_FIELD_RE = re.compile(r'(?i)(author|au|cat|category|has|from|to|since|until|date)[:=]("[^"]*"?|\S*)')
-_TOKEN_RE = re.compile(r'"[^"]*"?|\S+')
-_WORD_RE = re.compile(r"\w+", re.UNICODE)
-_DATE_RE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-def _norm_date(raw: str, end: bool) -> str | None:
-    m = _DATE_RE.match(raw.strip())
-    if not m:
-        return None
-    y, mo, d = int(m.group(1)), m.group(2), m.group(3)
-    if mo is None:
-        return f"{y:04d}-12-31" if end else f"{y:04d}-01-01"
-    mo = int(mo)
-    if not 1 <= mo <= 12:
-        return None
-    if d is None:
-        return f"{y:04d}-{mo:02d}-31" if end else f"{y:04d}-{mo:02d}-01"  # '-31' compares as end of month
-    d = int(d)
-    if not 1 <= d <= 31:
-        return None
-    return f"{y:04d}-{mo:02d}-{d:02d}"
-
-
-def parse_query(q: str) -> tuple[str, Filters]:
-    """Split a query into free text and filters. Never raises.
-
-    Understood: ``author:NAME`` / ``author:"First Last"``, ``cat:cs.CL`` (comma-separated:
-    any of), ``has:code``, ``from:YYYY[-MM[-DD]]``, ``to:...``, ``date:listed`` (date range on
-    listing day instead of publication). Everything else (words, ``"phrases"``, ``prefix*``)
-    is returned as text; unknown ``x:y`` tokens stay text.
-    """
-    try:
-        return _parse_query(q)
-    except Exception:  # defensive: the contract is "never raises"
-        log.exception("query parser failed; searching the plain text")
-        return (str(q) if q is not None else "")[:MAX_QUERY_CHARS], Filters()
-
-
-def _parse_query(q) -> tuple[str, Filters]:
-    q = "" if q is None else str(q)
-    q = q.replace("\x00", " ")[:MAX_QUERY_CHARS]
-    f = Filters()
-    keep: list[str] = []
-    pos = 0
-    for m in _FIELD_RE.finditer(q):
-        # only at a token start (not inside a word such as "http://")
-        if m.start() > 0 and not q[m.start() - 1].isspace():
-            continue
-        name, value = m.group(1).lower(), m.group(2).strip('"').strip()
-        used = True
-        if name in ("author", "au") and value:
-            f.author = value
-        elif name in ("cat", "category") and value:
-            f.categories.extend(c for c in re.split(r"[,|]", value) if c)
-        elif name == "has" and value.lower() in ("code", "github", "repo"):
-            f.has_code = True
-        elif name in ("from", "since") and _norm_date(value, end=False):
-            f.date_from = _norm_date(value, end=False)
-        elif name in ("to", "until") and _norm_date(value, end=True):
-            f.date_to = _norm_date(value, end=True)
-        elif name == "date" and value.lower() in ("listed", "published"):
-            f.date_field = value.lower()
-        else:
-            used = False
-        if used:
-            keep.append(q[pos:m.start()])
-            pos = m.end()
-    keep.append(q[pos:])
-    text = re.sub(r"\s+", " ", " ".join(keep)).strip()
-    return text, f
-
-
-@dataclass(frozen=True)  # shared: _clauses caches them
-class _Clause:
-    kind: str  # term | prefix | phrase (quoted by the user) | compound ("self-supervised")
-    words: tuple[str, ...]
-
-    def fts(self) -> str:
-        body = " ".join(self.words).replace('"', '""')
-        if self.kind == "prefix":
-            return f'"{body}"*'
-        return f'"{body}"'
-
-
-@functools.lru_cache(maxsize=256)  # one search parses its text for the MATCH, tantivy and the marks
-def _clauses(text: str) -> tuple[_Clause, ...]:
-    out: list[_Clause] = []
-    seen: set[tuple] = set()
-    for tok in _TOKEN_RE.findall(text):
-        words = tuple(w.lower() for w in _WORD_RE.findall(tok))
-        if tok.startswith('"'):
-            c = _Clause("phrase" if len(words) > 1 else "term", words)
-        else:
-            if len(words) == 1 and tok.rstrip().endswith("*") and len(words[0]) >= 2:
-                c = _Clause("prefix", words)
-            elif len(words) > 1:  # "self-supervised", "3D-aware": the parts in order
-                c = _Clause("compound", words)
-            else:
-                c = _Clause("term", words)
-        if not c.words:
-            continue
-        key = (c.kind, c.words)
-        if key not in seen:
-            seen.add(key)
-            out.append(c)
-    return tuple(out[: MAX_TERMS * 2])
-
-
-def _content_clauses(text: str) -> tuple[_Clause, ...]:
-    """The clauses searched for (and marked): stopword terms dropped, unless the query has
-    nothing else (a query of stopwords only still searches for them)."""
-    clauses = _clauses(text)
-    return tuple(c for c in clauses if not (c.kind == "term" and c.words[0] in STOPWORDS)) or clauses
-
-
-def fts_expression(text: str, author: str | None = None) -> str:
-    """The FTS5 MATCH string for free text (OR of terms, stopwords dropped) and an author."""
-    parts = [c.fts() for c in _content_clauses(text)[:MAX_TERMS]]
-    expr = " OR ".join(parts)
-    if author:
-        names = [w.lower() for w in _WORD_RE.findall(author)][:8]
-        if names:
-            aexpr = "authors : (" + " AND ".join('"' + w.replace('"', '""') + '"' for w in names) + ")"
-            expr = f"({expr}) AND {aexpr}" if expr else aexpr
-    return expr
-
-
-def highlighter(text: str) -> Highlighter:
-    """What to mark in hits: the query's clauses, stopwords dropped as in the MATCH."""
-    return Highlighter((c.kind, c.words) for c in _content_clauses(text)[:MAX_TERMS])
-
-
-def title_key(text: str) -> str:
-    """Key of the exact-title pin; must equal the 0020 migration's lower(rtrim(trim(t), '.'))."""
-    t = re.sub(r"\s+", " ", text.strip().strip('"').strip())
-    return t.translate(_ASCII_LOWER).rstrip(".")
-
-
-# -- rendering -------------------------------------------------------------------------------
-
-def _marked(raw: str) -> str:
-    """Escape text that carries sentinel marks, then turn the marks into <mark> tags."""
-    s = html.escape(raw.replace("<mark>", "").replace("</mark>", ""), quote=True)
-    if _FLAT_MARKS.fullmatch(s):  # the usual case: flat, balanced
-        return s.replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>")
-    # Close any mark FTS5 left open at a snippet boundary so the HTML stays balanced.
-    out, depth = [], 0
-    for ch in s:
-        if ch == _OPEN:
-            if depth == 0:
-                out.append("<mark>")
-            depth += 1
-        elif ch == _CLOSE:
-            if depth == 1:
-                out.append("</mark>")
-            depth = max(0, depth - 1)
-        else:
-            out.append(ch)
-    if depth:
-        out.append("</mark>")
-    return "".join(out)
-
-
-def _plain_snippet(abstract: str, n: int = 240) -> str:
-    a = abstract or ""
-    if len(a) > n:
-        a = a[:n].rsplit(" ", 1)[0] + "\u2026"
-    return html.escape(a, quote=True)
-
-
 # -- the engine ------------------------------------------------------------------------------
 
 class SearchEngine:
@@ -279,22 +57,21 @@ class SearchEngine:
     def __init__(self, store, settings):
         self.store = store
         self.settings = settings
-        self._vectors = None  # paperwire.search.vectors.VectorSearch, created lazily
-        self._fast = None  # paperwire.search.tantivy.TantivyLexical when in use
+        self._vectors: VectorSearch | None = None  # created lazily
+        self._fast: TantivyLexical | None = None  # when in use
         self._fast_checked = 0.0
+        self._counts: dict = {}  # see _count_estimate
         self._enc_avg: float | None = None  # seconds per query encoding, once the model is loaded
         self._lock = threading.Lock()
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
 
     # -- embedding side (lazy) ----------------------------------------------------------------
     @property
-    def vectors(self):
+    def vectors(self) -> VectorSearch:
         """The vector side (encoder + index), created on first use."""
         if self._vectors is None:
             with self._lock:
                 if self._vectors is None:
-                    from paperwire.search.vectors import VectorSearch
-
                     self._vectors = VectorSearch(self.store, self.settings)
         return self._vectors
 
@@ -314,18 +91,16 @@ class SearchEngine:
             fut.result()
         return fut
 
-    def encode(self, texts: list[str]) -> "np.ndarray":
+    def encode(self, texts: list[str]) -> np.ndarray:
         return self.vectors.encoder.encode(list(texts))
 
-    def _encode_query(self, text: str) -> "np.ndarray":
+    def _encode_query(self, text: str) -> np.ndarray:
         """Encode one query within settings.encode_timeout, or raise EncoderUnavailable.
 
         Loading (and anything slow) runs in a worker thread we can stop waiting for. Once the
         model is loaded and has been fast (average < 1/20 of the timeout), queries encode in
         the calling thread: on a busy machine the hand-off to the worker cost more than the
         encoding of a short query."""
-        import time
-
         timeout = float(self.settings.encode_timeout)
         if self._enc_avg is not None and self._enc_avg * 20 < timeout:
             t = time.perf_counter()
@@ -342,7 +117,7 @@ class SearchEngine:
             self._enc_avg = took if self._enc_avg is None else 0.9 * self._enc_avg + 0.1 * took
         return v
 
-    def _encode_in_worker(self, text: str) -> "np.ndarray":
+    def _encode_in_worker(self, text: str) -> np.ndarray:
         with self._lock:
             if self._pool is None:
                 self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode")
@@ -372,7 +147,7 @@ class SearchEngine:
         fallback = None
         used = mode
 
-        if not _clauses(text):
+        if not clauses(text):
             # no words: filters only (newest first), or nothing at all
             if flt.is_empty():
                 return SearchResult([], 0, mode, None, str(query or ""))
@@ -421,10 +196,8 @@ class SearchEngine:
     def _count_estimate(self, flt) -> int:
         """Number of papers passing ``flt`` (capped at 10,000), cached for a minute: counting
         on every semantic query would cost more than the query."""
-        import time
-
         key = (flt.where, flt.params)
-        cache = self.__dict__.setdefault("_counts", {})
+        cache = self._counts
         hit = cache.get(key)
         if hit and time.monotonic() - hit[0] < 60:
             return hit[1]
@@ -436,20 +209,16 @@ class SearchEngine:
 
     def _fast_index(self):
         """The tantivy index when the store is large enough and it has been built."""
-        import time
-
         limit = int(getattr(self.settings, "fast_lexical_above", 0) or 0)
         if limit <= 0:
             return None
         now = time.monotonic()
         if now - self._fast_checked > 5.0:  # cheap re-checks: another process may sync it
             self._fast_checked = now
-            from paperwire.search import tantivy as search_fast
-
-            if not search_fast.available():
+            if not tantivy_available():
                 return None
             if self._fast is None:
-                f = search_fast.TantivyLexical(self.settings.data_path / "lexical-tantivy")
+                f = TantivyLexical(tantivy_folder(self.settings))
                 if f.exists() and idx.max_docid(self.store) >= limit and f.open():
                     self._fast = f
             else:
@@ -467,9 +236,7 @@ class SearchEngine:
             return [], 0
         fast = self._fast_index()
         if fast is not None and not flt.author:
-            from paperwire.search.tantivy import tantivy_query
-
-            tq = tantivy_query(_content_clauses(text), STOPWORDS)
+            tq = tantivy_query(content_clauses(text))
             if tq:
                 want = k if lex_flt.empty else max(1000, k * 20)
                 try:
@@ -526,10 +293,8 @@ class SearchEngine:
             if i is None:
                 continue
             parts = dict(parts)
-            title_m = hl.mark(i["title"], _OPEN, _CLOSE) if hl else None
-            snip = hl.snippet(i["abstract"], _OPEN, _CLOSE) if hl else None
-            parts["title_html"] = _marked(title_m) if title_m else html.escape(i["title"])
-            snippet = _marked(snip) if snip else _plain_snippet(i["abstract"])
+            parts["title_html"] = title_html(hl, i["title"])
+            snippet = snippet_html(hl, i["abstract"])
             if i.get("date"):
                 parts["date"] = i["date"]
             hits.append(Hit(paper_id=i["paper_id"], score=float(score), title=i["title"], snippet=snippet, parts=parts))
@@ -542,8 +307,6 @@ class SearchEngine:
     def more_like(self, paper_ids: list[str], limit: int = 50, since: str | None = None,
                   exclude: set[str] = frozenset()) -> list[Hit]:
         """Papers nearest to the mean of the given papers' vectors (those papers excluded)."""
-        import numpy as np
-
         vecs = self.paper_vectors(list(paper_ids))
         if not vecs:
             return []
@@ -553,17 +316,14 @@ class SearchEngine:
             return []
         centroid = centroid / norm
         skip = set(paper_ids) | set(exclude)
-        flt = idx.filter_sql(date_from=_norm_date(since, end=False) if since else None, date_field="published")
-        if since:
-            # "recent" means either first published or first listed on/after that day
-            day = _norm_date(since, end=False) or since
-            flt = idx.FilterSQL("(substr(p.published, 1, 10) >= ? OR p.listed >= ?)", (day, day))
+        # "recent" means either first published or first listed on/after that day
+        flt = idx.published_or_listed_since(norm_date(since, end=False) or since) if since else idx.FilterSQL()
         found = self.vectors.search(centroid, limit + len(skip), flt)
         rows = [(d, pid, s, {"semantic_rank": i + 1, "semantic_score": round(s, 4)})
                 for i, (d, pid, s) in enumerate(found) if pid not in skip][:limit]
         return self._render(rows, None)
 
-    def paper_vectors(self, ids: list[str]) -> dict[str, "np.ndarray"]:
+    def paper_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
         """L2-normalised stored vectors of the given papers (papers without one are absent)."""
         return self.vectors.paper_vectors(ids)
 
@@ -600,23 +360,6 @@ class SearchEngine:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
-
-
-def fuse(lex: list[tuple[int, str, float]], sem: list[tuple[int, str, float]], k: int = RRF_K,
-         w_lex: float = 1.0, w_sem: float = 1.0) -> list[tuple[int, str, float, dict]]:
-    """Reciprocal-rank fusion of two ranked lists of (docid, paper_id, score)."""
-    acc: dict[int, list] = {}
-    for i, (d, pid, s) in enumerate(lex):
-        e = acc.setdefault(d, [pid, 0.0, {}])
-        e[1] += w_lex / (k + i + 1)
-        e[2].update(lexical_rank=i + 1, lexical_score=round(-s, 4))
-    for i, (d, pid, s) in enumerate(sem):
-        e = acc.setdefault(d, [pid, 0.0, {}])
-        e[1] += w_sem / (k + i + 1)
-        e[2].update(semantic_rank=i + 1, semantic_score=round(s, 4))
-    out = [(d, pid, score, parts) for d, (pid, score, parts) in acc.items()]
-    out.sort(key=lambda r: (-r[2], r[0]))
-    return out
 
 
 _ENGINES: "weakref.WeakKeyDictionary" = None  # store -> (settings, engine), so the model loads once

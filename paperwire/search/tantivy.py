@@ -1,14 +1,14 @@
 """A tantivy BM25 index for large stores: the fast path of lexical ranking.
 
 Why: SQLite FTS5 ranks by calling bm25() once per matching row, so an OR query over a
-million papers touches hundreds of thousands of rows (measured: ~0.3 s at 25k generated
-papers on a loaded 2-core machine, seconds at 1M). tantivy ranks with block-max WAND and
-answers in about a millisecond. FTS5 stays the index of record: it is kept in sync by
-triggers, serves filters, prefix terms, snippets and small stores, and covers papers
-added since the tantivy index was last synced (``rowid > synced``), so a new paper is
-findable at once. This index is a folder that ``paperwire index`` brings up to date
+million papers touches hundreds of thousands of rows; tantivy ranks with block-max WAND
+and skips most of them (figures: docs/search.md). FTS5 stays the index of record: it
+is kept in sync by triggers, serves filters, prefix terms and small stores, and covers
+papers added since the tantivy index was last synced (``rowid > synced``), so a new paper
+is findable at once. This index is a folder that ``paperwire index`` brings up to date
 (new papers; changed or removed ones via the ``search_changes`` table) and that can be
-deleted and rebuilt from the store at any time.
+deleted and rebuilt from the store at any time. Its fields, tokenizers and boosts come from
+the word contract, ``paperwire.search.analysis``.
 """
 
 from __future__ import annotations
@@ -19,27 +19,21 @@ import os
 import shutil
 import threading
 from pathlib import Path
+from typing import Iterable
 
+from paperwire.search.analysis import FIELDS, STOPWORDS, TANTIVY_TOKENIZERS, english_stem, field_boosts
+from paperwire.search.query import Clause
 from paperwire.store import search_index as idx
 
 log = logging.getLogger(__name__)
 
-TITLE_BOOST = 1.5  # = the FTS5 title column weight in paperwire.search.FIELD_WEIGHTS
 COMMON_FRACTION = 0.05  # a word in more abstracts than this is "common" (see search())
 COMMON_MIN_DOCS = 10_000  # below this every word counts as rare: the index is small anyway
 
 
-def _en_stem(word: str) -> str:
-    """The term tantivy's en_stem tokenizer indexes for a lowercase word (Snowball English)."""
-    import Stemmer
-
-    global _stemmer
-    if _stemmer is None:
-        _stemmer = Stemmer.Stemmer("english", 0)
-    return _stemmer.stemWord(word)
-
-
-_stemmer = None
+def index_folder(settings) -> Path:
+    """Where the tantivy index of a store lives."""
+    return settings.data_path / "lexical-tantivy"
 
 
 def available() -> bool:
@@ -55,9 +49,8 @@ def _schema():
 
     sb = tantivy.SchemaBuilder()
     sb.add_integer_field("docid", stored=True, indexed=True, fast=True)
-    sb.add_text_field("title", stored=False, tokenizer_name="en_stem")
-    sb.add_text_field("abstract", stored=False, tokenizer_name="en_stem")
-    sb.add_text_field("authors", stored=False, tokenizer_name="default")
+    for name in FIELDS:
+        sb.add_text_field(name, stored=False, tokenizer_name=TANTIVY_TOKENIZERS[name])
     return sb.build()
 
 
@@ -148,9 +141,8 @@ class TantivyLexical:
         Words in more than COMMON_FRACTION of the abstracts ("model", "learning" in an ML
         corpus) only add to the score of papers that match a rarer word of the query, the way
         Lucene's CommonTermsQuery does: their BM25 weight is a few percent of a rare word's,
-        but their long posting lists are most of the work. At 1M papers that cut title-length
-        queries from p95 17.7 to 14.2 ms (95.7% of first hits unchanged); on CACM, nDCG@10 went
-        from 0.444 to 0.454. The count is then of papers matching a rarer word."""
+        but their long posting lists are most of the work (docs/search.md has what it cost
+        and saved). The count is then of papers matching a rarer word."""
         idx_ = self._index
         if idx_ is None or not parts:
             return [], 0
@@ -159,13 +151,13 @@ class TantivyLexical:
         rare, common = [], []
         for body in parts:
             frequent = (" " not in body and n >= self.common_min_docs
-                        and searcher.doc_freq("abstract", _en_stem(body)) > COMMON_FRACTION * n)
+                        and searcher.doc_freq("abstract", english_stem(body)) > COMMON_FRACTION * n)
             (common if frequent else rare).append(f'"{body}"')
         if rare and common:
             query = "+(" + " OR ".join(rare) + ") " + " ".join(common)
         else:
             query = " OR ".join(rare + common)
-        q = idx_.parse_query(query, ["title", "abstract", "authors"], field_boosts={"title": TITLE_BOOST})
+        q = idx_.parse_query(query, list(FIELDS), field_boosts=field_boosts())
         res = searcher.search(q, limit)
         out = []
         for score, addr in res.hits:
@@ -173,13 +165,13 @@ class TantivyLexical:
         return out, int(res.count or len(out))
 
 
-def tantivy_query(clauses, stopwords=frozenset()) -> list[str] | None:
+def tantivy_query(clauses: Iterable[Clause]) -> list[str] | None:
     """The words and phrases to search for parsed clauses, or None when the query needs FTS5
     (prefix terms).
 
-    A hyphenated compound ("retrieval-augmented") becomes its parts as words, not a phrase:
-    a phrase scorer reads positions for every document holding all its words and cannot
-    skip blocks, which made title-length queries at 1M papers ~3x slower (p95 42 -> 16 ms).
+    A hyphenated compound ("retrieval-augmented") becomes its parts as words (stopwords
+    dropped), not a phrase: a phrase scorer reads positions for every document holding all
+    its words and cannot skip blocks, which made title-length queries several times slower.
     Phrases the user quoted stay phrases."""
     parts: list[str] = []
 
@@ -193,7 +185,7 @@ def tantivy_query(clauses, stopwords=frozenset()) -> list[str] | None:
             return None
         if c.kind == "compound":
             for w in c.words:
-                if w not in stopwords:
+                if w not in STOPWORDS:
                     add(w)
         else:
             add(" ".join(c.words))

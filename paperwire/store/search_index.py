@@ -1,7 +1,7 @@
 """SQL of the search indexes: the FTS5 table, the paper<->docid map and stored vectors.
 
 Only this module (and the 0020 migration) knows these tables. Every query is
-parameterised; the FTS5 MATCH string itself is built by ``paperwire.search.engine`` from
+parameterised; the FTS5 MATCH string itself is built by ``paperwire.search.query`` from
 quoted terms only, and passed as a parameter.
 """
 
@@ -57,6 +57,11 @@ def filter_sql(categories=(), date_from=None, date_to=None, date_field="publishe
     if has_code:
         clauses.append("EXISTS (SELECT 1 FROM links l WHERE l.paper_id = p.id AND l.kind IN ('github','gitlab'))")
     return FilterSQL(" AND ".join(clauses), tuple(params))
+
+
+def published_or_listed_since(day: str) -> FilterSQL:
+    """Papers first published or first listed on or after ``day`` (YYYY-MM-DD)."""
+    return FilterSQL("(substr(p.published, 1, 10) >= ? OR p.listed >= ?)", (day, day))
 
 
 def _and(f: FilterSQL) -> str:
