@@ -212,7 +212,7 @@ def test_fifty_concurrent_upvotes_from_fifty_users(app, shared_hash):
     async def run():
         import secrets
 
-        from paperwire.web.render import serializer
+        from paperwire.web.security import serializer
 
         transport = httpx.ASGITransport(app=app)
         clients = []

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from paperwire.store import listings, users
 from paperwire.text import canonical_id
-from paperwire.web.render import rate_limit
+from paperwire.web.security import rate_limit
 
 router = APIRouter(prefix="/api")
 bearer = HTTPBearer(auto_error=False, description="An API token from `paperwire token create` or /settings/tokens.")

@@ -17,7 +17,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperwire.config import Settings
-from paperwire.web.render import CSRF_COOKIE, CSRF_MAX_AGE, PageCache, RateLimiter, render
+from paperwire.web.render import PageCache, render
+from paperwire.web.security import CSRF_COOKIE, CSRF_MAX_AGE, RateLimiter
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,9 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from itsdangerous import BadSignature, SignatureExpired
 
 from paperwire.store import users
-from paperwire.web.render import (current_user, flash_redirect, login, logout, rate_limit, render, require_admin,
-                                  require_user, safe_next, serializer, verify_csrf)
+from paperwire.web.render import flash_redirect, render
+from paperwire.web.security import (login, logout, rate_limit, require_admin, require_user, safe_next, serializer,
+                                    verify_csrf)
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)

@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from lxml import etree
 
 from paperwire.store import listings
-from paperwire.web.render import rate_limit
+from paperwire.web.security import rate_limit
 
 router = APIRouter(prefix="/feeds", include_in_schema=False)
 ATOM = "http://www.w3.org/2005/Atom"

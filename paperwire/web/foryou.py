@@ -36,7 +36,8 @@ from pydantic import BaseModel
 from paperwire.ranking import trending as rank
 from paperwire.ranking import recommend
 from paperwire.store import listings, profiles
-from paperwire.web.render import flash_redirect, rate_limit, render, require_user, verify_csrf
+from paperwire.web.render import flash_redirect, render
+from paperwire.web.security import rate_limit, require_user, verify_csrf
 
 log = logging.getLogger(__name__)
 

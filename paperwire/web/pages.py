@@ -19,8 +19,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from paperwire.store import listings, users
 from paperwire.store.papers import get_paper
 from paperwire.text import canonical_id
-from paperwire.web.render import (cached_render, current_user, flash_redirect, rate_limit, render, require_user,
-                                   safe_next, verify_csrf)
+from paperwire.web.render import cached_render, flash_redirect, render
+from paperwire.web.security import current_user, rate_limit, require_user, safe_next, verify_csrf
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -177,7 +177,7 @@ def run_search(request: Request, q: str, limit: int, offset: int, mode: str = "h
     engine = search_engine(request)
     if engine is None:
         return None
-    from paperwire.search.engine import parse_query
+    from paperwire.search.query import parse_query
 
     text, filters = parse_query(q)
     return engine.search(text, filters=filters, mode=mode, limit=limit, offset=offset)

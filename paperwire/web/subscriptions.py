@@ -22,7 +22,8 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from paperwire.digest import period as digest
 from paperwire.store import subscriptions as subs
-from paperwire.web.render import rate_limit, render, verify_csrf
+from paperwire.web.render import render
+from paperwire.web.security import rate_limit, verify_csrf
 
 log = logging.getLogger(__name__)
 
