@@ -1,4 +1,4 @@
-"""Table access for subscribers and the outbox (issue 5). All SQL of the digest lives here.
+"""Table access for subscribers and the outbox. All SQL of the digest lives here.
 
 The outbox is what makes delivery safe: a digest is written (one row per subscriber and
 period, unique) before any SMTP traffic, and its status moves pending -> sending -> sent.
@@ -74,6 +74,15 @@ def _sub(row: sqlite3.Row | None) -> Subscriber | None:
     return Subscriber(**d)
 
 
+def _where(conditions: dict[str, object]) -> tuple[str, list]:
+    """A WHERE clause (with its parameters) of the conditions whose value is given, each a
+    fragment with one "?"; an empty string when none is, so every row qualifies."""
+    given = [(fragment, value) for fragment, value in conditions.items() if value]
+    if not given:
+        return "", []
+    return " WHERE " + " AND ".join(f for f, _ in given), [v for _, v in given]
+
+
 def get_subscriber(store: Store, sub_id: int) -> Subscriber | None:
     return _sub(store.query_one(f"SELECT {_SUB_COLS} FROM subscribers WHERE id=?", (sub_id,)))
 
@@ -85,18 +94,9 @@ def get_by_email(store: Store, email: str) -> Subscriber | None:
 def list_subscribers(store: Store, status: str | None = None, frequency: str | None = None,
                      period: str | None = None) -> list[Subscriber]:
     """Subscribers by status/frequency; with `period`, only those without an outbox row for it."""
-    sql = f"SELECT {_SUB_COLS} FROM subscribers s WHERE 1=1"
-    params: list = []
-    if status:
-        sql += " AND status=?"
-        params.append(status)
-    if frequency:
-        sql += " AND frequency=?"
-        params.append(frequency)
-    if period:
-        sql += " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.subscriber_id=s.id AND o.period=?)"
-        params.append(period)
-    return [_sub(r) for r in store.query(sql + " ORDER BY id", params)]
+    where, params = _where({"status=?": status, "frequency=?": frequency,
+                            "NOT EXISTS (SELECT 1 FROM outbox o WHERE o.subscriber_id=s.id AND o.period=?)": period})
+    return [_sub(r) for r in store.query(f"SELECT {_SUB_COLS} FROM subscribers s{where} ORDER BY id", params)]
 
 
 def upsert_pending(store: Store, email: str, prefs: dict, nonce: str, conn: sqlite3.Connection) -> Subscriber:
@@ -183,9 +183,17 @@ def counts(store: Store) -> dict:
 
 # -- outbox ----------------------------------------------------------------------------------
 
-def now_us() -> str:
-    """Outbox times carry microseconds (one fixed format, so text comparison is time order)."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+# Outbox times carry microseconds, in one fixed format, so text comparison is time order.
+OUTBOX_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def outbox_time(moment: datetime) -> str:
+    """`moment` (UTC) written as the outbox writes its times."""
+    return moment.strftime(OUTBOX_TIME_FORMAT)
+
+
+def parse_outbox_time(text: str) -> datetime:
+    return datetime.strptime(text, OUTBOX_TIME_FORMAT).replace(tzinfo=timezone.utc)
 
 
 def add_message(conn: sqlite3.Connection, *, subscriber_id: int | None, period: str, kind: str, to_addr: str,
@@ -194,7 +202,7 @@ def add_message(conn: sqlite3.Connection, *, subscriber_id: int | None, period: 
     """Queue one message (inside the caller's transaction). Returns its id, or None when this
     subscriber already has a message for `period` (building twice is a no-op). With
     `last_until`, the subscriber's "new since" mark moves in the same transaction."""
-    now = now_us()
+    now = outbox_time(datetime.now(timezone.utc))
     cur = conn.execute(
         "INSERT INTO outbox(subscriber_id, period, kind, to_addr, subject, text_body, html_body, headers, message_id, "
         "n_items, status, attempts, next_attempt_at, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,'pending',0,?,?) "
@@ -296,12 +304,5 @@ def bounce(store: Store, msg_id: int, sub_id: int | None, error: str) -> None:
 
 
 def outbox_rows(store: Store, period: str | None = None, status: str | None = None) -> list[OutboxRow]:
-    sql = f"SELECT {_OUT_COLS} FROM outbox WHERE 1=1"
-    params: list = []
-    if period:
-        sql += " AND period=?"
-        params.append(period)
-    if status:
-        sql += " AND status=?"
-        params.append(status)
-    return [_out(r) for r in store.query(sql + " ORDER BY id", params)]
+    where, params = _where({"period=?": period, "status=?": status})
+    return [_out(r) for r in store.query(f"SELECT {_OUT_COLS} FROM outbox{where} ORDER BY id", params)]
