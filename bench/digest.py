@@ -2,7 +2,7 @@
 papers. Prints and saves (bench/results/digest.json) the time to score and render every digest
 (subject, plain text and HTML, signed links; sending excluded) and the peak memory.
 
-Target (issue 5): < 60 s for all 100,000 on the 2-core machine, < 2 GB peak memory.
+Target: < 60 s for all 100,000 on the 2-core machine, < 2 GB peak memory.
 
     python bench/digest.py                       # 100,000 subscribers, 1,000 papers
     python bench/digest.py --subscribers 10000   # quicker look
@@ -34,8 +34,10 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from paperwire.config import Settings  # noqa: E402
-from paperwire.digest.period import FEEDBACK_SALT, links_for, list_id, _signer  # noqa: E402
 from paperwire.digest.builder import DigestBuilder, lexical_rows  # noqa: E402
+from paperwire.digest.outbox import compose, new_message_id  # noqa: E402
+from paperwire.digest.period import parallel_chunks  # noqa: E402
+from paperwire.digest.subscriptions import LinkSigner, list_id  # noqa: E402
 from paperwire.ingest.listing import listing_record  # noqa: E402
 from paperwire.store.subscriptions import Subscriber  # noqa: E402
 from paperwire.text import display_text, extract_links  # noqa: E402
@@ -160,8 +162,7 @@ def main() -> None:
     print(f"setup: {len(topics)} distinct topics, {len(seeds)} distinct seed papers scored over the day, "
           f"templates compiled: {t_setup:.2f} s")
 
-    signer = _signer(settings, "digest-manage")
-    fb_signer = _signer(settings, FEEDBACK_SALT)  # each digest also signs one feedback token
+    signer = LinkSigner(settings)  # each digest signs a manage and a feedback token
     keep = args.mime_sample
 
     def work(chunk, report_progress=True):
@@ -169,7 +170,7 @@ def main() -> None:
         sample = []
         t = time.perf_counter()
         for i, s in enumerate(chunk):
-            d = builder.build(s, links_for(settings, s, signer, fb_signer))
+            d = builder.build(s, signer.links(s))
             if d is None:
                 empty += 1
                 continue
@@ -193,15 +194,13 @@ def main() -> None:
         cpu_build = time.process_time() - c2
         peak = peak_rss_mb()
     else:
-        from paperwire.digest.builder import parallel_chunks
-
         # children: count and keep nothing (their results travel back pickled)
         # a forked child's process_time() counts its own CPU time from the fork
         parts = parallel_chunks(lambda chunk: {**work(chunk, False), "cpu_child": time.process_time()},
                                 subs, args.workers)
         cpu_build = sum(p["cpu_child"] for p in parts)
         peak = max([peak_rss_mb()] + [p["rss"] for p in parts])
-        parts[0]["sample"] = [builder.build(s, links_for(settings, s, signer, fb_signer)) for s in subs[:keep]]
+        parts[0]["sample"] = [builder.build(s, signer.links(s)) for s in subs[:keep]]
         parts[0]["sample"] = [d for d in parts[0]["sample"] if d is not None]
     t_build = time.perf_counter() - t2
     load_after = os.getloadavg()
@@ -224,14 +223,13 @@ def main() -> None:
     if sample:
         import tempfile
 
-        from paperwire.digest.period import _new_message_id, compose
         from paperwire.store import open_store
         from paperwire.store import subscriptions as st
 
         t3 = time.perf_counter()
         for d in sample:
             row = st.OutboxRow(0, d.subscriber_id, d.period, "digest", d.email, d.subject, d.text, d.html,
-                               d.headers, _new_message_id(settings), "pending", 0, "", None)
+                               d.headers, new_message_id(settings), "pending", 0, "", None)
             compose(settings, row).as_bytes()
         t_mime = time.perf_counter() - t3
         with tempfile.TemporaryDirectory() as tmp:
@@ -244,7 +242,7 @@ def main() -> None:
                                      "VALUES (?, ?, 'active', '', '')", (d.subscriber_id, d.email))
                         st.add_message(conn, subscriber_id=d.subscriber_id, period=d.period, kind="digest",
                                        to_addr=d.email, subject=d.subject, text_body=d.text, html_body=d.html,
-                                       headers=d.headers, message_id=_new_message_id(settings),
+                                       headers=d.headers, message_id=new_message_id(settings),
                                        n_items=len(d.items), last_until=day)
             t_outbox = time.perf_counter() - t4
             store.close()

@@ -163,11 +163,11 @@ def csrf_from(html: str) -> str:
 
 def active(store, settings, address, **prefs):
     """A confirmed subscriber, with the confirmation mail cancelled (tests count digests only)."""
-    from paperwire.digest import period as digest
+    from paperwire.digest import subscriptions
     from paperwire.store import subscriptions as subs
 
-    out = digest.subscribe(store, settings, address, prefs, send=False)
-    digest.check_confirm_token(store, settings, token_of(out.confirm_url))
+    out = subscriptions.subscribe(store, settings, address, prefs, send=False)
+    subscriptions.check_confirm_token(store, settings, token_of(out.confirm_url))
     for row in subs.outbox_rows(store, status="pending"):
         subs.mark_failed(store, row.id, "test: not sent", status="cancelled")
     return subs.get_by_email(store, address)

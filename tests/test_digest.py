@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from digest_support import (SECRET, SMTPServer, active, demo_db, html_part, local, mail_settings, text_part, token_of)
-from paperwire.digest import period as digest
+from paperwire import schedule
+from paperwire.digest import outbox, period, subscriptions
 from paperwire.store import open_store
 from paperwire.store import subscriptions as subs
 
@@ -42,9 +44,9 @@ def test_digest_content_and_headers(env):
     store, settings, smtp = env
     sub = active(store, settings, "reader@example.org", categories=["cs.CL"], topics=["hallucination detection"],
                  size=5)
-    report = digest.build_period(store, settings, "daily", as_of=AS_OF)
+    report = period.build_period(store, settings, "daily", as_of=AS_OF)
     assert (report.subscribers, report.queued, report.papers) == (1, 1, 300)
-    sent = digest.deliver(store, settings)
+    sent = outbox.deliver(store, settings)
     assert sent.sent == 1 and sent.waiting == 0
     [msg] = smtp.to("reader@example.org")
     # headers every digest carries
@@ -88,23 +90,23 @@ def test_build_and_send_are_idempotent(env):
     store, settings, smtp = env
     for i in range(3):
         active(store, settings, f"r{i}@example.org", categories=["cs.CV"])
-    assert digest.build_period(store, settings, "daily", as_of=AS_OF).queued == 3
-    assert digest.build_period(store, settings, "daily", as_of=AS_OF).queued == 0
-    assert digest.deliver(store, settings).sent == 3
-    assert digest.deliver(store, settings).sent == 0
+    assert period.build_period(store, settings, "daily", as_of=AS_OF).queued == 3
+    assert period.build_period(store, settings, "daily", as_of=AS_OF).queued == 0
+    assert outbox.deliver(store, settings).sent == 3
+    assert outbox.deliver(store, settings).sent == 0
     assert len(smtp.messages) == 3 and len({m["To"] for m in smtp.messages}) == 3
     # next day: nothing new was listed after 2026-07-01, so nothing is built or sent
-    rep = digest.build_period(store, settings, "daily", as_of="2026-07-02")
+    rep = period.build_period(store, settings, "daily", as_of="2026-07-02")
     assert rep.queued == 0 and rep.empty == 3
 
 
 def test_preference_changes_show_in_the_next_digest(env):
     store, settings, smtp = env
     sub = active(store, settings, "switch@example.org", categories=["cs.CV"], size=3)
-    subs.update_preferences(store, sub.id, digest.parse_preferences(
+    subs.update_preferences(store, sub.id, subscriptions.parse_preferences(
         {"categories": "cs.CL", "authors": "", "topics": "", "seeds": "", "size": "2"}))
-    digest.build_period(store, settings, "daily", as_of=AS_OF)
-    digest.deliver(store, settings)
+    period.build_period(store, settings, "daily", as_of=AS_OF)
+    outbox.deliver(store, settings)
     [msg] = smtp.to("switch@example.org")
     text = text_part(msg)
     assert "2 new papers picked for you" in text
@@ -114,9 +116,9 @@ def test_preference_changes_show_in_the_next_digest(env):
 def test_unsubscribing_after_build_cancels_the_queued_digest(env):
     store, settings, smtp = env
     sub = active(store, settings, "gone@example.org", categories=["cs.CV"])
-    digest.build_period(store, settings, "daily", as_of=AS_OF)
-    digest.unsubscribe(store, sub)
-    assert digest.deliver(store, settings).sent == 0
+    period.build_period(store, settings, "daily", as_of=AS_OF)
+    subscriptions.unsubscribe(store, sub)
+    assert outbox.deliver(store, settings).sent == 0
     assert smtp.messages == []
     assert subs.outbox_rows(store, period="daily:2026-07-01")[0].status == "cancelled"
 
@@ -124,10 +126,10 @@ def test_unsubscribing_after_build_cancels_the_queued_digest(env):
 def test_temporary_failure_is_retried_with_backoff(env):
     store, settings, smtp = env
     active(store, settings, "slow@example.org", categories=["cs.AI"])
-    digest.build_period(store, settings, "daily", as_of=AS_OF)
+    period.build_period(store, settings, "daily", as_of=AS_OF)
     smtp.data_replies = ["451 4.3.0 Mailbox busy, try again", "421 4.7.0 Try again later"]
     sleeps = []
-    report = digest.deliver(store, settings, sleep=lambda s: (sleeps.append(s), time.sleep(s)))
+    report = outbox.deliver(store, settings, sleep=lambda s: (sleeps.append(s), time.sleep(s)))
     assert report.sent == 1 and report.retried == 2
     # backoff doubles: 0.05 s, then 0.1 s (digest_retry_base = 0.05)
     assert len(sleeps) == 2 and sleeps[1] > sleeps[0] * 1.5
@@ -140,9 +142,9 @@ def test_temporary_failures_give_up_after_max_attempts(env):
     store, settings, smtp = env
     settings.digest_max_attempts = 2
     active(store, settings, "never@example.org", categories=["cs.AI"])
-    digest.build_period(store, settings, "daily", as_of=AS_OF)
+    period.build_period(store, settings, "daily", as_of=AS_OF)
     smtp.data_replies = ["451 4.3.0 busy"] * 5
-    report = digest.deliver(store, settings)
+    report = outbox.deliver(store, settings)
     assert report.failed == 1 and report.sent == 0
     row = subs.outbox_rows(store, period="daily:2026-07-01")[0]
     assert row.status == "failed" and "451" in row.last_error
@@ -155,19 +157,19 @@ def test_permanent_failure_marks_the_address_and_stops_mailing_it(env):
     bad = active(store, settings, "nobody@example.org", categories=["cs.CV"])
     good = active(store, settings, "somebody@example.org", categories=["cs.CV"])
     smtp.rcpt_replies["nobody@example.org"] = "550 5.1.1 No such user"
-    digest.build_period(store, settings, "daily", as_of=AS_OF)
-    report = digest.deliver(store, settings)
+    period.build_period(store, settings, "daily", as_of=AS_OF)
+    report = outbox.deliver(store, settings)
     assert report.bounced == 1 and report.sent == 1
     after = subs.get_subscriber(store, bad.id)
     assert after.status == "bounced" and "550" in after.bounce_reason
     assert subs.get_subscriber(store, good.id).status == "active"
     assert len(smtp.to("somebody@example.org")) == 1 and smtp.to("nobody@example.org") == []
     # the next period builds nothing for the bounced address
-    rep = digest.build_period(store, settings, "weekly", as_of=AS_OF)
+    rep = period.build_period(store, settings, "weekly", as_of=AS_OF)
     assert rep.subscribers == 0
     subs.update_preferences(store, good.id, {"frequency": "weekly"})
     subs.update_preferences(store, bad.id, {"frequency": "weekly"})
-    rep = digest.build_period(store, settings, "weekly", as_of=AS_OF)
+    rep = period.build_period(store, settings, "weekly", as_of=AS_OF)
     assert rep.subscribers == 1
 
 
@@ -270,7 +272,7 @@ def test_cli_subscribe_sends_confirmation_and_send_delivers(env):
     [confirm] = smtp.to("cli@example.org")
     from digest_support import link_in
 
-    digest.check_confirm_token(store, settings, token_of(link_in(text_part(confirm), "/subscribe/confirm")))
+    subscriptions.check_confirm_token(store, settings, token_of(link_in(text_part(confirm), "/subscribe/confirm")))
     r = runner.invoke(cli, ["digest", "send", "--as-of", AS_OF, "--to", "cli@example.org"], env=e)
     assert r.exit_code == 0 and "sent 1," in r.output, r.output
     assert len(smtp.to("cli@example.org")) == 2
@@ -286,7 +288,7 @@ def test_topics_run_as_saved_searches_through_the_search_engine(env, tmp_path):
     # no embedding model here: the hybrid search answers from its word side, as it does before
     # `paperwire index` has run
     settings.embed_model = str(tmp_path / "no-model")
-    report = digest.build_period(store, settings, "daily", as_of=AS_OF, engine=SearchEngine(store, settings))
+    report = period.build_period(store, settings, "daily", as_of=AS_OF, engine=SearchEngine(store, settings))
     assert report.queued == 1 and report.topic_method == "saved searches (lexical)"
     [row] = subs.outbox_rows(store, period="daily:2026-07-01")
     assert row.text_body.count("Why: matches your topic 'hallucination detection'") == 4
@@ -300,7 +302,7 @@ def test_schedule_once_builds_daily_and_weekly_and_sends(env):
     active(store, settings, "day@example.org", categories=["cs.CL"], size=2)
     week = active(store, settings, "week@example.org", categories=["cs.CV"], size=3)
     subs.update_preferences(store, week.id, {"frequency": "weekly"})
-    digest.subscribe(store, settings, "unconfirmed@example.org", send=False)
+    subscriptions.subscribe(store, settings, "unconfirmed@example.org", send=False)
     e = _cli_env(settings, settings.smtp_port)
     e.update(PAPERWIRE_DIGEST_WEEKDAY="2",  # 2026-07-01 is a Wednesday
              PAPERWIRE_HARVEST_SOURCES="")  # no network in tests
@@ -323,8 +325,8 @@ def test_next_run_time():
     from datetime import datetime, timezone
 
     t = datetime(2026, 7, 1, 5, 59, tzinfo=timezone.utc)
-    assert digest.next_run(t, 6) == datetime(2026, 7, 1, 6, 0, tzinfo=timezone.utc)
-    assert digest.next_run(t.replace(hour=6), 6) == datetime(2026, 7, 2, 6, 0, tzinfo=timezone.utc)
+    assert schedule.next_run(t, 6) == datetime(2026, 7, 1, 6, 0, tzinfo=timezone.utc)
+    assert schedule.next_run(t.replace(hour=6), 6) == datetime(2026, 7, 2, 6, 0, tzinfo=timezone.utc)
 
 
 def test_two_overlapping_send_runs_send_each_message_once(env):
@@ -332,14 +334,14 @@ def test_two_overlapping_send_runs_send_each_message_once(env):
     M = 8
     for i in range(M):
         active(store, settings, f"both{i}@example.org", categories=["cs.CV"])
-    digest.build_period(store, settings, "daily", as_of=AS_OF)
+    period.build_period(store, settings, "daily", as_of=AS_OF)
     reports, errors = [], []
     go = threading.Barrier(2)
 
     def run():
         try:
             go.wait(5)
-            reports.append(digest.deliver(store, settings))  # each thread: its own connection
+            reports.append(outbox.deliver(store, settings))  # each thread: its own connection
         except Exception as exc:  # pragma: no cover - shown by the assert below
             errors.append(exc)
 
@@ -356,12 +358,12 @@ def test_two_overlapping_send_runs_send_each_message_once(env):
 def test_a_live_runs_message_is_not_taken_over_but_a_dead_runs_is(env):
     store, settings, smtp = env
     active(store, settings, "held@example.org", categories=["cs.CV"])
-    digest.build_period(store, settings, "daily", as_of=AS_OF)
+    period.build_period(store, settings, "daily", as_of=AS_OF)
     [row] = subs.outbox_rows(store, period="daily:2026-07-01")
-    lease = digest._iso(digest._now() + digest.timedelta(seconds=600))
+    lease = subs.outbox_time(outbox.utc_now() + timedelta(seconds=600))
     # held by this (live) process under another run id: left alone until the lease ends
-    assert subs.claim(store, row, digest._process_id() + ":other", lease)
-    assert digest.deliver(store, settings).sent == 0 and smtp.messages == []
+    assert subs.claim(store, row, outbox.process_id() + ":other", lease)
+    assert outbox.deliver(store, settings).sent == 0 and smtp.messages == []
     # held by a process that no longer exists: taken over and sent
     row = subs.get_message(store, row.id)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -369,7 +371,7 @@ def test_a_live_runs_message_is_not_taken_over_but_a_dead_runs_is(env):
     import socket
 
     assert subs.claim(store, row, f"{socket.gethostname()}:{dead.pid}:{int(time.time()) - 5}:gone", lease)
-    assert digest.deliver(store, settings).sent == 1 and len(smtp.messages) == 1
+    assert outbox.deliver(store, settings).sent == 1 and len(smtp.messages) == 1
 
 
 @pytest.mark.slow
@@ -384,10 +386,10 @@ def test_parallel_build_writes_the_same_digests_once(env, tmp_path):
         assert subs.confirm(store, i + 1, f"n{i}")
     twin_db = tmp_path / "twin.db"
     store.conn.execute("VACUUM INTO ?", (str(twin_db),))
-    report = digest.build_period(store, settings, "daily", as_of=AS_OF, workers=2)
+    report = period.build_period(store, settings, "daily", as_of=AS_OF, workers=2)
     assert (report.subscribers, report.queued, report.already) == (450, 450, 0)
     twin = open_store(str(twin_db))
-    single = digest.build_period(twin, settings, "daily", as_of=AS_OF, workers=1)
+    single = period.build_period(twin, settings, "daily", as_of=AS_OF, workers=1)
     assert single.queued == 450
 
     def digest_of(st):
@@ -395,5 +397,5 @@ def test_parallel_build_writes_the_same_digests_once(env, tmp_path):
                 for r in subs.outbox_rows(st, period="daily:2026-07-01")}
 
     assert digest_of(store) == digest_of(twin)
-    assert digest.build_period(store, settings, "daily", as_of=AS_OF, workers=2).queued == 0
+    assert period.build_period(store, settings, "daily", as_of=AS_OF, workers=2).queued == 0
     twin.close()

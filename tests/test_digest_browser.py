@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from digest_support import demo_db, mail_settings, token_of
-from paperwire.digest import period as digest
+from paperwire.digest import period, subscriptions
 from paperwire.store import open_store
 from paperwire.store import subscriptions as subs
 
@@ -25,10 +25,10 @@ pytestmark = MARKS
 def digest_html(tmp_path) -> tuple[Path, subs.OutboxRow]:
     settings = mail_settings(demo_db(tmp_path), None, base_url="https://paperwire.example")
     store = open_store(settings)
-    out = digest.subscribe(store, settings, "reader@example.org",
+    out = subscriptions.subscribe(store, settings, "reader@example.org",
                            {"categories": ["cs.CL"], "topics": ["hallucination", "speech recognition"], "size": 6},
                            send=False)
-    digest.check_confirm_token(store, settings, token_of(out.confirm_url))
+    subscriptions.check_confirm_token(store, settings, token_of(out.confirm_url))
     # star counts observed for the repositories of a few of the week's papers: the trending signal
     from paperwire.store import signals
     from paperwire.store.papers import get_papers
@@ -43,7 +43,7 @@ def digest_html(tmp_path) -> tuple[Path, subs.OutboxRow]:
         rows += [(pid, "github_stars", repo, 10.0, "2026-06-30T08:00:00Z"),
                  (pid, "github_stars", repo, 10.0 + 150 / (n + 1), "2026-07-01T20:00:00Z")]
     signals.add_signals(store, rows)
-    digest.build_period(store, settings, "daily", as_of="latest")
+    period.build_period(store, settings, "daily", as_of="latest")
     [row] = subs.outbox_rows(store, period="daily:2026-07-01")
     store.close()
     path = tmp_path / "digest.html"

@@ -12,7 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from digest_support import SMTPServer, active, demo_db, local, mail_settings, text_part, html_part, token_of
-from paperwire.digest import period as digest
+from paperwire import schedule
+from paperwire.digest import outbox, period, subscriptions
 from paperwire.ranking import recommend
 from paperwire.store import open_store, profiles
 from paperwire.store import subscriptions as subs
@@ -63,8 +64,8 @@ def test_for_you_section_and_feedback_link_from_the_email(env, tmp_path):
     liked = sorted(p.id for p in day.values() if p.categories and p.categories[0] == "cs.CV")[0]
     assert profiles.add_items(store, key, [liked], "like", source="test") == 1
 
-    digest.build_period(store, settings, "daily", as_of=AS_OF)
-    assert digest.deliver(store, settings).sent == 1
+    period.build_period(store, settings, "daily", as_of=AS_OF)
+    assert outbox.deliver(store, settings).sent == 1
     [msg] = smtp.to("fy@example.org")
     text, html = text_part(msg).replace("\r\n", "\n"), html_part(msg)
     assert "FOR YOU" in text and ">For you</div>" in html
@@ -103,7 +104,7 @@ def test_for_you_section_and_feedback_link_from_the_email(env, tmp_path):
     with store.transaction() as conn:
         conn.execute("UPDATE subscribers SET last_until=NULL WHERE id=?", (sub.id,))
     out = tmp_path / "dry"
-    rep = digest.build_period(store, settings, "daily", as_of=AS_OF, dry_run_dir=out)
+    rep = period.build_period(store, settings, "daily", as_of=AS_OF, dry_run_dir=out)
     [txt] = [f for f in rep.written if f.endswith(".txt")]
     again = open(txt, encoding="utf-8").read()
     fy2 = [p for p, _ in items_of(section(again, "FOR YOU", "\n--\n"))] if "FOR YOU" in again else []
@@ -115,9 +116,9 @@ def test_forged_or_garbled_feedback_token_is_refused(env):
     sub = active(store, settings, "f2@example.org", categories=["cs.CL"])
     key = profiles.subscriber_key(sub.id)
     pid = window_papers(store, "2026-06-30", AS_OF)[0]
-    good = digest.feedback_token(settings, sub)
-    forged = digest.feedback_token(mail_settings(store.path, None, secret_key="another-key-" + "x" * 32), sub)
-    manage = digest.manage_token(settings, sub)  # a preferences token is not a feedback token
+    good = subscriptions.feedback_token(settings, sub)
+    forged = subscriptions.feedback_token(mail_settings(store.path, None, secret_key="another-key-" + "x" * 32), sub)
+    manage = subscriptions.manage_token(settings, sub)  # a preferences token is not a feedback token
     from paperwire.web.app import create_app
 
     with TestClient(create_app(settings, store), base_url="http://testserver") as client:
@@ -153,7 +154,7 @@ def test_daily_run_refreshes_stars_only_with_a_token_and_survives_a_failure(tmp_
                     gh.script[f"/repos/{repos[0]}"] = [ok(repos[0], 123) if who != "c" else rate_limited(3600)]
                     before = len(gh.requests)
                     active(store, settings, f"{who}@example.org", categories=["cs.CL"], size=2)
-                    result = digest.run_daily(store, settings, day=date(2026, 7, 1), harvest=False, refresh=False,
+                    result = schedule.run_daily(store, settings, day=date(2026, 7, 1), harvest=False, refresh=False,
                                               echo=lambda s: None)
                     assert "queued 1" in result["daily"] and result["deliver"].startswith("sent 1,")
                     assert len(server.handler.to(f"{who}@example.org")) == 1

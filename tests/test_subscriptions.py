@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from digest_support import (SMTPServer, csrf_from, demo_db, link_in, local, mail_settings, text_part,
                             token_of)
-from paperwire.digest import period as digest
+from paperwire.digest import period, subscriptions
 from paperwire.store import open_store
 from paperwire.store import subscriptions as subs
 
@@ -50,7 +50,7 @@ def _answer(html: str) -> str:
 def test_confirmation_flow_end_to_end(site):
     r = _subscribe(site, "ada@example.org", categories="cs.CL, cs.LG", topics="retrieval")
     assert r.status_code == 200
-    assert digest.PUBLIC_ANSWER in r.text
+    assert subscriptions.PUBLIC_ANSWER in r.text
     sub = subs.get_by_email(site.store, "ada@example.org")
     assert sub.status == "pending" and sub.categories == ["cs.CL", "cs.LG"] and sub.topics == ["retrieval"]
     # the confirmation mail arrived at the real SMTP server, text and HTML, with a signed link
@@ -94,8 +94,8 @@ def test_forged_and_expired_links_are_refused(site, tmp_path):
     # the same token checked with a 0-hour validity after a second has passed: expired
     short = mail_settings(tmp_path / "x.db", None, confirm_hours=0)
     time.sleep(1.1)
-    with pytest.raises(digest.TokenError, match="expired"):
-        digest.check_confirm_token(site.store, short, token)
+    with pytest.raises(subscriptions.TokenError, match="expired"):
+        subscriptions.check_confirm_token(site.store, short, token)
     assert subs.get_by_email(site.store, "eve@example.org").status == "pending"
 
 
@@ -103,8 +103,8 @@ def test_same_answer_whether_or_not_subscribed(site):
     answers = {}
     for address in ("new@example.org", "known@example.org"):
         if address == "known@example.org":
-            out = digest.subscribe(site.store, site.settings, address, send=False)
-            digest.check_confirm_token(site.store, site.settings, token_of(out.confirm_url))
+            out = subscriptions.subscribe(site.store, site.settings, address, send=False)
+            subscriptions.check_confirm_token(site.store, site.settings, token_of(out.confirm_url))
         r = _subscribe(site, address)
         assert r.status_code == 200
         answers[address] = _answer(r.text)
@@ -131,7 +131,7 @@ def test_forged_form_without_csrf_is_refused(site):
 def test_rate_limits_per_address_and_per_client(site):
     for _ in range(5):
         r = _subscribe(site, "flood@example.org")
-        assert digest.PUBLIC_ANSWER in r.text
+        assert subscriptions.PUBLIC_ANSWER in r.text
     # at most confirm_per_address_day mails to one address, whatever the requests
     assert len(site.smtp.to("flood@example.org")) == site.settings.confirm_per_address_day
     statuses = [_subscribe(site, f"c{i}@example.org").status_code for i in range(6)]
@@ -142,18 +142,18 @@ def test_rate_limits_per_address_and_per_client(site):
 def test_unconfirmed_addresses_expire(site):
     from datetime import datetime, timedelta, timezone
 
-    digest.subscribe(site.store, site.settings, "late@example.org", send=False)
-    assert digest.expire_unconfirmed(site.store, site.settings) == 0
+    subscriptions.subscribe(site.store, site.settings, "late@example.org", send=False)
+    assert subscriptions.expire_unconfirmed(site.store, site.settings) == 0
     later = datetime.now(timezone.utc) + timedelta(days=site.settings.pending_expire_days, seconds=5)
-    assert digest.expire_unconfirmed(site.store, site.settings, now=later) == 1
+    assert subscriptions.expire_unconfirmed(site.store, site.settings, now=later) == 1
     assert subs.get_by_email(site.store, "late@example.org") is None
 
 
 def _active(site, address="pref@example.org", **prefs):
-    out = digest.subscribe(site.store, site.settings, address, prefs, send=False)
-    digest.check_confirm_token(site.store, site.settings, token_of(out.confirm_url))
+    out = subscriptions.subscribe(site.store, site.settings, address, prefs, send=False)
+    subscriptions.check_confirm_token(site.store, site.settings, token_of(out.confirm_url))
     sub = subs.get_by_email(site.store, address)
-    return sub, digest.links_for(site.settings, sub)
+    return sub, subscriptions.links_for(site.settings, sub)
 
 
 def test_preferences_change_by_signed_link(site):
@@ -206,7 +206,7 @@ def test_one_click_unsubscribe_rfc8058_and_resubscribe(site):
     assert r.status_code == 200 and "You are unsubscribed" in r.text
     assert subs.get_subscriber(site.store, sub.id).status == "unsubscribed"
     # nothing is built for an unsubscribed address
-    assert digest.build_period(site.store, site.settings, "daily", as_of="2026-07-01").subscribers == 0
+    assert period.build_period(site.store, site.settings, "daily", as_of="2026-07-01").subscribers == 0
     # the page offers to resubscribe (a form of the visitor's own browser session)
     page = site.get(local(links.unsubscribe))
     assert "Resubscribe" in page.text
@@ -218,13 +218,13 @@ def test_one_click_unsubscribe_rfc8058_and_resubscribe(site):
 def test_api_subscribe_read_update_delete(site):
     r = site.post("/api/v1/subscriptions", json={"email": "api@example.org", "categories": ["cs.CL"],
                                                   "frequency": "weekly"})
-    assert r.status_code == 202 and r.json()["message"] == digest.PUBLIC_ANSWER
+    assert r.status_code == 202 and r.json()["message"] == subscriptions.PUBLIC_ANSWER
     r2 = site.post("/api/v1/subscriptions", json={"email": "nope"})
     assert r2.status_code == 422 and "valid e-mail" in r2.json()["error"]
     [msg] = site.smtp.to("api@example.org")
     site.get(local(link_in(text_part(msg), "/subscribe/confirm")))
     sub = subs.get_by_email(site.store, "api@example.org")
-    token = token_of(digest.links_for(site.settings, sub).preferences)
+    token = token_of(subscriptions.links_for(site.settings, sub).preferences)
     me = site.get("/api/v1/subscriptions/me", params={"token": token}).json()
     assert me["status"] == "active" and me["frequency"] == "weekly" and me["categories"] == ["cs.CL"]
     r = site.patch("/api/v1/subscriptions/me", params={"token": token}, json={"topics": ["speech"], "size": 3})
@@ -238,10 +238,10 @@ def test_api_subscribe_read_update_delete(site):
 
 
 def test_parse_preferences_rejects_bad_values():
-    assert digest.parse_preferences({"categories": "cs.CL,  math.AG ; cs"})["categories"] == ["cs.CL", "math.AG", "cs"]
+    assert subscriptions.parse_preferences({"categories": "cs.CL,  math.AG ; cs"})["categories"] == ["cs.CL", "math.AG", "cs"]
     for bad, msg in (({"frequency": "hourly"}, "frequency"), ({"size": "0"}, "size"), ({"size": "x"}, "size"),
                      ({"categories": "cs.CL; DROP TABLE"}, "not an arXiv category"),
                      ({"seeds": "not-an-id"}, "not an arXiv id"), ({"topics": ["t" * 201]}, "too long"),
                      ({"authors": [f"a{i}" for i in range(31)]}, "at most 30")):
         with pytest.raises(ValueError, match=msg):
-            digest.parse_preferences(bad)
+            subscriptions.parse_preferences(bad)

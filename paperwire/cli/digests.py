@@ -1,13 +1,20 @@
-"""Digest commands: subscriptions, building and sending digests, the daily schedule (issue 5)."""
+"""Digest commands: subscriptions, building and sending digests, the daily schedule."""
 
 from __future__ import annotations
 
 import logging
 import sys
+import time
+from datetime import datetime, timezone
 
 import click
 
 from paperwire.cli import Context, cli, pass_ctx
+from paperwire.mailer import DISABLED_MESSAGE, MailDisabled, mail_enabled
+from paperwire.store import subscriptions as subscription_table
+
+# The digest, schedule and search modules are imported inside the commands: they load numpy,
+# scikit-learn and the templates, which `paperwire --help` and every other command need not wait for.
 
 
 @cli.command()
@@ -24,14 +31,14 @@ def subscribe(c: Context, email: str, categories, authors, topics, seeds, freque
 
     While e-mail is off (no smtp_host) the confirmation link is printed instead.
     """
-    from paperwire.digest import period as digest
+    from paperwire.digest import subscriptions
 
     prefs = {"categories": list(categories), "authors": list(authors), "topics": list(topics),
              "seeds": list(seeds), "frequency": frequency}
     if size:
         prefs["size"] = size
     try:
-        out = digest.subscribe(c.store, c.settings, email, prefs)
+        out = subscriptions.subscribe(c.store, c.settings, email, prefs)
     except ValueError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -43,8 +50,6 @@ def subscribe(c: Context, email: str, categories, authors, topics, seeds, freque
     elif out.sent:
         click.echo(f"confirmation sent to {out.subscriber.email}")
     else:
-        from paperwire.mailer import DISABLED_MESSAGE, mail_enabled
-
         if not mail_enabled(c.settings):
             click.echo(DISABLED_MESSAGE, err=True)
         click.echo(f"confirmation queued for {out.subscriber.email}; confirm with:\n  {out.confirm_url}")
@@ -55,22 +60,13 @@ def digest() -> None:
     """Build and send the e-mail digests (see docs/deployment.md for scheduling)."""
 
 
-def _digest_engine(c: Context):
-    try:
-        from paperwire.search.engine import SearchEngine
-
-        return SearchEngine(c.store, c.settings)
-    except ImportError:
-        return None
-
-
 def _digest_build(c: Context, period: str, as_of: str, to: str | None, out: str | None, dry_run: bool,
                   workers: int = 1):
-    from paperwire.digest import period as dg
+    from paperwire.digest.period import build_period
+    from paperwire.search.engine import SearchEngine
 
     if dry_run and not out:
         out = "digest-dry-run"
-    engine = _digest_engine(c)
     with click.progressbar(length=1, label="building digests", file=sys.stderr) as bar:
         last = [0]
 
@@ -81,9 +77,9 @@ def _digest_build(c: Context, period: str, as_of: str, to: str | None, out: str 
             last[0] = n
 
         try:
-            report = dg.build_period(c.store, c.settings, period, as_of=as_of, to=to,
-                                     dry_run_dir=out if dry_run else None, engine=engine, progress=progress,
-                                     workers=workers)
+            report = build_period(c.store, c.settings, period, as_of=as_of, to=to,
+                                  dry_run_dir=out if dry_run else None, engine=SearchEngine(c.store, c.settings),
+                                  progress=progress, workers=workers)
         except ValueError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
@@ -130,8 +126,7 @@ def digest_send(c: Context, period: str, as_of: str, dry_run: bool, to: str | No
     Safe to re-run at any time, also after a crash: every message goes out once.
     Exit code 1 when e-mail is off or messages failed permanently.
     """
-    from paperwire.digest import period as dg
-    from paperwire.mailer import MailDisabled, mail_enabled, DISABLED_MESSAGE
+    from paperwire.digest import outbox, subscriptions
 
     if not dry_run and not mail_enabled(c.settings):
         click.echo(f"error: {DISABLED_MESSAGE}", err=True)
@@ -140,7 +135,8 @@ def digest_send(c: Context, period: str, as_of: str, dry_run: bool, to: str | No
     if dry_run:
         return
     try:
-        report = dg.deliver(c.store, c.settings, ids=dg.due_for(c.store, to) if to else None, wait=not no_wait)
+        ids = outbox.due_for(c.store, subscriptions.normalise_email(to)) if to else None
+        report = outbox.deliver(c.store, c.settings, ids=ids, wait=not no_wait)
     except MailDisabled as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -153,9 +149,7 @@ def digest_send(c: Context, period: str, as_of: str, dry_run: bool, to: str | No
 @pass_ctx
 def digest_status(c: Context) -> None:
     """Subscribers by status and outbox messages by status."""
-    from paperwire.store import subscriptions as subs
-
-    s = subs.counts(c.store)
+    s = subscription_table.counts(c.store)
     click.echo("subscribers: " + (", ".join(f"{k} {v}" for k, v in sorted(s["subscribers"].items())) or "none"))
     click.echo("outbox: " + (", ".join(f"{k} {v}" for k, v in sorted(s["outbox"].items())) or "empty"))
 
@@ -172,20 +166,22 @@ def schedule(c: Context, once: bool, no_harvest: bool, no_refresh: bool, as_of: 
 
     Runs in the foreground until interrupted; --once runs the job immediately and exits.
     """
-    import time as _time
-    from datetime import datetime, timezone
+    from paperwire.digest.period import resolve_as_of
+    from paperwire.schedule import next_run, run_daily
+    from paperwire.search.engine import SearchEngine
 
-    from paperwire.digest import period as dg
+    engine = SearchEngine(c.store, c.settings)  # one for every run: its model loads once
 
     def job(day=None):
-        dg.run_daily(c.store, c.settings, day=day, harvest=not no_harvest, refresh=not no_refresh, echo=click.echo)
+        run_daily(c.store, c.settings, day=day, harvest=not no_harvest, refresh=not no_refresh, echo=click.echo,
+                  engine=engine)
 
     if as_of and not once:
         raise click.UsageError("--as-of needs --once")
     if once:
         if as_of:
             try:
-                job(dg.resolve_as_of(c.store, as_of))
+                job(resolve_as_of(c.store, as_of))
             except ValueError as exc:
                 raise click.UsageError(str(exc))
             return
@@ -193,10 +189,10 @@ def schedule(c: Context, once: bool, no_harvest: bool, no_refresh: bool, as_of: 
         return
     while True:
         now = datetime.now(timezone.utc)
-        nxt = dg.next_run(now, c.settings.digest_hour_utc)
+        nxt = next_run(now, c.settings.digest_hour_utc)
         click.echo(f"next run at {nxt:%Y-%m-%d %H:%M} UTC")
         while datetime.now(timezone.utc) < nxt:
-            _time.sleep(min(300.0, max(1.0, (nxt - datetime.now(timezone.utc)).total_seconds())))
+            time.sleep(min(300.0, max(1.0, (nxt - datetime.now(timezone.utc)).total_seconds())))
         try:
             job()
         except Exception as exc:  # keep the schedule alive; the next day retries what is left

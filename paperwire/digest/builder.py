@@ -26,6 +26,7 @@ highest. The weights are below; the reasons shown are the terms that contributed
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -56,21 +57,22 @@ FOR_YOU_SHOWN = 5
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
 
+@functools.cache
 def template_env() -> Environment:
-    env = Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)),
-                      autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    return env
+    """The one Jinja environment of every e-mail (digests, confirmations, reminders).
+
+    Escaping follows the file's kind: .html templates escape every value, .txt templates are
+    plain text and escape nothing (an "&" in a title must stay an "&" there); any other kind
+    escapes, so a template added without thought is safe rather than injectable."""
+    return Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)),
+                       autoescape=select_autoescape(enabled_extensions=("html",), disabled_extensions=("txt",),
+                                                    default_for_string=True, default=True),
+                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
 
 
-_ENV: Environment | None = None
-
-
-def _env() -> Environment:
-    global _ENV
-    if _ENV is None:
-        _ENV = template_env()
-    return _ENV
+def render_email(name: str, context: dict) -> str:
+    """One e-mail template (e.g. "email/confirm.txt") rendered with `context`."""
+    return template_env().get_template(name).render(context)
 
 
 # --- text helpers -------------------------------------------------------------------------
@@ -180,7 +182,7 @@ class Links:
 
     preferences: str
     unsubscribe: str
-    # one signed token per subscriber and digest (not one per link: signing costs ~20 us); the
+    # one signed token per subscriber and digest (not one per link: signing is the costly part); the
     # item links carry the paper id and action in plain parameters, the token authorises them
     feedback: str | None = None
 
@@ -232,7 +234,7 @@ class DigestBuilder:
         self.authors = {a: np.array(sorted(set(v)), dtype=np.int64) for a, v in auth.items()}
         self.topic_rows = {norm_topic(k): v for k, v in (topic_rows or {}).items()}
         self.seed_rows = dict(seed_rows or {})
-        env = _env()
+        env = template_env()
         self._item_html = env.get_template("digest/item.html")
         self._item_text = env.get_template("digest/item.txt")
         self._page_html = env.get_template("digest/digest.html")
@@ -458,50 +460,3 @@ def distinct(values: Iterable[Iterable[str]], key: Callable[[str], str] = lambda
         for v in vs:
             seen.setdefault(key(v), v)
     return list(seen.values())
-
-
-def parallel_chunks(fn: Callable[[list], object], items: Sequence, workers: int) -> list:
-    """fn(chunk) for `workers` interleaved chunks of `items`, each in a forked process (so the
-    builder and its arrays are shared, not copied or pickled); returns the results in chunk
-    order. fn's result travels back pickled, so keep it small. A failing child raises here."""
-    import multiprocessing
-    import traceback
-
-    ctx = multiprocessing.get_context("fork")
-    queue = ctx.Queue()
-    chunks = [list(items[i::workers]) for i in range(workers)]
-
-    def run(k: int, chunk: list) -> None:
-        try:
-            queue.put((k, True, fn(chunk)))
-        except BaseException:
-            queue.put((k, False, traceback.format_exc()))
-
-    procs = [ctx.Process(target=run, args=(k, c), daemon=True) for k, c in enumerate(chunks)]
-    for p in procs:
-        p.start()
-    results: dict[int, object] = {}
-    errors = []
-    import queue as queue_mod
-
-    try:
-        while len(results) + len(errors) < len(procs):
-            try:
-                k, ok, value = queue.get(timeout=1.0)
-            except queue_mod.Empty:
-                # a child killed by a signal never answers: do not wait for it forever
-                dead = [p for p in procs if p.exitcode not in (None, 0)]
-                if dead:
-                    errors.append(f"worker exited with code {dead[0].exitcode}")
-                    break
-                continue
-            if ok:
-                results[k] = value
-            else:
-                errors.append(value)
-    finally:
-        for p in procs:
-            p.join()
-    if errors:
-        raise RuntimeError("a digest worker failed:\n" + errors[0])
-    return [results[k] for k in range(len(chunks))]

@@ -229,7 +229,7 @@ def feedback_link_apply(request: Request, token: str, csrf: str = Form("")):
 # -- digest links: one signed token per subscriber and digest, paper and action in plain parameters --
 
 def _digest_feedback(request: Request, token: str, paper_id: str, action: str):
-    from paperwire.digest import period as digest
+    from paperwire.digest import subscriptions as digest
 
     try:
         sub = digest.check_feedback_token(request.app.state.store, request.app.state.settings, token)

@@ -20,7 +20,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, BackgroundTasks, Body, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from paperwire.digest import period as digest
+from paperwire.digest import outbox
+from paperwire.digest import subscriptions as digest
 from paperwire.store import subscriptions as subs
 from paperwire.web.render import render
 from paperwire.web.security import rate_limit, verify_csrf
@@ -40,7 +41,7 @@ def _deliver_later(request: Request, msg_id: int | None, background: BackgroundT
 
     def send():
         try:
-            digest.deliver(store, settings, ids=[msg_id], wait=False)
+            outbox.deliver(store, settings, ids=[msg_id], wait=False)
         except Exception:  # queued in the outbox: the next `paperwire digest send` retries it
             log.exception("sending message %s failed", msg_id)
 
@@ -121,7 +122,7 @@ def preferences_save(request: Request, token: str = Query("", max_length=1000), 
         prefs = digest.parse_preferences(form)
     except ValueError as exc:
         # the visitor's input comes back as typed, with the reason: nothing is lost
-        values = {**sub.preferences(), **{k: digest._as_list(v) for k, v in form.items()
+        values = {**sub.preferences(), **{k: digest.as_list(v) for k, v in form.items()
                                           if k not in ("frequency", "size")},
                   "frequency": frequency, "size": size}
         return render(request, "digest/page_preferences.html",
