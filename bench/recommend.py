@@ -120,7 +120,7 @@ def main() -> None:
                     help="readers timed for the classifier/blend (scaled to --readers)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--features", choices=["tfidf", "embeddings"], default="tfidf",
-                    help="embeddings: MiniLM vectors (paperwire.search.vectors, setting embed_model); evaluation only, "
+                    help="embeddings: MiniLM vectors (paperwire.search.encoders, setting embed_model); evaluation only, "
                          "no speed run (encoding 30,000 profile papers on 2 CPU cores is the bottleneck)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "recommend.json"))
     args = ap.parse_args()
@@ -201,7 +201,7 @@ def main() -> None:
     if args.features == "embeddings":
         import tempfile
 
-        from paperwire.search.vectors import load_encoder
+        from paperwire.search.encoders import load_encoder
         from paperwire.ranking.recommend import EncoderFeatures
 
         cache_dir = os.environ.get("PAPERWIRE_DATA_DIR") or tempfile.mkdtemp(prefix="recbench-")

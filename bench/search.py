@@ -310,7 +310,7 @@ def main() -> None:
 
     # 7. MiniLM (the default model): throughput on real abstracts, query-encoding latency
     if args.embed_sample:
-        from paperwire.search.vectors import load_encoder
+        from paperwire.search.encoders import load_encoder
         from paperwire.store.search_index import embed_text
 
         ms = Settings.load(env={}, db=str(work / "bench.db"), embed_model="minilm", model_cache=str(ROOT / "var" / "models"))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from paperwire.config import Settings
-from paperwire.search.vectors import OnnxEncoder, SentenceTransformerEncoder, load_encoder, minilm_path
+from paperwire.search.encoders import OnnxEncoder, SentenceTransformerEncoder, load_encoder, minilm_path
 
 TEXTS = [
     "Equivariant graph neural networks for 3D point clouds",

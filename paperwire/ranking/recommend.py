@@ -116,7 +116,7 @@ class TfidfFeatures:
 
 
 class EncoderFeatures:
-    """Dense, L2-normalised vectors from an encoder (paperwire.search.vectors.load_encoder); the offline
+    """Dense, L2-normalised vectors from an encoder (paperwire.search.encoders.load_encoder); the offline
     benchmark uses this for the embedding variant without building a search index."""
 
     sparse = False
