@@ -245,3 +245,23 @@ def test_parse_preferences_rejects_bad_values():
                      ({"authors": [f"a{i}" for i in range(31)]}, "at most 30")):
         with pytest.raises(ValueError, match=msg):
             subscriptions.parse_preferences(bad)
+
+
+def test_addresses_left_in_the_old_pending_table_become_unconfirmed_subscribers(tmp_path):
+    from paperwire.store.sqlite import Store
+
+    store = Store(tmp_path / "old.db", migrate=False)
+    store.migrate(upto="0051_profiles")
+    with store.transaction() as conn:
+        conn.execute("INSERT INTO subscribers(email, status, created_at, updated_at) "
+                     "VALUES ('reader@example.org', 'active', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')")
+        conn.executemany("INSERT INTO pending_subscribers(email, created_at) VALUES (?, ?)",
+                         [("Reader@example.org", "2026-02-01T00:00:00Z"), ("new@example.org", "2026-02-02T00:00:00Z")])
+    assert "0052_drop_pending_subscribers" in store.migrate()
+    assert store.query_one("SELECT 1 FROM sqlite_master WHERE name='pending_subscribers'") is None
+    assert subs.get_by_email(store, "reader@example.org").status == "active"  # left as it was
+    new = subs.get_by_email(store, "new@example.org")
+    assert (new.status, new.created_at, new.confirm_nonce) == ("pending", "2026-02-02T00:00:00Z", None)
+    # no mail for it until the address subscribes again
+    assert subs.outbox_rows(store) == []
+    store.close()
