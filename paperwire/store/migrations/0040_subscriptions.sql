@@ -1,4 +1,4 @@
--- Subscriptions and the digest outbox (issue 5).
+-- Subscriptions and the digest outbox.
 
 -- One row per e-mail address. `status`: pending (waiting for the confirmation click; gets no
 -- digest and is deleted after settings.pending_expire_days), active, unsubscribed, bounced
