@@ -19,6 +19,9 @@ class Link:
     origin: str = "text"  # text: found in the abstract/comments; hf: reported by Hugging Face
 
 
+CODE_KINDS = ("github", "gitlab")  # the link kinds that are code repositories
+
+
 @dataclass
 class Paper:
     """One paper as a source reports it, or as the store holds it.

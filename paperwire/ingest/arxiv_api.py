@@ -13,6 +13,7 @@ from typing import Callable, Iterator
 
 from lxml import etree
 
+from paperwire.ingest.files import open_file
 from paperwire.ingest.http import HarvestError, PoliteClient
 from paperwire.ingest.xmlrecords import iter_record_elements, text_of
 from paperwire.models import Paper, Problem, Version
@@ -72,9 +73,7 @@ def parse_atom_bytes(data: bytes, name: str, start: int = 0, offset: int = 0) ->
 
 
 def parse_atom_file(path: str | Path, start: int = 0) -> Iterator[tuple[int, Paper | Problem]]:
-    from paperwire.ingest.files import _open
-
-    with _open(path) as fh:
+    with open_file(path) as fh:
         try:
             data = fh.read()
         except (EOFError, OSError) as exc:

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Callable, Iterator
 
+from paperwire.ingest.files import read_text
 from paperwire.ingest.http import HarvestError, PoliteClient
 from paperwire.models import HFEntry, Paper, Problem
 from paperwire.text import canonical_id
@@ -99,8 +100,6 @@ def parse_hf_data(data, name: str, start: int = 0) -> Iterator[tuple[int, HFEntr
 
 
 def parse_hf_file(path: str | Path, start: int = 0) -> Iterator[tuple[int, HFEntry | Problem]]:
-    from paperwire.ingest.files import read_text
-
     name = Path(path).name
     try:
         data = json.loads(read_text(path))

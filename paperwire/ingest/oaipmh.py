@@ -17,7 +17,8 @@ from typing import Callable, Iterator
 
 from lxml import etree
 
-from paperwire.ingest import ImportSummary
+from paperwire.ingest.importer import ImportSummary
+from paperwire.ingest.files import open_file
 from paperwire.ingest.http import HarvestError, PoliteClient
 from paperwire.ingest.xmlrecords import iter_record_elements
 from paperwire.models import Paper, Problem, Version
@@ -109,9 +110,7 @@ def parse_oai_bytes(data: bytes, name: str, start: int = 0, page: int | None = N
 
 def parse_oai_file(path: str | Path, start: int = 0) -> Iterator[tuple[int, Paper | Problem]]:
     """Records of a saved OAI-PMH response (ListRecords or GetRecord), positions = record numbers."""
-    from paperwire.ingest.files import _open
-
-    with _open(path) as fh:
+    with open_file(path) as fh:
         try:
             data = fh.read()
         except (EOFError, OSError) as exc:
@@ -216,12 +215,7 @@ def harvest_oai(
             papers = []
             for _, item in parse_oai_bytes(data, "oai", page=page):
                 if isinstance(item, Problem):
-                    summary.skipped += 1
-                    if len(summary.problems) < 1000:
-                        summary.problems.append(item)
-                    log.warning("skipped %s: %s", item.position, item.reason)
-                    if on_problem:
-                        on_problem(item)
+                    summary.skip(item, on_problem)
                 else:
                     papers.append(item)
             with store.transaction() as conn:
@@ -232,9 +226,7 @@ def harvest_oai(
                     store.set_checkpoint(key, None, conn=conn)
                     store.set_checkpoint(_last_key(base_url, params.get("set")), params.get("until") or started, conn=conn)
             summary.read += len(papers)
-            summary.stored += res.stored
-            summary.updated += res.updated
-            summary.unchanged += res.unchanged
+            summary.count_stored(res)
             if on_progress:
                 on_progress(summary)
             if not next_token or (max_pages is not None and page - summary.resumed_from >= max_pages):

@@ -1,19 +1,18 @@
 """Parsing in a child process, so a large import uses two cores.
 
-The child (``python -m paperwire.ingest.parallel FORMAT PATH START``) reads and parses the file
-and prepares each paper (fingerprint, display text, links, the rows of a new paper:
-``paperwire.store.papers.prepare``); this process only merges what is already stored and
+The child (``python -c CHILD FORMAT PATH START CHUNK DB``, which calls ``child_main``) reads
+and parses the file and prepares each paper (fingerprint, display text, links, the rows of a new
+paper: ``paperwire.store.papers.prepare``); this process only merges what is already stored and
 writes. SQLite releases the GIL while it works, but a parser thread would still fight the
 writer for it, so it is a process. A plain subprocess rather than multiprocessing: nothing of
 the caller's main module is re-imported, so any script can call ``import_file``.
 
 The child writes length-prefixed messages of ``(position, item)`` chunks to its stdout (marshal
-when they hold only plain values, as prepared papers are: ~2x cheaper to write than pickle;
-pickle for anything else, such as a Problem); the pipe
-is the bounded queue (the child waits while this process writes, so memory stays flat
-whatever the file's size). Problems come through as they are, with their positions. If this
-process dies, the child's next write fails and it exits; if the child dies, the import fails
-with an error instead of waiting.
+when they hold only plain values, as prepared papers are: cheaper to write than pickle; pickle
+for anything else, such as a Problem); the pipe is the bounded queue (the child waits while
+this process writes, so memory stays flat whatever the file's size). Problems come through as
+they are, with their positions. If this process dies, the child's next write fails and it
+exits; if the child dies, the import fails with an error instead of waiting.
 """
 
 from __future__ import annotations
@@ -30,11 +29,20 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
-CHUNK = 100  # records per message: ~0.6 MB of objects, which stay in the CPU's cache while the
-#             child marshals them (500 a message cost ~4 us a record more)
-DEPTH = 160  # messages read ahead: up to 16,000 prepared records (~45 MB), more than one bulk batch,
+import paperwire
+from paperwire.ingest.formats import parser_for
+from paperwire.models import Paper
+from paperwire.store import Store
+from paperwire.store.papers import has_papers, prepare, stored_ids
+
+CHUNK = 100  # records per message: few enough that their objects stay in the CPU's cache while the
+#             child marshals them (larger messages cost more per record)
+DEPTH = 160  # messages read ahead: up to 16,000 prepared records, more than one bulk batch,
 #             so the child parses the next batch while this process writes the last one
 _LEN = struct.Struct("<Q")
+# `python -c`, not `-m paperwire.ingest.parallel`: the package imports this module, and running a
+# module the package has already imported as __main__ loads it twice (runpy warns)
+CHILD = "import sys; from paperwire.ingest.parallel import child_main; child_main(*sys.argv[1:])"
 last_parser_peak_kb = 0  # the last parser process's peak resident memory (for bench/ingest.py)
 
 
@@ -44,12 +52,9 @@ def parse_in_child(fmt: str, path: str | Path, start: int = 0, chunk: int = CHUN
     each plain Paper replaced by its prepared tuple, parsed in a child process. With ``db`` (the
     store's file) the child reads which papers are stored and prepares those lightly: re-importing
     a file does not compute display text and links only to find the records unchanged."""
-    import paperwire
-
     root = str(Path(paperwire.__file__).resolve().parent.parent)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(x for x in (root, os.environ.get("PYTHONPATH")) if x))
-    proc = subprocess.Popen([sys.executable, "-m", "paperwire.ingest.parallel", fmt, str(path), str(start), str(chunk),
-                             db or ""],
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, fmt, str(path), str(start), str(chunk), db or ""],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=env)
     out = proc.stdout
     try:  # 1 MB instead of 64 KB: a message crosses in one or two writes, not twenty wake-ups
@@ -124,7 +129,9 @@ def _peak_rss_kb() -> int:
         return 0
 
 
-def _main(fmt: str, path: str, start: int, chunk: int, db: str) -> None:
+def child_main(fmt: str, path: str, start: str, chunk: str, db: str = "") -> None:
+    """The child's side: parse, prepare and send; the arguments as parse_in_child passes them."""
+    start, chunk = int(start), int(chunk)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     out = os.fdopen(os.dup(1), "wb")  # the pipe to the parent; anything printed goes to stderr
     os.dup2(2, 1)
@@ -139,15 +146,10 @@ def _main(fmt: str, path: str, start: int, chunk: int, db: str) -> None:
         out.flush()
 
     try:
-        from paperwire.ingest import parser_for
-        from paperwire.models import Paper
-        from paperwire.store.papers import prepare, stored_ids
-
         store = None
         if db:
-            from paperwire.store import Store
             store = Store(db, migrate=False, read_only=True)  # must not switch the journal mode
-            if store.query_one("SELECT 1 FROM papers LIMIT 1") is None:
+            if not has_papers(store):
                 # an empty store (a first import): nothing to ask about; a paper twice in this
                 # file is merged by the writer, which decides from the store in any case
                 store.close()
@@ -177,6 +179,3 @@ def _main(fmt: str, path: str, start: int, chunk: int, db: str) -> None:
             exc = RuntimeError(f"{exc.__class__.__name__}: {exc}")
         put(("error", exc))
 
-
-if __name__ == "__main__":
-    _main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] if len(sys.argv) > 5 else "")

@@ -11,11 +11,9 @@ from __future__ import annotations
 import dataclasses
 from datetime import date, timedelta
 
-from paperwire.models import Paper
+from paperwire.models import CODE_KINDS, Paper
 from paperwire.store.papers import get_papers
 from paperwire.store.sqlite import Store
-
-CODE_KINDS = ("github", "gitlab")
 
 
 @dataclasses.dataclass

@@ -140,6 +140,10 @@ def latest_papers(store: Store, limit: int = 20, offset: int = 0, include_hidden
     return list(get_papers(store, ids).values())
 
 
+def has_papers(store: Store) -> bool:
+    return store.query_one("SELECT 1 FROM papers LIMIT 1") is not None
+
+
 def stats(store: Store) -> dict:
     q = store.query_one
     out = {

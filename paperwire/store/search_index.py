@@ -16,8 +16,6 @@ import numpy as np
 
 from paperwire.store.sqlite import Store
 
-CODE_KINDS = ("github", "gitlab")
-
 
 @dataclass
 class FilterSQL:
