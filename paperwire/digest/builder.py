@@ -192,6 +192,29 @@ def period_label(period: str) -> str:
     return f"{'Weekly' if kind == 'weekly' else 'Daily'} digest, {key}"
 
 
+@dataclass
+class _Best:
+    """Per paper, the best value over a subscriber's topics (or seeds) and the index of the one
+    that gave it; both None when the subscriber has none that could be scored."""
+
+    best: np.ndarray | None = None
+    arg: np.ndarray | None = None
+
+
+@dataclass
+class _Interests:
+    """One subscriber's interests matched against the period's papers."""
+
+    any: bool  # has any interest at all (else: trending papers)
+    wanted: frozenset[str]  # categories, lower case
+    categories: np.ndarray  # bool per paper
+    authors: list[tuple[str, np.ndarray]]  # (name as the subscriber wrote it, indexes of their papers)
+    topics: list[str]
+    topic: _Best
+    seeds: list[str]
+    seed: _Best
+
+
 class DigestBuilder:
     """Scores and renders digests for one period. See the module docstring for the formula."""
 
@@ -297,97 +320,104 @@ class DigestBuilder:
                 "text": t.replace(_WHY, why_text).replace(_FB, ft), "why": why}
 
     # -- scoring ----------------------------------------------------------------------------
+    def _new_mask(self, last_until: str | None) -> np.ndarray:
+        """Which papers are new to a subscriber whose last digest ended on `last_until`; most
+        subscribers share that day, so each mask is computed once."""
+        new = self._new_cache.get(last_until)
+        if new is None:
+            new = (self.listed > date.fromisoformat(last_until).toordinal() if last_until
+                   else np.ones(len(self.ids), dtype=bool))
+            self._new_cache[last_until] = new
+        return new
+
+    def _category_mask(self, wanted: frozenset[str]) -> np.ndarray:
+        """Which papers are in any of the `wanted` categories (lower case); subscribers share
+        category sets, so the common ones are kept."""
+        hit = self._cat_cache.get(wanted)
+        if hit is None:
+            hit = np.zeros(len(self.ids), dtype=bool)
+            for c in wanted:
+                idx = self.categories.get(c)
+                if idx is not None:
+                    hit[idx] = True
+            if len(self._cat_cache) < 50_000:
+                self._cat_cache[wanted] = hit
+        return hit
+
+    def _best_row(self, rows: list[np.ndarray]) -> _Best:
+        """Per paper, the best of several interest rows and which row it came from."""
+        if not rows:
+            return _Best()
+        stacked = np.stack(rows)
+        arg = stacked.argmax(axis=0)
+        return _Best(stacked[arg, np.arange(len(self.ids))], arg)
+
+    def _interests(self, sub) -> _Interests:
+        topics = [t for t in sub.topics if norm_topic(t) in self.topic_rows]
+        seeds = [x for x in sub.seeds if x in self.seed_rows]
+        wanted = frozenset(c.lower() for c in sub.categories)
+        authors = [(a, self.authors[norm_name(a)]) for a in sub.authors if norm_name(a) in self.authors]
+        return _Interests(
+            any=bool(sub.categories or sub.authors or sub.topics or sub.seeds), wanted=wanted,
+            categories=self._category_mask(wanted), authors=authors,
+            topics=topics, topic=self._best_row([self.topic_rows[norm_topic(t)] for t in topics]),
+            seeds=seeds, seed=self._best_row([self.seed_rows[x] for x in seeds]))
+
+    def _interest_score(self, m: _Interests) -> tuple[np.ndarray, np.ndarray]:
+        """Each paper's score for these interests (the module docstring's formula) and whether
+        it matches any of them."""
+        n = len(self.ids)
+        score = np.zeros(n, dtype=np.float32)
+        match = np.zeros(n, dtype=bool)
+        score += W_CATEGORY * m.categories
+        match |= m.categories
+        for _, idx in m.authors:
+            score[idx] += W_AUTHOR
+            match[idx] = True
+        for weight, best in ((W_TOPIC, m.topic.best), (W_SEED, m.seed.best)):
+            if best is not None:
+                score += weight * best
+                match |= best > 0
+        score += W_TREND * self.trend
+        return score, match
+
+    def _why(self, i: int, m: _Interests) -> list[str]:
+        """Why paper `i` was chosen, most specific first: author, topic, seed, category, trending."""
+        why = [f"by {self.author_case.get(norm_name(a), a)}" for a, idx in m.authors if i in set(idx.tolist())]
+        if m.topic.best is not None and m.topic.best[i] > 0:
+            why.append(f"matches your topic '{m.topics[int(m.topic.arg[i])]}'")
+        if m.seed.best is not None and m.seed.best[i] > 0:
+            why.append(f"similar to {m.seeds[int(m.seed.arg[i])]}")
+        if m.categories[i]:
+            p_cats = self.papers[i].categories
+            shown = [c for c in p_cats if c.lower() in m.wanted or c.split(".", 1)[0].lower() in m.wanted]
+            why.append(", ".join(shown[:2]) or p_cats[0])
+        if self.trend[i] > 0.25:
+            why.append("trending")
+        return why or ["new"]
+
     def score(self, sub) -> list[DigestItem]:
-        """The subscriber's items for this period, best first (at most sub.size)."""
+        """The subscriber's items for this period, best first (at most sub.size). A subscriber
+        without interests gets the period's trending papers, newest first among equals."""
         n = len(self.ids)
         size = max(1, int(sub.size or 10))
         if n == 0:
             return []
-        # most subscribers share a "last digest" day and category sets: compute those arrays once
-        new = self._new_cache.get(sub.last_until)
-        if new is None:
-            new = (self.listed > date.fromisoformat(sub.last_until).toordinal() if sub.last_until
-                   else np.ones(n, dtype=bool))
-            self._new_cache[sub.last_until] = new
-        score = np.zeros(n, dtype=np.float32)
-        match = np.zeros(n, dtype=bool)
-        has_interest = bool(sub.categories)
-        wanted = frozenset(c.lower() for c in sub.categories)
-        cat_hit = self._cat_cache.get(wanted)
-        if cat_hit is None:
-            cat_hit = np.zeros(n, dtype=bool)
-            for c in wanted:
-                idx = self.categories.get(c)
-                if idx is not None:
-                    cat_hit[idx] = True
-            if len(self._cat_cache) < 50_000:
-                self._cat_cache[wanted] = cat_hit
-        author_hits: list[tuple[str, np.ndarray]] = []
-        for a in sub.authors:
-            has_interest = True
-            idx = self.authors.get(norm_name(a))
-            if idx is not None:
-                author_hits.append((a, idx))
-        topic_best = topic_arg = None
-        topics = [t for t in sub.topics if norm_topic(t) in self.topic_rows]
-        if sub.topics:
-            has_interest = True
-        if topics:
-            rows = np.stack([self.topic_rows[norm_topic(t)] for t in topics])
-            topic_arg = rows.argmax(axis=0)
-            topic_best = rows[topic_arg, np.arange(n)]
-        seed_best = seed_arg = None
-        seeds = [s for s in sub.seeds if s in self.seed_rows]
-        if sub.seeds:
-            has_interest = True
-        if seeds:
-            rows = np.stack([self.seed_rows[s] for s in seeds])
-            seed_arg = rows.argmax(axis=0)
-            seed_best = rows[seed_arg, np.arange(n)]
-
-        if has_interest:
-            score += W_CATEGORY * cat_hit
-            match |= cat_hit
-            for _, idx in author_hits:
-                score[idx] += W_AUTHOR
-                match[idx] = True
-            if topic_best is not None:
-                score += W_TOPIC * topic_best
-                match |= topic_best > 0
-            if seed_best is not None:
-                score += W_SEED * seed_best
-                match |= seed_best > 0
-            score += W_TREND * self.trend
+        new = self._new_mask(sub.last_until)
+        m = self._interests(sub)
+        if m.any:
+            score, match = self._interest_score(m)
             cand = np.flatnonzero(match & new)
         else:
-            score += self.trend + 1e-3 * (self.listed - self.listed.min())  # newest first among equals
+            score = np.zeros(n, dtype=np.float32)
+            score += self.trend + 1e-3 * (self.listed - self.listed.min())
             cand = np.flatnonzero(new)
         if cand.size == 0:
             return []
         if cand.size > size:
-            part = cand[np.argpartition(-score[cand], size - 1)[:size]]
-        else:
-            part = cand
-        order = sorted(part.tolist(), key=lambda i: (-float(score[i]), self.ids[i]))
-        items = []
-        for i in order:
-            reasons: list[tuple[float, str]] = []
-            for a, idx in author_hits:
-                if i in set(idx.tolist()):
-                    reasons.append((W_AUTHOR, f"by {self.author_case.get(norm_name(a), a)}"))
-            if topic_best is not None and topic_best[i] > 0:
-                reasons.append((W_TOPIC * float(topic_best[i]), f"matches your topic '{topics[int(topic_arg[i])]}'"))
-            if seed_best is not None and seed_best[i] > 0:
-                reasons.append((W_SEED * float(seed_best[i]), f"similar to {seeds[int(seed_arg[i])]}"))
-            if cat_hit[i]:
-                p_cats = self.papers[i].categories
-                shown = [c for c in p_cats if c.lower() in wanted or c.split(".", 1)[0].lower() in wanted]
-                reasons.append((W_CATEGORY, ", ".join(shown[:2]) or p_cats[0]))
-            if self.trend[i] > 0.25:
-                reasons.append((W_TREND * float(self.trend[i]), "trending"))
-            # most specific first: author, topic, seed, category, trending (the order they were added)
-            items.append(DigestItem(self.ids[i], float(score[i]), [r[1] for r in reasons] or ["new"]))
-        return items
+            cand = cand[np.argpartition(-score[cand], size - 1)[:size]]
+        order = sorted(cand.tolist(), key=lambda i: (-float(score[i]), self.ids[i]))
+        return [DigestItem(self.ids[i], float(score[i]), self._why(i, m)) for i in order]
 
     # -- rendering ------------------------------------------------------------------------------
     def build(self, sub, links: Links, message_id: str | None = None,
