@@ -29,7 +29,7 @@ class Settings:
     host: str = _s("127.0.0.1", "Address `paperwire serve` listens on.")
     port: int = _s(8000, "Port `paperwire serve` listens on.")
     workers: int = _s(1, "Number of server worker processes.")
-    # site (issue 4)
+    # site
     max_body_bytes: int = _s(65536, "Largest request body the site accepts, in bytes (larger ones get 413).")
     submit_daily_limit: int = _s(5, "Papers one user may submit to the daily list per UTC day.")
     rate_limit_factor: float = _s(1.0, "Multiplier on every per-user/IP rate limit (0 turns rate limiting off, e.g. for load tests).")
@@ -60,7 +60,7 @@ class Settings:
     smtp_ca_file: str = _s("", "CA certificate file to verify the SMTP server's TLS certificate (default: the system's CAs).")
     mail_from: str = _s("paperwire <digest@localhost>", "From address of digests and confirmations.")
     digest_hour_utc: int = _s(6, "Hour (UTC) at which `paperwire schedule` harvests and sends digests.")
-    # digests and subscriptions (issue 5)
+    # digests and subscriptions
     digest_weekday: int = _s(0, "Day of the weekly digest for `paperwire schedule` (0 = Monday ... 6 = Sunday).")
     digest_size: int = _s(10, "Default number of papers in a digest (subscribers may choose 1-50).")
     digest_send_empty: int = _s(0, "1: send a digest even when no new paper matched (saying so); 0: send nothing.")
@@ -71,7 +71,7 @@ class Settings:
     pending_expire_days: int = _s(7, "Days after which never-confirmed subscriptions are deleted.")
     confirm_per_address_day: int = _s(3, "Confirmation e-mails sent to one address per 24 hours at most.")
     link_max_age_days: int = _s(400, "Days the preferences/unsubscribe links in a digest stay valid.")
-    # trending and recommendations (issue 6; formula in docs/ranking.md)
+    # trending and recommendations (formula in docs/ranking.md)
     trend_weight_upvotes: float = _s(3.0, "Trending: weight of log(1 + local upvotes in the window).")
     trend_weight_views: float = _s(0.5, "Trending: weight of log(1 + local page views in the window).")
     trend_weight_hf: float = _s(2.0, "Trending: weight of log(1 + Hugging Face daily upvotes of papers featured in the window).")

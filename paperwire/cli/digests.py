@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import click
 
-from paperwire.cli import Context, cli, pass_ctx
+from paperwire.cli.base import Context, cli, pass_ctx
 from paperwire.mailer import DISABLED_MESSAGE, MailDisabled, mail_enabled
 from paperwire.store import subscriptions as subscription_table
 

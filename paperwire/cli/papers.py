@@ -1,13 +1,18 @@
-"""Paper commands: ingest files, harvest the live sources, look at the store (issue 2)."""
+"""Paper commands: ingest files, harvest the live sources, look at the store."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 
 import click
 
-from paperwire.cli import Context, cli, pass_ctx
+from paperwire.cli.base import Context, cli, pass_ctx
+from paperwire.models import CODE_KINDS
+from paperwire.store.papers import get_paper, latest_papers
+from paperwire.store.papers import stats as store_stats
+from paperwire.text import canonical_id
 
 
 @cli.command()
@@ -78,8 +83,6 @@ def ingest(c: Context, sources: tuple[str, ...], fmt: str | None, strict: bool, 
 @pass_ctx
 def stats(c: Context, as_json: bool) -> None:
     """Counts: papers, versions, code links, sources, categories."""
-    from paperwire.store.papers import stats as store_stats
-
     s = store_stats(c.store)
     if as_json:
         click.echo(json.dumps(s, indent=2))
@@ -92,28 +95,18 @@ def stats(c: Context, as_json: bool) -> None:
             click.echo(f"{k}: {v}")
 
 
-def _paper_dict(p) -> dict:
-    import dataclasses
-
-    d = dataclasses.asdict(p)
-    return d
-
-
 @cli.command()
 @click.argument("paper_id")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_ctx
 def show(c: Context, paper_id: str, as_json: bool) -> None:
     """Show one paper by arXiv id (any version suffix is ignored)."""
-    from paperwire.store.papers import get_paper
-    from paperwire.text import canonical_id
-
     p = get_paper(c.store, canonical_id(paper_id) or paper_id)
     if p is None:
         click.echo(f"error: no paper {paper_id!r} in {c.settings.db}", err=True)
         sys.exit(1)
     if as_json:
-        click.echo(json.dumps(_paper_dict(p), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(dataclasses.asdict(p), indent=2, ensure_ascii=False))
         return
     click.echo(f"{p.id}  {p.title_display}")
     click.echo(f"authors:    {', '.join(p.authors)}")
@@ -139,14 +132,12 @@ def show(c: Context, paper_id: str, as_json: bool) -> None:
 @pass_ctx
 def latest(c: Context, limit: int) -> None:
     """The most recently listed papers."""
-    from paperwire.store.papers import latest_papers
-
     for p in latest_papers(c.store, limit=limit):
-        code = " [code]" if any(l.kind in ("github", "gitlab") for l in p.links) else ""
+        code = " [code]" if any(link.kind in CODE_KINDS for link in p.links) else ""
         click.echo(f"{p.listed or (p.published or '')[:10]}  {p.id:<12} {p.title_display[:90]}{code}")
 
 
-# --- harvest: oai / arxiv / hf (issue 2, ingestion) ------------------------------------------
+# --- harvest: oai / arxiv / hf ---------------------------------------------------------------
 
 @cli.group()
 def harvest() -> None:

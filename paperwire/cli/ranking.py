@@ -1,9 +1,4 @@
-"""Ranking commands: trending, signals, recommendations and reading profiles.
-
-The recommenders (numpy, scikit-learn), the GitHub client (httpx) and the search engine are
-imported inside the commands that use them, so that every other `paperwire` command starts
-without loading them.
-"""
+"""Ranking commands: trending, signals, recommendations and reading profiles."""
 
 from __future__ import annotations
 
@@ -13,7 +8,7 @@ from datetime import timedelta
 
 import click
 
-from paperwire.cli import Context, cli, pass_ctx
+from paperwire.cli.base import Context, cli, pass_ctx
 from paperwire.ranking import trending as rank
 from paperwire.ranking.library import FORMATS as LIBRARY_FORMATS, LibraryError, import_library
 from paperwire.store import profiles

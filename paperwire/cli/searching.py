@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from paperwire.cli import Context, cli, pass_ctx
+from paperwire.cli.base import Context, cli, pass_ctx
 
 
 @cli.command()

@@ -1,12 +1,13 @@
-"""Site commands: serve the web app and API, manage accounts and API tokens (issue 4)."""
+"""Site commands: serve the web app and API, manage accounts and API tokens."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 
-from paperwire.cli import Context, cli, pass_ctx
+from paperwire.cli.base import Context, cli, pass_ctx
 
 
 @cli.command()
@@ -18,8 +19,6 @@ from paperwire.cli import Context, cli, pass_ctx
 @pass_ctx
 def serve(c: Context, host: str | None, port: int | None, workers: int | None, log_level: str) -> None:
     """Run the web site and API (uvicorn) and print its URL."""
-    import os
-
     import uvicorn
 
     s = c.settings
