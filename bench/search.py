@@ -135,6 +135,7 @@ def main() -> None:
     from paperwire.config import Settings
     from paperwire.ingest import run_import
     from paperwire.ingest.listing import parse_listing
+    from paperwire.search import indexer
     from paperwire.search.engine import SearchEngine
     from paperwire.store import open_store
     from paperwire.store import search_index as idx
@@ -173,7 +174,7 @@ def main() -> None:
         res["steps"]["ingest_shared_s"] = round(time.perf_counter() - t, 1)
         print(f"ingested shared records: {summ.line()} in {res['steps']['ingest_shared_s']}s", flush=True)
         have = idx.doc_count(store)
-    # 2. generated papers up to n, with their vectors stored the way refresh() stores them
+    # 2. generated papers up to n, with their vectors stored the way the indexer stores them
     engine = SearchEngine(store, settings)
     if have < args.n:
         from paperwire.store.papers import upsert_papers
@@ -204,7 +205,7 @@ def main() -> None:
 
     if args.lexical_only:
         t = time.perf_counter()
-        res["lexical_sync"] = engine.refresh_lexical()
+        res["lexical_sync"] = indexer.sync_lexical(store, settings, engine=engine)
         res["steps"]["lexical_sync_s"] = round(time.perf_counter() - t, 1)
         print(f"lexical sync: {res['lexical_sync']}", flush=True)
         save()
@@ -216,7 +217,7 @@ def main() -> None:
         modes_timed = ("lexical", "semantic", "hybrid")
     # 3. vectors of the real papers (static tier) + the ANN index over all
     t = time.perf_counter()
-    r = {} if args.lexical_only else engine.refresh(progress=lambda stage, d, tot: print(f"  {stage} {d}/{tot}", flush=True) if d % 50000 < 256 else None)
+    r = {} if args.lexical_only else indexer.refresh(store, settings, engine=engine, progress=lambda stage, d, tot: print(f"  {stage} {d}/{tot}", flush=True) if d % 50000 < 256 else None)
     res["steps"]["embed_static_and_index_s"] = round(time.perf_counter() - t, 1)
     res["refresh"] = r
     print(f"refresh: {r} in {res['steps']['embed_static_and_index_s']}s", flush=True)

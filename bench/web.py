@@ -151,14 +151,12 @@ def build(db: Path, n: int, seed: int = 11) -> dict:
     # without the hours of embedding: only the words side
     try:
         from paperwire.config import Settings
-        from paperwire.search.engine import SearchEngine
+        from paperwire.search import indexer
 
         print("  building the fast lexical index ...", file=sys.stderr, flush=True)
         settings = Settings.load(env={}, db=str(db))
         eng_store = Store(db)
-        refresh = getattr(SearchEngine(eng_store, settings), "refresh_lexical", None)
-        if refresh:
-            refresh()
+        indexer.sync_lexical(eng_store, settings)
         eng_store.close()
     except ImportError:
         pass

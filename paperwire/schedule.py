@@ -19,6 +19,7 @@ from paperwire.digest.period import build_period
 from paperwire.digest.subscriptions import expire_unconfirmed
 from paperwire.mailer import DISABLED_MESSAGE, mail_enabled
 from paperwire.ranking.stars import refresh_github_stars
+from paperwire.search import indexer
 from paperwire.search.engine import SearchEngine
 from paperwire.store.sqlite import Store
 
@@ -66,7 +67,8 @@ def run_daily(store: Store, settings: Settings, day: date | None = None, harvest
                "harvest", "harvest failed: {exc}")
     if engine is None:
         engine = SearchEngine(store, settings)
-    if refresh and not _stage(result, "index", engine.refresh, echo, "index refresh",
+    if refresh and not _stage(result, "index", lambda: indexer.refresh(store, settings, engine=engine), echo,
+                              "index refresh",
                               "index refresh failed ({exc}); topics fall back to word matching"):
         engine = None
     if settings.github_token:

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import DATA, DEMO
+from repo_paths import DATA, DEMO
 from paperwire.ingest import import_file, run_import
 from paperwire.ingest.parallel import parse_in_child
 from paperwire.models import Paper, Problem, Version
@@ -321,7 +321,7 @@ def test_child_parser_failure_is_raised_not_waited_on(tmp_path):
 
 
 def test_index_command_finishes_deferred_indexing_and_rebuild_clears_it(tmp_path, model_cache):
-    """`paperwire index` (SearchEngine.refresh) indexes what an interrupted bulk import left;
+    """`paperwire index` (paperwire.search.indexer.refresh) indexes what an interrupted bulk import left;
     `index --rebuild` covers deferred papers itself, so no catch-up may insert them again."""
     from click.testing import CliRunner
 

@@ -16,7 +16,9 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from paperwire.cli import cli
 from paperwire.config import Settings
 from paperwire.models import Paper, Version
-from paperwire.search.engine import Filters, SearchEngine, fts_expression, parse_query, search
+from paperwire.search import indexer
+from paperwire.search.engine import SearchEngine
+from paperwire.search.query import Filters, fts_expression, parse_query
 from paperwire.store import open_store
 from paperwire.store.papers import upsert_papers
 
@@ -197,7 +199,7 @@ def test_parse_query():
 # -- semantic / hybrid -----------------------------------------------------------------------
 
 def test_semantic_and_hybrid_with_static_encoder(engine, corpus_store):
-    res = engine.refresh()
+    res = indexer.refresh(corpus_store, engine.settings, engine=engine)
     assert res["embedded"] == len(CORPUS) and res["index"] == "exact"
     # paraphrase without shared words
     r = engine.search("folding of amino acid chains", mode="semantic", limit=3)
@@ -212,17 +214,17 @@ def test_semantic_and_hybrid_with_static_encoder(engine, corpus_store):
     # incremental: one new paper -> one embedding; a second refresh embeds nothing
     upsert_papers(corpus_store, [P("2501.00050", "Self-driving cars with lidar", "Autonomous vehicles sense roads.")],
                   source="test")
-    assert engine.refresh()["embedded"] == 1
-    assert engine.refresh()["embedded"] == 0
+    assert indexer.refresh(corpus_store, engine.settings, engine=engine)["embedded"] == 1
+    assert indexer.refresh(corpus_store, engine.settings, engine=engine)["embedded"] == 0
     assert ids(engine.search("autonomous driving vehicle", mode="semantic", limit=1)) == ["2501.00050"]
     # a changed abstract is re-embedded; unchanged papers are not
     upsert_papers(corpus_store, [dataclasses.replace(CORPUS[1], abstract="Bandits and regret.",
                                                      versions=[Version(2, "2025-09-01T00:00:00Z")])], source="test")
-    assert engine.refresh()["embedded"] == 1
+    assert indexer.refresh(corpus_store, engine.settings, engine=engine)["embedded"] == 1
 
 
-def test_similar_and_more_like(engine):
-    engine.refresh()
+def test_similar_and_more_like(engine, corpus_store):
+    indexer.refresh(corpus_store, engine.settings, engine=engine)
     sim = engine.similar("2501.00001", limit=3)
     assert "2501.00001" not in ids(sim) and len(sim) == 3
     sim_recent = engine.similar("2501.00001v2", limit=10, since="2025-06-01")
@@ -237,7 +239,7 @@ def test_similar_and_more_like(engine):
 def test_hnsw_index_persists_and_catches_up(corpus_store, ssettings):
     s = dataclasses.replace(ssettings, exact_search_below=5)
     e1 = SearchEngine(corpus_store, s)
-    assert e1.refresh()["index"] == "hnsw"
+    assert indexer.refresh(corpus_store, s, engine=e1)["index"] == "hnsw"
     files = list((s.data_path / "vectors").glob("*.faiss"))
     assert len(files) == 1 and files[0].stat().st_size > 0
     before = ids(e1.search("protein folding", mode="semantic", limit=3))
@@ -247,7 +249,7 @@ def test_hnsw_index_persists_and_catches_up(corpus_store, ssettings):
     # ... and picks up vectors another process wrote meanwhile
     upsert_papers(corpus_store, [P("2501.00060", "Weather forecasting with graph networks", "Global weather.")],
                   source="test")
-    e1.refresh()
+    indexer.refresh(corpus_store, s, engine=e1)
     e2.vectors._checked = 0  # skip the few-second wait between checks
     assert ids(e2.search("weather forecast", mode="semantic", limit=1)) == ["2501.00060"]
 
@@ -261,15 +263,12 @@ def test_fallback_when_encoder_is_broken(corpus_store, ssettings, tmp_path):
     assert r.mode == "lexical" and r.fallback and "encoder unavailable" in r.fallback
     assert ids(r)[0] == "2501.00001"
     s = dataclasses.replace(ssettings, embed_model=str(tmp_path / "missing"))
-    r = search(corpus_store, s, "tensor", mode="semantic")
+    r = SearchEngine(corpus_store, s).search("tensor", mode="semantic")
     assert r.mode == "lexical" and "missing" in r.fallback and ids(r) == ["2501.00003"]
-    from paperwire.search.engine import engine_for
-
-    assert engine_for(corpus_store, s) is engine_for(corpus_store, s)  # the model loads once per store
 
 
 def test_fallback_when_encoder_is_slow(corpus_store, ssettings):
-    SearchEngine(corpus_store, ssettings).refresh()
+    indexer.refresh(corpus_store, ssettings)
     s = dataclasses.replace(ssettings, encode_timeout=0.000001)  # loading alone takes longer
     r = SearchEngine(corpus_store, s).search("tensor decomposition", mode="hybrid")
     assert r.mode == "lexical" and "timed out" in r.fallback and ids(r)[0] == "2501.00003"
@@ -290,6 +289,9 @@ def test_cli_index_search_and_batch(corpus_store, ssettings, tmp_path, monkeypat
     r = runner.invoke(cli, [*db, "index"])
     assert r.exit_code == 0, r.output
     assert f"embedded {len(CORPUS)} papers" in r.output
+    r = runner.invoke(cli, [*db, "index", "--rebuild"])
+    assert r.exit_code == 0, r.output
+    assert f"lexical index rebuilt: {len(CORPUS)} papers" in r.output and "embedded 0 papers" in r.output
     r = runner.invoke(cli, [*db, "search", "gaussian process tensor", "--mode", "lexical", "--json"])
     assert r.exit_code == 0, r.output
     import json
@@ -320,7 +322,8 @@ def test_tantivy_fast_path_for_large_stores(corpus_store, ssettings):
     def counts(r):
         return {k: v for k, v in r.items() if k != "lexical_seconds"}
 
-    assert counts(e.refresh_lexical()) == {"lexical_added": len(CORPUS), "lexical_changed": 0}
+    assert counts(indexer.sync_lexical(corpus_store, s, engine=e)) == {"lexical_added": len(CORPUS),
+                                                                       "lexical_changed": 0}
     r = e.search("equivariant point clouds", mode="lexical")
     assert ids(r)[:2] == ["2501.00001", "2501.00002"]  # title boost as in FTS5
     assert r.hits[0].parts["title_html"].count("<mark>") >= 2  # marks come from the hits' text
@@ -331,13 +334,25 @@ def test_tantivy_fast_path_for_large_stores(corpus_store, ssettings):
     # a retitled paper: the next sync replaces its terms; a second sync has nothing to do
     upsert_papers(corpus_store, [dataclasses.replace(CORPUS[6], title="Ribosome kinetics", abstract="Translation rates.",
                                                      versions=[Version(2, "2025-09-01T00:00:00Z")])], source="test")
-    assert counts(e.refresh_lexical()) == {"lexical_added": 1, "lexical_changed": 1}
+    assert counts(indexer.sync_lexical(corpus_store, s, engine=e)) == {"lexical_added": 1, "lexical_changed": 1}
     e._fast_checked = 0
     assert ids(e.search("ribosome", mode="lexical")) == ["2501.00007"]
     assert "2501.00007" not in ids(e.search("protein structure prediction", mode="lexical"))
-    assert counts(e.refresh_lexical()) == {"lexical_added": 0, "lexical_changed": 0}
+    assert counts(indexer.sync_lexical(corpus_store, s, engine=e)) == {"lexical_added": 0, "lexical_changed": 0}
     # the folder is disposable: rebuilt from the store
-    assert e.refresh_lexical(rebuild=True)["lexical_added"] == len(CORPUS) + 1
+    assert indexer.sync_lexical(corpus_store, s, engine=e, rebuild=True)["lexical_added"] == len(CORPUS) + 1
+
+
+def test_rebuild_every_index_from_the_store(corpus_store, ssettings):
+    s = dataclasses.replace(ssettings, fast_lexical_above=1)
+    e = SearchEngine(corpus_store, s)
+    first = indexer.refresh(corpus_store, s, engine=e)
+    assert first["embedded"] == len(CORPUS) and first["lexical_added"] == len(CORPUS)
+    res = indexer.rebuild(corpus_store, s, engine=e)
+    assert res["lexical_rebuilt"] == len(CORPUS) and res["lexical_added"] == len(CORPUS)
+    assert res["embedded"] == 0 and res["vectors"] == len(CORPUS)  # stored vectors kept: no model run
+    r = e.search("equivariant point clouds", mode="hybrid")
+    assert r.mode == "hybrid" and ids(r)[0] == "2501.00001"
 
 
 def test_tantivy_common_words_only_add_to_rarer_matches(ssettings):
@@ -350,7 +365,7 @@ def test_tantivy_common_words_only_add_to_rarer_matches(ssettings):
                P("2502.00102", "Self study", "Supervised learning of the self, not self-supervised.")]
     upsert_papers(store, papers, source="test")
     e = SearchEngine(store, dataclasses.replace(ssettings, fast_lexical_above=1))
-    e.refresh_lexical()
+    indexer.sync_lexical(store, e.settings, engine=e)
     fast = e._fast_index()
     assert fast is not None
     fast.common_min_docs = 0  # treat this small index like a large one

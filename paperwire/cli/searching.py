@@ -1,4 +1,4 @@
-"""Search commands: build the indexes, search from the shell or in batch (issue 3)."""
+"""Search commands: build the indexes, search from the shell or in batch."""
 
 from __future__ import annotations
 
@@ -25,14 +25,9 @@ def index(c: Context, rebuild: bool, model: str | None) -> None:
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from paperwire.search.engine import SearchEngine
-    from paperwire.store import search_index
+    from paperwire.search import indexer
 
     settings = dataclasses.replace(c.settings, embed_model=model) if model else c.settings
-    engine = SearchEngine(c.store, settings)
-    if rebuild:
-        n = search_index.rebuild_lexical(c.store)
-        click.echo(f"lexical index rebuilt: {n} papers")
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
                   disable=not sys.stderr.isatty()) as progress:
@@ -46,12 +41,12 @@ def index(c: Context, rebuild: bool, model: str | None) -> None:
             progress.update(tasks[stage], completed=done, total=total, rate=f"{rate:,.0f} papers/s")
 
         try:
-            result = engine.refresh(progress=on_progress, rebuild_lexical=rebuild)
-            if rebuild:
-                result.update(engine.vectors.rebuild(progress=on_progress))
+            result = (indexer.rebuild if rebuild else indexer.refresh)(c.store, settings, progress=on_progress)
         except Exception as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
+    if "lexical_rebuilt" in result:
+        click.echo(f"lexical index rebuilt: {result['lexical_rebuilt']} papers")
     rate = f" ({result['rate']} papers/s)" if result.get("rate") else ""
     click.echo(f"model {result['model']}: embedded {result['embedded']} papers in {result['seconds']}s{rate}; "
                f"{result['index']} index of {result['vectors']} vectors")

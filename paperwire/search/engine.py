@@ -327,60 +327,11 @@ class SearchEngine:
         """L2-normalised stored vectors of the given papers (papers without one are absent)."""
         return self.vectors.paper_vectors(ids)
 
-    def refresh(self, progress=None, rebuild_lexical: bool = False) -> dict:
-        """Embed new/changed papers and update the vector index. The FTS5 index is kept
-        current by triggers; the tantivy index (large stores only) is synced here."""
-        from paperwire.store.bulk import catch_up
-
-        # an interrupted bulk import may have left new papers out of FTS5: index them first
-        deferred = catch_up(self.store)
-        out = self.vectors.refresh(progress=progress)
-        if deferred:
-            out["lexical_deferred_indexed"] = deferred
-        out.update(self.refresh_lexical(progress=progress, rebuild=rebuild_lexical))
-        return out
-
-    def refresh_lexical(self, progress=None, rebuild: bool = False) -> dict:
-        from paperwire.search import tantivy as search_fast
-
-        limit = int(getattr(self.settings, "fast_lexical_above", 0) or 0)
-        folder = self.settings.data_path / "lexical-tantivy"
-        if limit <= 0 or not search_fast.available() or (idx.doc_count(self.store) < limit and not folder.exists()):
-            return {}
-        import time
-
-        f = search_fast.TantivyLexical(folder)
-        t = time.perf_counter()
-        res = f.sync(self.store, progress=progress, rebuild=rebuild)
-        res["lexical_seconds"] = round(time.perf_counter() - t, 2)
-        self._fast, self._fast_checked = None, 0.0  # reopen on the next search
-        return res
+    def reopen_lexical(self) -> None:
+        """Open the tantivy index again on the next search (after a sync or a rebuild)."""
+        self._fast, self._fast_checked = None, 0.0
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
-
-
-_ENGINES: "weakref.WeakKeyDictionary" = None  # store -> (settings, engine), so the model loads once
-_ENGINES_LOCK = threading.Lock()
-
-
-def engine_for(store, settings) -> SearchEngine:
-    """A SearchEngine shared by callers of the same store and settings."""
-    global _ENGINES
-    import weakref
-
-    with _ENGINES_LOCK:
-        if _ENGINES is None:
-            _ENGINES = weakref.WeakKeyDictionary()
-        got = _ENGINES.get(store)
-        if got is None or got[0] != settings:
-            got = (settings, SearchEngine(store, settings))
-            _ENGINES[store] = got
-        return got[1]
-
-
-def search(store, settings, query, filters=None, mode="hybrid", limit=20, offset=0) -> SearchResult:
-    """Convenience: search with the engine shared per store (see engine_for)."""
-    return engine_for(store, settings).search(query, filters, mode=mode, limit=limit, offset=offset)

@@ -293,34 +293,19 @@ class VectorSearch:
                 out[pid] = normalise(vecs[d])[0]
         return out
 
-    # -- refresh ---------------------------------------------------------------------------
-    def refresh(self, progress=None, batch: int = 256) -> dict:
-        """Embed papers without a vector (or whose text changed), store the vectors, update
-        the index. Resumable: each batch commits on its own."""
-        enc = self.encoder
-        todo = idx.count_to_embed(self.store, enc.name)
-        done = 0
-        t0 = time.perf_counter()
-        for rows in idx.docs_to_embed(self.store, enc.name, batch=batch):
-            vecs = enc.encode([text for _, text, _ in rows])
-            idx.save_vectors(self.store, enc.name, [(d, h) for d, _, h in rows], vecs)
-            done += len(rows)
-            if progress:
-                progress("embed", done, todo)
-        secs = time.perf_counter() - t0
-        t1 = time.perf_counter()
+    # -- keeping up with the store ---------------------------------------------------------
+    def update(self) -> tuple[str, int]:
+        """Load the index, or catch it up with the vectors stored since; (kind, size)."""
         with self._lock:
             if self._index is None:
                 self._load_or_build()
             else:
                 self._catch_up()
             self._checked = time.monotonic()
-            kind, size = self._index.kind, len(self._index)
-        return {"model": enc.name, "embedded": done, "seconds": round(secs, 2),
-                "rate": round(done / secs, 1) if done and secs > 0 else None,
-                "index": kind, "vectors": size, "index_seconds": round(time.perf_counter() - t1, 2)}
+            return self._index.kind, len(self._index)
 
     def rebuild(self, progress=None) -> dict:
+        """The index built again from every stored vector."""
         with self._lock:
             self._build(progress=progress)
             return {"index": self._index.kind, "vectors": len(self._index)}

@@ -1,0 +1,97 @@
+"""The index stage of search: bring the indexes derived from the store up to date.
+
+Three indexes follow the papers, and each can be rebuilt from the store at any time:
+
+* FTS5 (``papers_fts``), kept current by triggers; only papers a bulk import deferred
+  are indexed here;
+* the paper vectors: papers without a vector, or whose text changed, are embedded and
+  stored, then the vector index catches up;
+* on large stores (``fast_lexical_above``), the tantivy index, synced with new, changed
+  and removed papers.
+
+``paperwire index``, the daily job and the benchmarks call this stage; the query stage is
+``paperwire.search.engine``. Given the process's engine, the stage updates the engine's
+in-memory indexes and reuses its loaded encoder.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from paperwire.search import tantivy
+from paperwire.search.engine import SearchEngine
+from paperwire.search.vectors import VectorSearch
+from paperwire.store import search_index as idx
+from paperwire.store.bulk import catch_up
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+def refresh(store, settings, engine: SearchEngine | None = None, progress: Progress | None = None,
+            rebuild_lexical: bool = False) -> dict:
+    """Index what changed since the last run (resumable: each batch commits on its own).
+    ``rebuild_lexical`` rebuilds the tantivy index from scratch instead of syncing it."""
+    return _refresh(store, settings, _vectors(store, settings, engine), engine, progress, rebuild_lexical)
+
+
+def rebuild(store, settings, engine: SearchEngine | None = None, progress: Progress | None = None) -> dict:
+    """Every index rebuilt from the store: FTS5 and the docid map, tantivy, the vector index
+    (stored vectors of unchanged papers are kept: the model is not run again for them)."""
+    rebuilt = idx.rebuild_lexical(store)
+    vectors = _vectors(store, settings, engine)
+    out = _refresh(store, settings, vectors, engine, progress, rebuild_lexical=True)
+    out.update(vectors.rebuild(progress=progress))
+    out["lexical_rebuilt"] = rebuilt
+    return out
+
+
+def _vectors(store, settings, engine: SearchEngine | None) -> VectorSearch:
+    return engine.vectors if engine is not None else VectorSearch(store, settings)
+
+
+def _refresh(store, settings, vectors: VectorSearch, engine: SearchEngine | None, progress: Progress | None,
+             rebuild_lexical: bool) -> dict:
+    # an interrupted bulk import may have left new papers out of FTS5: index them first
+    deferred = catch_up(store)
+    out = embed_new(store, vectors, progress=progress)
+    if deferred:
+        out["lexical_deferred_indexed"] = deferred
+    out.update(sync_lexical(store, settings, engine=engine, progress=progress, rebuild=rebuild_lexical))
+    return out
+
+
+def embed_new(store, vectors: VectorSearch, progress: Progress | None = None, batch: int = 256) -> dict:
+    """Embed papers without a vector (or whose text changed), store the vectors and bring the
+    vector index up to date."""
+    enc = vectors.encoder
+    todo = idx.count_to_embed(store, enc.name)
+    done = 0
+    t0 = time.perf_counter()
+    for rows in idx.docs_to_embed(store, enc.name, batch=batch):
+        vecs = enc.encode([text for _, text, _ in rows])
+        idx.save_vectors(store, enc.name, [(d, h) for d, _, h in rows], vecs)
+        done += len(rows)
+        if progress:
+            progress("embed", done, todo)
+    secs = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    kind, size = vectors.update()
+    return {"model": enc.name, "embedded": done, "seconds": round(secs, 2),
+            "rate": round(done / secs, 1) if done and secs > 0 else None,
+            "index": kind, "vectors": size, "index_seconds": round(time.perf_counter() - t1, 2)}
+
+
+def sync_lexical(store, settings, engine: SearchEngine | None = None, progress: Progress | None = None,
+                 rebuild: bool = False) -> dict:
+    """Sync (or rebuild) the tantivy index of a large store; {} when the store does not use one."""
+    limit = int(getattr(settings, "fast_lexical_above", 0) or 0)
+    folder = tantivy.index_folder(settings)
+    if limit <= 0 or not tantivy.available() or (idx.doc_count(store) < limit and not folder.exists()):
+        return {}
+    t = time.perf_counter()
+    res = tantivy.TantivyLexical(folder).sync(store, progress=progress, rebuild=rebuild)
+    res["lexical_seconds"] = round(time.perf_counter() - t, 2)
+    if engine is not None:
+        engine.reopen_lexical()
+    return res
