@@ -84,10 +84,10 @@ def _is_folded(s: str) -> bool:
 
 
 def _fold_space(s: str) -> str:
-    """``" ".join(s.split())``: whitespace runs to one space, none at the ends, ~3x cheaper on
+    """``" ".join(s.split())``: whitespace runs to one space, none at the ends, cheaper on
     most text (ASCII text whose only other whitespace is line breaks needs just those replaced)."""
     if s.isascii():
-        # ASCII: the characters str.split() splits on, each looked for with memchr (~100x
+        # ASCII: the characters str.split() splits on, each looked for with memchr (far
         # cheaper a character than str.isprintable())
         t = s.replace("\n", " ") if "\n" in s else s
         if ("\t" not in t and "\r" not in t and "\x0b" not in t and "\x0c" not in t and "\x1c" not in t
@@ -101,7 +101,8 @@ def _fold_space(s: str) -> str:
 
 def _plain(s: str) -> bool:
     """Nothing for display_text to decode: no entity, TeX, quotes or dashes to rewrite. (A
-    two-character search costs ~50x a one-character one, so each pair only where its character is.)"""
+    two-character search costs far more than a one-character one, so each pair only where its
+    character is.)"""
     return ("&" not in s and "\\" not in s and "`" not in s and ("'" not in s or "''" not in s)
             and ("-" not in s or "--" not in s))
 
@@ -114,7 +115,7 @@ def display_text(raw: str | None) -> str:
     if not raw:
         return ""
     # Fast path (most titles, author names and many abstracts): nothing to decode, only
-    # whitespace to fold. str.split() folds the same whitespace as \s+ and is ~10x cheaper.
+    # whitespace to fold. str.split() folds the same whitespace as \s+ and is much cheaper.
     if _plain(raw):
         return _fold_space(raw)
     s = html.unescape(raw) if "&" in raw else raw
@@ -247,7 +248,7 @@ _TEX_DOT = re.compile(r"(?<=\w)\$\.\$?(?=\w)")
 
 
 def _url_hits(text: str) -> list[int]:
-    """Offsets where a URL may start. str.find on the lower-cased text is ~20x faster than a
+    """Offsets where a URL may start. str.find on the lower-cased text is much faster than a
     case-insensitive regex alternation scanning every position."""
     low = text.lower()
     if len(low) != len(text):  # lower() changed lengths (rare Unicode): offsets would not match
@@ -331,7 +332,7 @@ def extract_links(*texts: str | None) -> list[Link]:
         if not text:
             continue
         # Fast path: most abstracts have no URL at all. Every URL this finds has a '/' (after
-        # "://" or the host), and a one-character search is ~30x cheaper than the lower-cased
+        # "://" or the host), and a one-character search is much cheaper than the lower-cased
         # searches of _url_hits (which find no place to start in a text without a URL either).
         if "/" not in text:
             continue

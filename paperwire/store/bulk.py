@@ -2,7 +2,7 @@
 
 Storing a paper one row at a time through the triggers costs, besides the papers row: its
 search document (migration 0020, three indexes), its author and category rows (a NOCASE name
-index) and its FTS5 entry (tokenising, ~2.5x the store write alone). In a bulk import the
+index) and its FTS5 entry (tokenising, more than the store write itself). In a bulk import the
 writer stores only the papers rows with their versions, links and sources; ``catch_up`` then
 writes the rest in two resumable passes, each a range per transaction that moves its marker in
 the same transaction (so a killed pass resumes where it stopped and never writes a row twice):
@@ -34,22 +34,22 @@ def import_session(store: Store, bulk: bool) -> Iterator[None]:
 
     ``temp_store=MEMORY``: the search triggers make every papers INSERT write a second table, so
     SQLite keeps a statement journal for it; on disk that is a temp file opened and truncated
-    for each row (~20 us of ~60 us a new paper costs), in memory it is a few page copies. Nothing
-    durable lives there. A bulk import also gets a larger page cache (its batches are larger)
-    and no foreign-key checks: every child row it writes (versions, links, sources, and in the
-    catch-up authors and categories) is for a paper written before it in the same transaction
-    or read from the papers table, so the check (~10 us a paper: one lookup per child row) can
+    for each row (a large part of what a new paper costs), in memory it is a few page copies.
+    Nothing durable lives there. A bulk import also gets a larger page cache (its batches are
+    larger) and no foreign-key checks: every child row it writes (versions, links, sources, and
+    in the catch-up authors and categories) is for a paper written before it in the same
+    transaction or read from the papers table, so the check (one lookup per child row) can
     never fail there. The setting belongs to this connection and is put back after the import.
-    A bulk import also checkpoints the WAL every ~80 MB instead of every 4 MB (fewer, larger
-    checkpoints, each with its two fsyncs; durability is the same) and runs without Python's
-    cyclic garbage collector, which otherwise rescans the batch's ~100k live objects again and
-    again (~3 us a record); an import makes no reference cycles to speak of (59 objects over
-    74,728 records), and the collector is back on when it ends.
+    A bulk import also checkpoints the WAL every 20,000 pages instead of SQLite's 1,000 (fewer,
+    larger checkpoints, each with its two fsyncs; durability is the same) and runs without
+    Python's cyclic garbage collector, which otherwise rescans the batch's many live objects
+    again and again; an import makes next to no reference cycles, and the collector is back on
+    when it ends.
 
     (Checkpointing the WAL from a second thread while the writer goes on was tried and is wrong:
     SQLite restarts the WAL only when a checkpoint has caught up with the last commit when the
-    next write begins, which a writer that never pauses does not allow: the WAL grew to 23 GB
-    over a 1M-record import. The committing connection checkpoints, as SQLite does by default.)
+    next write begins, which a writer that never pauses does not allow: the WAL grew without
+    bound over a large import. The committing connection checkpoints, as SQLite does by default.)
     """
     conn = store.conn
     wanted = {}
@@ -98,9 +98,9 @@ def _leave_wal(conn: sqlite3.Connection) -> bool:
     Why: in WAL mode every page is written twice (to the WAL, then copied into the database by
     a checkpoint, which reads it back first); a bulk import mostly appends new pages, which a
     rollback journal does not copy at all (it saves only the few existing pages a commit
-    changes). At 1M records that is ~4 GB written instead of ~8 GB written and ~4 GB read back:
-    the writer's kernel time fell from ~23 s to ~15 s (4 KB pages; ~8-10 s with 16 KB pages,
-    which also hold the ~3 KB papers rows with less waste). Durability is the same:
+    changes): about half the bytes written and none read back, which cuts the writer's kernel
+    time (larger pages cut it further, and hold the papers rows with less waste). Durability is
+    the same:
     synchronous=FULL (each commit fsyncs journal and database), and a killed import leaves a
     hot journal that the next connection rolls back. Another process that opens the store
     meanwhile either waits out each commit or, between two batches, switches it back to WAL
@@ -150,7 +150,7 @@ def deferred_batch(conn: sqlite3.Connection) -> Iterator[None]:
     the commit. Every paper the batch inserts has ``rowid >= from_rowid``, so the trigger's
     WHEN clause would be false for each of them anyway; but a trigger makes SQLite keep a
     statement journal for every INSERT, a copy of each b-tree page the row touches (table and
-    five indexes), which was ~8-10 us of the ~25 us a papers row cost. Other connections never
+    five indexes), a large part of what a papers row costs. Other connections never
     see the schema without it: the drop and the create commit together, and a batch that fails
     or is killed rolls both back."""
     defer(conn)
@@ -226,8 +226,8 @@ def catch_up(store: Store, on_progress: Callable[[str, int], None] | None = None
 # Indexes that take the derived rows in random key order (author names, title keys): once they
 # outgrow the page cache, each row dirties another page, rewritten at every range's commit. A
 # catch-up of at least half of the store (a first load) drops them and builds them again at
-# its end, sorted in one pass: at 1M papers 9.8 s + 14.5 s instead of 41.7 s. Their text waits
-# in `checkpoints` meanwhile, so an interrupted catch-up builds them when it is resumed.
+# its end, sorted in one pass: much faster than keeping them in order row by row. Their text
+# waits in `checkpoints` meanwhile, so an interrupted catch-up builds them when it is resumed.
 REBUILT_INDEXES = ("paper_authors_name", "search_docs_title_key")
 REBUILD_MIN = 100_000  # pending papers below which a catch-up keeps the indexes
 _DROPPED = "bulk:dropped-index:"
@@ -251,7 +251,7 @@ def _build_dropped_indexes(store: Store) -> bool:
         return False
     # SQLite sorts in memory up to cache_size bytes before it spills to temporary files: with
     # the bulk import's 128 MB cache (and its temp_store=MEMORY) the build of the author-name
-    # index took the process from ~285 to ~566 MB at 1M papers. 32 MB and files keep it low.
+    # index about doubled the process's peak memory on a large store. 32 MB and files keep it low.
     with _pragmas(store.conn, {"cache_size": -32768, "temp_store": 1}):
         for key, sql in dropped:
             with store.transaction() as conn:
@@ -299,8 +299,8 @@ def catch_up_fts(store: Store, chunk: int = 50000, on_progress: Callable[[int], 
     which the triggers index new papers at once again."""
     def write_range(conn: sqlite3.Connection, lo: int, hi: int) -> int:
         # FTS5 flushes its in-memory terms to a new segment every `hashsize` bytes (1 MB by
-        # default); one larger flush per range writes fewer, larger segments and merges less
-        # (~15% of the catch-up). Set and put back inside this transaction: no other writer
+        # default); one larger flush per range writes fewer, larger segments and merges less.
+        # Set and put back inside this transaction: no other writer
         # ever sees the setting.
         saved = conn.execute("SELECT v FROM papers_fts_config WHERE k = 'hashsize'").fetchone()
         conn.execute("INSERT INTO papers_fts(papers_fts, rank) VALUES ('hashsize', ?)", (HASHSIZE,))

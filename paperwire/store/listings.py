@@ -124,7 +124,7 @@ def list_ids(store: Store, start: str, end: str, sort: str = "upvotes", limit: i
     order = _SORTS.get(sort, _SORTS["upvotes"])
     # The hidden filter sits inside each branch, written "+p.hidden" so it is checked per row:
     # as a join constraint outside, SQLite built a Bloom filter over ALL papers for it (a full
-    # table scan per request: 35 ms at 20k papers, seconds at 1M).
+    # table scan per request, which grows with the store to seconds on a large one).
     if submitter:
         cand = ("SELECT s.paper_id AS pid FROM submissions s JOIN users u ON u.id = s.user_id "
                 "JOIN papers p ON p.id = s.paper_id "

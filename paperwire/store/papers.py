@@ -37,7 +37,7 @@ def _rank(p: Paper) -> int:
 def merge(old: Paper | None, new: Paper) -> Paper:
     """The paper as it should be stored after seeing ``new`` (pure function)."""
     if old is None:
-        merged = Paper.__new__(Paper)  # a shallow copy ~5x cheaper than copy.copy / dataclasses.replace
+        merged = Paper.__new__(Paper)  # a shallow copy, cheaper than copy.copy / dataclasses.replace
         merged.__dict__.update(new.__dict__)
         merged.versions, merged.links = list(new.versions), []
         merged.authors, merged.categories = list(new.authors), list(new.categories)
@@ -72,7 +72,7 @@ def _dates(versions: list[Version], new: Paper, old: Paper | None) -> tuple[str 
     dates = [v.created for v in versions if v.created]
     if old is None and new.published is None and new.updated is None and new.listed is None:
         # a new paper from a record that gives only version dates (every snapshot record): the
-        # general formula below with nothing else to weigh, ~3x cheaper
+        # general formula below with nothing else to weigh, computed cheaply
         return (dates[0], max(dates), None) if dates else (None, None, None)
     o_pub, o_upd, o_listed = (old.published, old.updated, old.listed) if old else (None, None, None)
     published = min(filter(None, (*dates[:1], new.published, o_pub)), default=None)
@@ -170,7 +170,7 @@ def record_hash(item: Paper | HFEntry) -> str:
     if not isinstance(item, HFEntry) and item.fingerprint is not None:
         return item.fingerprint  # its parser's own (a JSON line's hash)
     rec = item.paper if isinstance(item, HFEntry) else item
-    # joining strings is ~5x cheaper than repr() of the tuple; the separators cannot occur in
+    # joining strings is cheaper than repr() of the tuple; the separators cannot occur in
     # the text fields (control characters), so different records cannot join to the same string
     parts = [rec.id, rec.title, rec.abstract, "\x1e".join(rec.authors), "\x1e".join(rec.categories), rec.comments,
              rec.journal_ref, rec.doi, rec.license, rec.submitter, rec.published, rec.updated, rec.listed,
@@ -186,7 +186,7 @@ def record_hash(item: Paper | HFEntry) -> str:
 # A bulk import prepares each record in a parser process (paperwire.ingest.parallel): everything
 # that does not depend on the store (the fingerprint, the display text, the links, the rows a
 # new paper is stored as) is computed there, on the other core, and sent as a plain tuple (a
-# tuple pickles ~10x cheaper than a Paper). A paper the parser process saw stored already gets
+# tuple pickles far cheaper than a Paper). A paper the parser process saw stored already gets
 # a light tuple (the record's fields only): it is most likely unchanged (skipped on its
 # fingerprint) or merged with the stored paper here. Whatever the parser saw, the writer decides
 # from the store inside its transaction; either kind of tuple turns back into the Paper it
@@ -339,7 +339,7 @@ _INSERT_PAPER = (
 
 
 def _json_strings(items: list[str], ensure_ascii: bool = True) -> str:
-    """``json.dumps(items, ensure_ascii=...)`` of a list of strings, the same text ~4x cheaper."""
+    """``json.dumps(items, ensure_ascii=...)`` of a list of strings: the same text, cheaper."""
     try:
         return "[" + ", ".join(map(encode_basestring_ascii if ensure_ascii else encode_basestring, items)) + "]"
     except TypeError:  # not all strings
