@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from digest_support import (SECRET, SMTPServer, active, demo_db, html_part, local, mail_settings, text_part, token_of)
+from digest_support import (SECRET, active, demo_db, html_part, local, text_part, token_of)
 from paperwire import schedule
 from paperwire.digest import outbox, period, subscriptions
 from paperwire.store import open_store
@@ -25,23 +25,8 @@ from paperwire.store import subscriptions as subs
 AS_OF = "2026-07-01"
 
 
-@pytest.fixture
-def smtp():
-    with SMTPServer() as server:
-        yield server
-
-
-@pytest.fixture
-def env(tmp_path, smtp):
-    settings = mail_settings(demo_db(tmp_path), smtp.port)
-    store = open_store(settings)
-    yield store, settings, smtp.handler
-    store.close()
-
-
-
-def test_digest_content_and_headers(env):
-    store, settings, smtp = env
+def test_digest_content_and_headers(mail_env):
+    store, settings, smtp = mail_env
     sub = active(store, settings, "reader@example.org", categories=["cs.CL"], topics=["hallucination detection"],
                  size=5)
     report = period.build_period(store, settings, "daily", as_of=AS_OF)
@@ -86,8 +71,8 @@ def test_digest_content_and_headers(env):
     assert subs.get_subscriber(store, sub.id).status == "unsubscribed"
 
 
-def test_build_and_send_are_idempotent(env):
-    store, settings, smtp = env
+def test_build_and_send_are_idempotent(mail_env):
+    store, settings, smtp = mail_env
     for i in range(3):
         active(store, settings, f"r{i}@example.org", categories=["cs.CV"])
     assert period.build_period(store, settings, "daily", as_of=AS_OF).queued == 3
@@ -100,8 +85,8 @@ def test_build_and_send_are_idempotent(env):
     assert rep.queued == 0 and rep.empty == 3
 
 
-def test_preference_changes_show_in_the_next_digest(env):
-    store, settings, smtp = env
+def test_preference_changes_show_in_the_next_digest(mail_env):
+    store, settings, smtp = mail_env
     sub = active(store, settings, "switch@example.org", categories=["cs.CV"], size=3)
     subs.update_preferences(store, sub.id, subscriptions.parse_preferences(
         {"categories": "cs.CL", "authors": "", "topics": "", "seeds": "", "size": "2"}))
@@ -113,8 +98,8 @@ def test_preference_changes_show_in_the_next_digest(env):
     assert text.count("Why: cs.CL") == 2 and "Why: cs.CV" not in text
 
 
-def test_unsubscribing_after_build_cancels_the_queued_digest(env):
-    store, settings, smtp = env
+def test_unsubscribing_after_build_cancels_the_queued_digest(mail_env):
+    store, settings, smtp = mail_env
     sub = active(store, settings, "gone@example.org", categories=["cs.CV"])
     period.build_period(store, settings, "daily", as_of=AS_OF)
     subscriptions.unsubscribe(store, sub)
@@ -123,8 +108,8 @@ def test_unsubscribing_after_build_cancels_the_queued_digest(env):
     assert subs.outbox_rows(store, period="daily:2026-07-01")[0].status == "cancelled"
 
 
-def test_temporary_failure_is_retried_with_backoff(env):
-    store, settings, smtp = env
+def test_temporary_failure_is_retried_with_backoff(mail_env):
+    store, settings, smtp = mail_env
     active(store, settings, "slow@example.org", categories=["cs.AI"])
     period.build_period(store, settings, "daily", as_of=AS_OF)
     smtp.data_replies = ["451 4.3.0 Mailbox busy, try again", "421 4.7.0 Try again later"]
@@ -138,8 +123,8 @@ def test_temporary_failure_is_retried_with_backoff(env):
     assert row.status == "sent" and row.attempts == 3
 
 
-def test_temporary_failures_give_up_after_max_attempts(env):
-    store, settings, smtp = env
+def test_temporary_failures_give_up_after_max_attempts(mail_env):
+    store, settings, smtp = mail_env
     settings.digest_max_attempts = 2
     active(store, settings, "never@example.org", categories=["cs.AI"])
     period.build_period(store, settings, "daily", as_of=AS_OF)
@@ -152,8 +137,8 @@ def test_temporary_failures_give_up_after_max_attempts(env):
     assert subs.get_by_email(store, "never@example.org").status == "active"
 
 
-def test_permanent_failure_marks_the_address_and_stops_mailing_it(env):
-    store, settings, smtp = env
+def test_permanent_failure_marks_the_address_and_stops_mailing_it(mail_env):
+    store, settings, smtp = mail_env
     bad = active(store, settings, "nobody@example.org", categories=["cs.CV"])
     good = active(store, settings, "somebody@example.org", categories=["cs.CV"])
     smtp.rcpt_replies["nobody@example.org"] = "550 5.1.1 No such user"
@@ -183,8 +168,8 @@ def _cli_env(settings, port):
 
 
 @pytest.mark.slow
-def test_killed_midway_then_rerun_sends_each_digest_exactly_once(env, smtp):
-    store, settings, handler = env
+def test_killed_midway_then_rerun_sends_each_digest_exactly_once(mail_env, smtp):
+    store, settings, handler = mail_env
     M, N = 6, 2
     for i in range(M):
         active(store, settings, f"crash{i}@example.org", categories=["cs.CV"])
@@ -222,10 +207,10 @@ def test_killed_midway_then_rerun_sends_each_digest_exactly_once(env, smtp):
     assert third.returncode == 0 and "sent 0," in third.stdout and len(handler.messages) == M
 
 
-def test_cli_dry_run_writes_files_and_queues_nothing(env, tmp_path):
+def test_cli_dry_run_writes_files_and_queues_nothing(mail_env, tmp_path):
     from paperwire.cli import cli
 
-    store, settings, smtp = env
+    store, settings, smtp = mail_env
     active(store, settings, "dry@example.org", categories=["cs.CL"], size=3)
     out = tmp_path / "dry"
     runner = CliRunner()
@@ -261,10 +246,10 @@ def test_cli_send_refuses_clearly_while_mail_is_off(tmp_path):
     assert r.exit_code == 1 and "not a valid e-mail address" in r.output
 
 
-def test_cli_subscribe_sends_confirmation_and_send_delivers(env):
+def test_cli_subscribe_sends_confirmation_and_send_delivers(mail_env):
     from paperwire.cli import cli
 
-    store, settings, smtp = env
+    store, settings, smtp = mail_env
     e = _cli_env(settings, settings.smtp_port)
     runner = CliRunner()
     r = runner.invoke(cli, ["subscribe", "cli@example.org", "--category", "cs.CV", "--size", "2"], env=e)
@@ -280,10 +265,10 @@ def test_cli_subscribe_sends_confirmation_and_send_delivers(env):
     assert "active 1" in r.output and "sent 2" in r.output
 
 
-def test_topics_run_as_saved_searches_through_the_search_engine(env, tmp_path):
+def test_topics_run_as_saved_searches_through_the_search_engine(mail_env, tmp_path):
     from paperwire.search.engine import SearchEngine
 
-    store, settings, smtp = env
+    store, settings, smtp = mail_env
     active(store, settings, "topic@example.org", topics=["hallucination detection"], size=4)
     # no embedding model here: the hybrid search answers from its word side, as it does before
     # `paperwire index` has run
@@ -295,10 +280,10 @@ def test_topics_run_as_saved_searches_through_the_search_engine(env, tmp_path):
     assert "CORTEX: Token-Level Hallucination Detection" in row.text_body
 
 
-def test_schedule_once_builds_daily_and_weekly_and_sends(env):
+def test_schedule_once_builds_daily_and_weekly_and_sends(mail_env):
     from paperwire.cli import cli
 
-    store, settings, smtp = env
+    store, settings, smtp = mail_env
     active(store, settings, "day@example.org", categories=["cs.CL"], size=2)
     week = active(store, settings, "week@example.org", categories=["cs.CV"], size=3)
     subs.update_preferences(store, week.id, {"frequency": "weekly"})
@@ -329,8 +314,8 @@ def test_next_run_time():
     assert schedule.next_run(t.replace(hour=6), 6) == datetime(2026, 7, 2, 6, 0, tzinfo=timezone.utc)
 
 
-def test_two_overlapping_send_runs_send_each_message_once(env):
-    store, settings, smtp = env
+def test_two_overlapping_send_runs_send_each_message_once(mail_env):
+    store, settings, smtp = mail_env
     M = 8
     for i in range(M):
         active(store, settings, f"both{i}@example.org", categories=["cs.CV"])
@@ -355,8 +340,8 @@ def test_two_overlapping_send_runs_send_each_message_once(env):
     assert sorted(m["To"] for m in smtp.messages) == sorted(f"both{i}@example.org" for i in range(M))
 
 
-def test_a_live_runs_message_is_not_taken_over_but_a_dead_runs_is(env):
-    store, settings, smtp = env
+def test_a_live_runs_message_is_not_taken_over_but_a_dead_runs_is(mail_env):
+    store, settings, smtp = mail_env
     active(store, settings, "held@example.org", categories=["cs.CV"])
     period.build_period(store, settings, "daily", as_of=AS_OF)
     [row] = subs.outbox_rows(store, period="daily:2026-07-01")
@@ -375,8 +360,8 @@ def test_a_live_runs_message_is_not_taken_over_but_a_dead_runs_is(env):
 
 
 @pytest.mark.slow
-def test_parallel_build_writes_the_same_digests_once(env, tmp_path):
-    store, settings, smtp = env
+def test_parallel_build_writes_the_same_digests_once(mail_env, tmp_path):
+    store, settings, smtp = mail_env
     cats = ["cs.CV", "cs.CL", "cs.AI", "cs.LG", "cs.RO"]
     with store.transaction() as conn:
         for i in range(450):

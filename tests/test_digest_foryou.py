@@ -8,10 +8,9 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 from fastapi.testclient import TestClient
 
-from digest_support import SMTPServer, active, demo_db, local, mail_settings, text_part, html_part, token_of
+from digest_support import SMTPServer, active, demo_db, html_part, local, mail_settings, text_part
 from paperwire import schedule
 from paperwire.digest import outbox, period, subscriptions
 from paperwire.ranking import recommend
@@ -21,16 +20,6 @@ from paperwire.store.papers import get_papers
 from paperwire.store.signals import window_papers
 
 AS_OF = "2026-07-01"
-
-
-@pytest.fixture
-def env(tmp_path):
-    with SMTPServer() as server:
-        settings = mail_settings(demo_db(tmp_path), server.port)
-        store = open_store(settings)
-        yield store, settings, server.handler
-        store.close()
-
 
 
 def section(text: str, start: str, end: str) -> str:
@@ -55,8 +44,8 @@ def feedback_links(text: str, action: str) -> dict[str, str]:
     return out
 
 
-def test_for_you_section_and_feedback_link_from_the_email(env, tmp_path):
-    store, settings, smtp = env
+def test_for_you_section_and_feedback_link_from_the_email(mail_env, tmp_path):
+    store, settings, smtp = mail_env
     sub = active(store, settings, "fy@example.org", categories=["cs.CL"], size=3)
     key = profiles.subscriber_key(sub.id)
     # the reader liked a computer-vision paper of the day: outside their categories
@@ -111,8 +100,8 @@ def test_for_you_section_and_feedback_link_from_the_email(env, tmp_path):
     assert fy2 and target not in fy2 and target not in [p for p, _ in items_of(again)]
 
 
-def test_forged_or_garbled_feedback_token_is_refused(env):
-    store, settings, _ = env
+def test_forged_or_garbled_feedback_token_is_refused(mail_env):
+    store, settings, _ = mail_env
     sub = active(store, settings, "f2@example.org", categories=["cs.CL"])
     key = profiles.subscriber_key(sub.id)
     pid = window_papers(store, "2026-06-30", AS_OF)[0]

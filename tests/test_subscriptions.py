@@ -8,17 +8,11 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from digest_support import (SMTPServer, csrf_from, demo_db, link_in, local, mail_settings, text_part,
+from digest_support import (csrf_from, demo_db, link_in, local, mail_settings, text_part,
                             token_of)
 from paperwire.digest import period, subscriptions
 from paperwire.store import open_store
 from paperwire.store import subscriptions as subs
-
-
-@pytest.fixture
-def smtp():
-    with SMTPServer() as server:
-        yield server
 
 
 @pytest.fixture
