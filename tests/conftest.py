@@ -18,10 +18,8 @@ import pytest
 from paperwire.config import Settings
 from paperwire.store import open_store
 from digest_support import SMTPServer, demo_db, mail_settings
+from repo_paths import DATA, DEMO
 from web_support import PASSWORD, free_port
-
-DATA = Path(__file__).parent / "data"
-DEMO = Path(__file__).parent.parent / "demo"
 
 
 @pytest.fixture

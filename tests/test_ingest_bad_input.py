@@ -16,7 +16,7 @@ import pytest
 import xxhash
 from click.testing import CliRunner
 
-from conftest import DATA, DEMO
+from repo_paths import DATA, DEMO
 from paperwire.cli import cli
 from paperwire.ingest import import_file
 from paperwire.ingest.files import iter_lines

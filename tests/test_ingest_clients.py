@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from conftest import DEMO
+from repo_paths import DEMO
 from ingest_replay import OAI_DIR, Replay, atom_recordings, atom_route, with_token
 from paperwire.cli import cli
 from paperwire.ingest import run_import

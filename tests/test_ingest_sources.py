@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from conftest import DATA, DEMO
+from repo_paths import DATA, DEMO
 from paperwire.cli import cli
 from paperwire.ingest import detect_format, import_file, parser_for
 from paperwire.ingest.arxiv_api import parse_atom_file
