@@ -314,13 +314,3 @@ def revoke_tokens(store: Store, user_id: int) -> int:
     with store.transaction() as conn:
         return conn.execute("DELETE FROM api_tokens WHERE user_id=?", (user_id,)).rowcount
 
-
-# --- pending subscribers (until the digest subscriptions exist) ----------------------------------
-
-def add_pending_subscriber(store: Store, email: str) -> bool:
-    email = (email or "").strip()
-    if not EMAIL_RE.match(email):
-        raise AccountError("Enter a valid e-mail address.")
-    with store.transaction() as conn:
-        return conn.execute("INSERT OR IGNORE INTO pending_subscribers(email, created_at) VALUES (?,?)",
-                            (email, utcnow())).rowcount > 0
