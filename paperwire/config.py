@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import secrets
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,8 +135,6 @@ class Settings:
             return self.secret_key
         key_file = self.data_path / "dev-secret"
         if not key_file.exists():
-            import secrets
-
             key_file.parent.mkdir(parents=True, exist_ok=True)
             key_file.write_text(secrets.token_urlsafe(48))
         return key_file.read_text().strip()

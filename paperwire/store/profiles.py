@@ -1,19 +1,20 @@
 """Table access for reader profiles: positive/negative papers, follows, private feed tokens,
 and the lookups a library import needs (by arXiv id, DOI, title).
 
-Profile keys are strings ('user:12', 'sub:7'), so this module depends on no other engineer's
-schema; a user's upvotes are read from the accounts `upvotes` table when it exists.
+Profile keys are strings ('user:12', 'sub:7'), so a profile belongs to an account or to a
+digest subscriber alike without a foreign key to either; a user's upvotes are read from the
+accounts' `upvotes` table.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from paperwire.store.signals import table_exists
 from paperwire.store.sqlite import Store, utcnow
 
 POSITIVE = ("like", "save", "import")
@@ -105,7 +106,7 @@ def load_profile(store: Store, key: str) -> Profile:
             prof.negatives[pid] = at
         else:
             prof.positives[pid] = (kind, at)
-    if key.startswith("user:") and key[5:].isdigit() and table_exists(store, "upvotes"):
+    if key.startswith("user:") and key[5:].isdigit():
         for pid, at in store.query("SELECT paper_id, created_at FROM upvotes WHERE user_id=?", (int(key[5:]),)):
             if pid not in prof.negatives:
                 prof.positives.setdefault(pid, ("upvote", at))
@@ -176,18 +177,17 @@ def ids_by_doi(store: Store, dois: Iterable[str]) -> dict[str, str]:
 
 def title_candidates(store: Store, words: list[str], limit: int = 20) -> list[tuple[str, str]]:
     """(paper id, display title) of papers whose title shares the given words, best first.
-    Uses the full-text index when the search migration is installed, else a LIKE scan."""
+    Uses the full-text index, else (while it cannot answer) a LIKE scan."""
     words = [w for w in words if w.isalnum()][:12]
     if not words:
         return []
-    if table_exists(store, "papers_fts") and table_exists(store, "search_docs"):
-        expr = "title : (" + " OR ".join(f'"{w}"' for w in words) + ")"
-        try:
-            return [(r[0], r[1]) for r in store.query(
-                "SELECT d.paper_id, p.title_display FROM papers_fts f JOIN search_docs d ON d.docid=f.rowid "
-                "JOIN papers p ON p.id=d.paper_id WHERE papers_fts MATCH ? ORDER BY f.rank LIMIT ?", (expr, limit))]
-        except Exception:  # an index mid-rebuild must not break an import; fall back to scanning
-            pass
+    expr = "title : (" + " OR ".join(f'"{w}"' for w in words) + ")"
+    try:
+        return [(r[0], r[1]) for r in store.query(
+            "SELECT d.paper_id, p.title_display FROM papers_fts f JOIN search_docs d ON d.docid=f.rowid "
+            "JOIN papers p ON p.id=d.paper_id WHERE papers_fts MATCH ? ORDER BY f.rank LIMIT ?", (expr, limit))]
+    except Exception:  # an index mid-rebuild must not break an import; fall back to scanning
+        pass
     longest = sorted(words, key=len, reverse=True)[:2]
     where = " AND ".join("title_display LIKE ?" for _ in longest)
     return [(r[0], r[1]) for r in store.query(
@@ -213,8 +213,6 @@ def background_ids(store: Store, before_day: str, limit: int) -> list[str]:
 
 def paper_texts(store: Store, ids: Iterable[str]) -> dict[str, dict]:
     """{id: {title, text, categories, authors, day}} for the recommenders' features and reasons."""
-    import json
-
     ids = list(dict.fromkeys(ids))
     out: dict[str, dict] = {}
     for i in range(0, len(ids), 500):

@@ -1,22 +1,19 @@
 """Table access for trending signals: the `signals` observations, GitHub repo poll state,
-local upvotes (the web engineer's `upvotes` table, read-only here) and HF daily upvotes.
+local upvotes (the accounts' `upvotes` table, read-only here) and HF daily upvotes.
 
 Every function takes ISO-8601 UTC bounds; the ranker works on what these return and does
-no SQL of its own. The `upvotes` table arrives with another engineer's migration, so readers
-tolerate its absence (an install without accounts simply has no local upvotes).
+no SQL of its own.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections import defaultdict
+from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
 from paperwire.store.sqlite import Store, utcnow
-
-
-def table_exists(store: Store, name: str) -> bool:
-    return store.query_one("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)) is not None
 
 
 # -- observations ----------------------------------------------------------------------------
@@ -72,9 +69,7 @@ def star_history(store: Store, start: str, end: str) -> dict[str, dict[str, list
 # -- local upvotes and HF daily ----------------------------------------------------------------
 
 def local_upvotes(store: Store, start: str, end: str) -> dict[str, int]:
-    """Upvotes per paper cast in (start, end]; {} while the accounts migration is absent."""
-    if not table_exists(store, "upvotes"):
-        return {}
+    """Upvotes per paper cast in (start, end]."""
     return {r[0]: int(r[1]) for r in store.query(
         "SELECT paper_id, count(*) FROM upvotes WHERE created_at > ? AND created_at <= ? GROUP BY paper_id",
         (start, end))}
@@ -129,8 +124,6 @@ def repos_to_refresh(store: Store, limit: int, since_day: str | None = None, now
     rate limit continues where it left off), never-checked before checked, then newest paper first
     (fresh code gains stars fastest), then longest unchecked. Repos known missing are skipped.
     """
-    from datetime import datetime, timedelta, timezone
-
     rows = store.query(
         "SELECT l.url, l.paper_id, COALESCE(p.listed, substr(p.published,1,10), '') AS day "
         "FROM links l JOIN papers p ON p.id=l.paper_id WHERE l.kind='github' AND p.hidden=0 "
@@ -159,6 +152,10 @@ def repos_to_refresh(store: Store, limit: int, since_day: str | None = None, now
     return [(repo, sorted(by_repo[repo]["papers"])) for _, repo in ranked[:limit]]
 
 
+_REPO_URL = re.compile(
+    r"^(?:https?://)?(?:www\.)?github\.com/([A-Za-z0-9][A-Za-z0-9-]*)/([A-Za-z0-9._-]+?)(?:\.git)?(?:[/?#].*)?$")
+
+
 def _desc(s: str) -> str:
     # sorts a string in descending order inside an ascending sort key
     return "".join(chr(0x10FFFF - ord(c)) for c in s)
@@ -166,10 +163,7 @@ def _desc(s: str) -> str:
 
 def repo_from_url(url: str) -> str | None:
     """'https://github.com/Owner/Name(.git)(/tree/...)' -> 'owner/name'; None if not a repo URL."""
-    import re
-
-    m = re.match(r"^(?:https?://)?(?:www\.)?github\.com/([A-Za-z0-9][A-Za-z0-9-]*)/([A-Za-z0-9._-]+?)(?:\.git)?(?:[/?#].*)?$",
-                 url.strip())
+    m = _REPO_URL.match(url.strip())
     if not m or m.group(2) in (".", ".."):
         return None
     return f"{m.group(1)}/{m.group(2)}".lower()
