@@ -10,7 +10,8 @@ from click.testing import CliRunner
 from repo_paths import DEMO
 from ingest_replay import OAI_DIR, Replay, atom_recordings, atom_route, with_token
 from paperwire.cli import cli
-from paperwire.ingest import run_import
+from paperwire.config import Settings
+from paperwire.ingest import harvest, run_import
 from paperwire.ingest.arxiv_api import fetch_arxiv
 from paperwire.ingest.hf import fetch_hf_daily
 from paperwire.ingest.http import HarvestError
@@ -266,3 +267,25 @@ def test_cli_harvest_hf_and_oai(tmp_path):
     st = Store(db)
     assert len(get_papers(st, HEP_TH_IDS)) == 3
     st.close()
+
+
+def test_scheduled_harvest_adds_up_its_sources(store):
+    demo = json.loads((DEMO / "hf-daily-papers.json").read_text())
+    items = api_shape(demo, "2024-04-09", 3)
+    route_oai, _ = oai_pages()
+
+    def route(path, q):
+        if path == "/api/daily_papers":
+            return 200, {}, json.dumps(items)
+        return route_oai(path, q)
+    with Replay(route) as srv:
+        settings = Settings(db=store.path, oai_url=srv.url + "/oai", hf_api_url=srv.url, http_delay=0.0,
+                            harvest_sources="oai, hf", harvest_sets="physics:hep-th")
+        total = harvest(store, settings)
+        assert [q.get("set") for _, q in srv.requests if q.get("metadataPrefix")] == ["physics:hep-th"]
+    assert (total.read, total.stored, total.skipped) == (9, 9, 0)
+    assert len(get_papers(store, HEP_TH_IDS + [it["paper"]["id"] for it in items])) == 6
+    with Replay(route) as srv:
+        settings = Settings(db=store.path, oai_url=srv.url + "/oai", hf_api_url=srv.url, http_delay=0.0,
+                            harvest_sources="", harvest_sets="")
+        assert harvest(store, settings).read == 0 and srv.requests == []  # nothing asked for, nothing fetched

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from paperwire.ranking import library
 from paperwire.models import Paper
+from paperwire.ranking import library
 from paperwire.store import profiles
 from paperwire.store.papers import upsert_papers
 

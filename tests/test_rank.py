@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from paperwire.ranking import trending as rank
 from paperwire.config import Settings
 from paperwire.models import HFEntry, Paper
+from paperwire.ranking import trending as rank
 from paperwire.store import signals as sig
 from paperwire.store.papers import upsert_papers
 
