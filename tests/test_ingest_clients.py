@@ -247,15 +247,20 @@ def test_hf_server_error_is_reported(store):
             list(fetch_hf_daily(srv.url, "2024-04-08", delay=0))
 
 
-def test_cli_harvest_hf_and_oai(tmp_path):
-    demo = json.loads((DEMO / "hf-daily-papers.json").read_text())
-    items = api_shape(demo, "2024-04-09", 3)
+def hf_and_oai():
+    """Three Hugging Face daily papers, and a route serving them beside the two OAI-PMH pages."""
+    items = api_shape(json.loads((DEMO / "hf-daily-papers.json").read_text()), "2024-04-09", 3)
     route_oai, _ = oai_pages()
 
     def route(path, q):
         if path == "/api/daily_papers":
             return 200, {}, json.dumps(items)
         return route_oai(path, q)
+    return items, route
+
+
+def test_cli_harvest_hf_and_oai(tmp_path):
+    items, route = hf_and_oai()
     db = tmp_path / "cli.db"
     with Replay(route) as srv:
         env = {"PAPERWIRE_HTTP_DELAY": "0", "PAPERWIRE_HF_API_URL": srv.url, "PAPERWIRE_OAI_URL": srv.url + "/oai"}
@@ -270,14 +275,7 @@ def test_cli_harvest_hf_and_oai(tmp_path):
 
 
 def test_scheduled_harvest_adds_up_its_sources(store):
-    demo = json.loads((DEMO / "hf-daily-papers.json").read_text())
-    items = api_shape(demo, "2024-04-09", 3)
-    route_oai, _ = oai_pages()
-
-    def route(path, q):
-        if path == "/api/daily_papers":
-            return 200, {}, json.dumps(items)
-        return route_oai(path, q)
+    items, route = hf_and_oai()
     with Replay(route) as srv:
         settings = Settings(db=store.path, oai_url=srv.url + "/oai", hf_api_url=srv.url, http_delay=0.0,
                             harvest_sources="oai, hf", harvest_sets="physics:hep-th")
