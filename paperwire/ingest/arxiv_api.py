@@ -15,7 +15,7 @@ from lxml import etree
 
 from paperwire.ingest.files import open_file
 from paperwire.ingest.http import HarvestError, PoliteClient
-from paperwire.ingest.xmlrecords import iter_record_elements, text_of
+from paperwire.ingest.xmlrecords import parse_records, text_of
 from paperwire.models import Paper, Problem, Version
 from paperwire.text import split_arxiv_id
 
@@ -59,17 +59,7 @@ def entry_to_paper(entry) -> Paper:
 
 def parse_atom_bytes(data: bytes, name: str, start: int = 0, offset: int = 0) -> Iterator[tuple[int, Paper | Problem]]:
     """Entries of one feed; positions are ``offset`` + the entry's number in the feed."""
-    for i, el in iter_record_elements(data, "entry", ATOM):
-        pos = offset + i
-        if pos <= start:
-            continue
-        if isinstance(el, str):
-            yield pos, Problem(f"{name}:entry {i}", el)
-            continue
-        try:
-            yield pos, entry_to_paper(el)
-        except ValueError as exc:
-            yield pos, Problem(f"{name}:entry {i}", str(exc))
+    yield from parse_records(data, "entry", ATOM, entry_to_paper, lambda i: f"{name}:entry {i}", start, offset)
 
 
 def parse_atom_file(path: str | Path, start: int = 0) -> Iterator[tuple[int, Paper | Problem]]:

@@ -20,7 +20,7 @@ from lxml import etree
 from paperwire.ingest.importer import ImportSummary
 from paperwire.ingest.files import open_file
 from paperwire.ingest.http import HarvestError, PoliteClient
-from paperwire.ingest.xmlrecords import iter_record_elements
+from paperwire.ingest.xmlrecords import parse_records
 from paperwire.models import Paper, Problem, Version
 from paperwire.store import Store
 from paperwire.store.papers import upsert_papers
@@ -93,19 +93,7 @@ def record_to_paper(record) -> Paper | None:
 
 def parse_oai_bytes(data: bytes, name: str, start: int = 0, page: int | None = None) -> Iterator[tuple[int, Paper | Problem]]:
     where = f"{name}:" + (f"page {page} " if page else "")
-    for i, el in iter_record_elements(data, "record", OAI_NS):
-        if i <= start:
-            continue
-        if isinstance(el, str):
-            yield i, Problem(f"{where}record {i}", el)
-            continue
-        try:
-            paper = record_to_paper(el)
-        except ValueError as exc:
-            yield i, Problem(f"{where}record {i}", str(exc))
-            continue
-        if paper is not None:
-            yield i, paper
+    yield from parse_records(data, "record", OAI_NS, record_to_paper, lambda i: f"{where}record {i}", start)
 
 
 def parse_oai_file(path: str | Path, start: int = 0) -> Iterator[tuple[int, Paper | Problem]]:

@@ -9,9 +9,11 @@ are kept.
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from typing import Callable, Iterator
 
 from lxml import etree
+
+from paperwire.models import Paper, Problem
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, remove_blank_text=False)
 
@@ -26,6 +28,27 @@ def iter_record_elements(data: bytes, tag: str, namespace: str) -> Iterator[tupl
         return
     for i, el in enumerate(root.iter(f"{{{namespace}}}{tag}"), 1):
         yield i, el
+
+
+def parse_records(data: bytes, tag: str, namespace: str, convert: Callable[..., Paper | None],
+                  label: Callable[[int], str], start: int = 0, offset: int = 0) -> Iterator[tuple[int, Paper | Problem]]:
+    """(position, Paper or Problem) for each ``<tag>`` record positioned after ``start``; a record's
+    position is ``offset`` + its number. ``convert(element)`` makes the Paper (None: the record
+    holds none; ValueError: a Problem), ``label(number)`` names the record in a Problem."""
+    for i, el in iter_record_elements(data, tag, namespace):
+        pos = offset + i
+        if pos <= start:
+            continue
+        if isinstance(el, str):
+            yield pos, Problem(label(i), el)
+            continue
+        try:
+            paper = convert(el)
+        except ValueError as exc:
+            yield pos, Problem(label(i), str(exc))
+            continue
+        if paper is not None:
+            yield pos, paper
 
 
 def _salvage(data: bytes, tag: str, namespace: str, doc_error: str) -> Iterator[tuple[int, "etree._Element | str"]]:
