@@ -1,4 +1,4 @@
--- Search indexes (issue 3). Everything here is derived from `papers` and can be rebuilt
+-- Search indexes. Everything here is derived from `papers` and can be rebuilt
 -- from it (paperwire.store.search_index.rebuild_lexical); the store stays the source of truth.
 
 -- A stable integer id per paper. FTS5 and the vector index key rows by integer; the
@@ -21,7 +21,7 @@ CREATE VIEW search_content AS
 
 -- External-content FTS5: the text lives once, in `papers`. Porter stemming on top of
 -- unicode61 (diacritics folded): the reference figures show stemming (+ query stopwords)
--- is worth ~0.07 nDCG@10 on CACM. Columns: title, abstract, authors (JSON list; the
+-- clearly improves nDCG@10 on CACM. Columns: title, abstract, authors (JSON list; the
 -- tokenizer drops the brackets and quotes).
 CREATE VIRTUAL TABLE papers_fts USING fts5(
     title, abstract, authors,

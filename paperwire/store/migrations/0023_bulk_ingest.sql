@@ -1,5 +1,5 @@
--- Bulk imports (`paperwire ingest --bulk`, issue 2): tokenising one paper at a time inside
--- the insert trigger costs ~2.5x the store write, one INSERT ... SELECT over many new papers
+-- Bulk imports (`paperwire ingest --bulk`): tokenising one paper at a time inside
+-- the insert trigger costs more than the store write, one INSERT ... SELECT over many new papers
 -- at the end costs far less. While the row below exists, search documents with
 -- docid >= from_docid are NOT in papers_fts yet: the triggers leave them alone (an external
 -- content FTS5 'delete' of a document that was never inserted corrupts the index) and

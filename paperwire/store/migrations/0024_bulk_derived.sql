@@ -1,4 +1,4 @@
--- Bulk imports, second step (issue 2). Besides its FTS5 entry (0023), a new paper costs the
+-- Bulk imports, second step. Besides its FTS5 entry (0023), a new paper costs the
 -- writer its search document (search_docs, with three indexes) and its author and category
 -- rows (a NOCASE index on names): about two thirds of storing it. All of them are derived
 -- from the papers row itself (title_display; the authors and categories JSON lists), so a

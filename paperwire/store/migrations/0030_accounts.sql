@@ -1,4 +1,4 @@
--- Accounts and the community layer of the site (issue 4): users, upvotes, submissions,
+-- Accounts and the community layer of the site: users, upvotes, submissions,
 -- comments, API tokens. Owned by paperwire/store/users.py.
 CREATE TABLE users (
     id            INTEGER PRIMARY KEY,

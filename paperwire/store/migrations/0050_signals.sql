@@ -1,7 +1,7 @@
 -- Time-stamped observations per paper that feed trending (see docs/ranking.md).
 -- kind: 'github_stars' (value = stargazers of repo `ref` at observed_at), 'view' (value = count),
--- 'hf_upvotes' (value = HF daily upvote total at observed_at). Local upvotes live in the web
--- engineer's `upvotes` table and are read from there, not copied, so they cannot disagree.
+-- 'hf_upvotes' (value = HF daily upvote total at observed_at). Local upvotes live in the
+-- accounts' `upvotes` table and are read from there, not copied, so they cannot disagree.
 CREATE TABLE signals (
     id          INTEGER PRIMARY KEY,
     paper_id    TEXT NOT NULL REFERENCES papers(id) ON DELETE CASCADE,

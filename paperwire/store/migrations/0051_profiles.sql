@@ -1,5 +1,5 @@
--- Reader profiles for recommendations (issue 6). A profile is keyed by a string so it does not
--- depend on other engineers' schemas: 'user:<users.id>' for accounts, 'sub:<subscriber id>'
+-- Reader profiles for recommendations. A profile is keyed by a string so it does not
+-- depend on the accounts' or the subscriptions' schemas: 'user:<users.id>' for accounts, 'sub:<subscriber id>'
 -- for digest subscribers. Positives: like (thumbs up), save, import (library file);
 -- negatives: dismiss ("not interested"). A user's upvotes are read from `upvotes` directly.
 CREATE TABLE profile_items (
