@@ -23,9 +23,7 @@ from paperwire.search.analysis import FIELD_WEIGHTS
 from paperwire.search.fuse import fuse
 from paperwire.search.highlight import highlighter, snippet_html, title_html
 from paperwire.search.query import Filters, clauses, content_clauses, fts_expression, norm_date, parse_query, title_key
-from paperwire.search.tantivy import TantivyLexical, tantivy_query
-from paperwire.search.tantivy import available as tantivy_available
-from paperwire.search.tantivy import index_folder as tantivy_folder
+from paperwire.search import tantivy as tantivy_index
 from paperwire.search.vectors import VectorSearch
 from paperwire.store import search_index as idx
 from paperwire.text import canonical_id
@@ -58,7 +56,7 @@ class SearchEngine:
         self.store = store
         self.settings = settings
         self._vectors: VectorSearch | None = None  # created lazily
-        self._fast: TantivyLexical | None = None  # when in use
+        self._fast: tantivy_index.TantivyLexical | None = None  # when in use
         self._fast_checked = 0.0
         self._counts: dict = {}  # see _count_estimate
         self._enc_avg: float | None = None  # seconds per query encoding, once the model is loaded
@@ -75,18 +73,20 @@ class SearchEngine:
                     self._vectors = VectorSearch(self.store, self.settings)
         return self._vectors
 
-    def warm(self, wait: bool = False):
-        """Load the encoder and the vector index now (in the encoding thread), so the first
-        searches need not fall back to lexical while they load. Servers call this at start."""
+    def _encoding_thread(self) -> concurrent.futures.ThreadPoolExecutor:
         with self._lock:
             if self._pool is None:
                 self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode")
+            return self._pool
 
+    def warm(self, wait: bool = False):
+        """Load the encoder and the vector index now (in the encoding thread), so the first
+        searches need not fall back to lexical while they load. Servers call this at start."""
         def job():
             self.vectors.size()
             self.vectors.encode_query("warm up")
 
-        fut = self._pool.submit(job)
+        fut = self._encoding_thread().submit(job)
         if wait:
             fut.result()
         return fut
@@ -112,16 +112,13 @@ class SearchEngine:
             return v
         t = time.perf_counter()
         v = self._encode_in_worker(text)
-        if self._vectors is not None and self._vectors._encoder is not None:
+        if self._vectors is not None and self._vectors.encoder_loaded:
             took = time.perf_counter() - t
             self._enc_avg = took if self._enc_avg is None else 0.9 * self._enc_avg + 0.1 * took
         return v
 
     def _encode_in_worker(self, text: str) -> np.ndarray:
-        with self._lock:
-            if self._pool is None:
-                self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode")
-        fut = self._pool.submit(lambda: self.vectors.encode_query(text))
+        fut = self._encoding_thread().submit(lambda: self.vectors.encode_query(text))
         try:
             return fut.result(timeout=float(self.settings.encode_timeout))
         except concurrent.futures.TimeoutError:
@@ -209,16 +206,16 @@ class SearchEngine:
 
     def _fast_index(self):
         """The tantivy index when the store is large enough and it has been built."""
-        limit = int(getattr(self.settings, "fast_lexical_above", 0) or 0)
+        limit = tantivy_index.size_threshold(self.settings)
         if limit <= 0:
             return None
         now = time.monotonic()
         if now - self._fast_checked > 5.0:  # cheap re-checks: another process may sync it
             self._fast_checked = now
-            if not tantivy_available():
+            if not tantivy_index.available():
                 return None
             if self._fast is None:
-                f = TantivyLexical(tantivy_folder(self.settings))
+                f = tantivy_index.TantivyLexical(tantivy_index.index_folder(self.settings))
                 if f.exists() and idx.max_docid(self.store) >= limit and f.open():
                     self._fast = f
             else:
@@ -236,7 +233,7 @@ class SearchEngine:
             return [], 0
         fast = self._fast_index()
         if fast is not None and not flt.author:
-            tq = tantivy_query(content_clauses(text))
+            tq = tantivy_index.tantivy_query(content_clauses(text))
             if tq:
                 want = k if lex_flt.empty else max(1000, k * 20)
                 try:

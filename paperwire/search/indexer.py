@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from paperwire.search import tantivy
+from paperwire.search import tantivy as tantivy_index
 from paperwire.search.engine import SearchEngine
 from paperwire.search.vectors import VectorSearch
 from paperwire.store import search_index as idx
@@ -85,12 +85,12 @@ def embed_new(store, vectors: VectorSearch, progress: Progress | None = None, ba
 def sync_lexical(store, settings, engine: SearchEngine | None = None, progress: Progress | None = None,
                  rebuild: bool = False) -> dict:
     """Sync (or rebuild) the tantivy index of a large store; {} when the store does not use one."""
-    limit = int(getattr(settings, "fast_lexical_above", 0) or 0)
-    folder = tantivy.index_folder(settings)
-    if limit <= 0 or not tantivy.available() or (idx.doc_count(store) < limit and not folder.exists()):
+    limit = tantivy_index.size_threshold(settings)
+    folder = tantivy_index.index_folder(settings)
+    if limit <= 0 or not tantivy_index.available() or (idx.doc_count(store) < limit and not folder.exists()):
         return {}
     t = time.perf_counter()
-    res = tantivy.TantivyLexical(folder).sync(store, progress=progress, rebuild=rebuild)
+    res = tantivy_index.TantivyLexical(folder).sync(store, progress=progress, rebuild=rebuild)
     res["lexical_seconds"] = round(time.perf_counter() - t, 2)
     if engine is not None:
         engine.reopen_lexical()

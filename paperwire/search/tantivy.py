@@ -36,6 +36,11 @@ def index_folder(settings) -> Path:
     return settings.data_path / "lexical-tantivy"
 
 
+def size_threshold(settings) -> int:
+    """The number of papers from which a store ranks with this index (0: never)."""
+    return int(getattr(settings, "fast_lexical_above", 0) or 0)
+
+
 def available() -> bool:
     try:
         import tantivy  # noqa: F401

@@ -144,6 +144,10 @@ class VectorSearch:
                     log.info("encoder %s loaded in %.1fs", self._encoder.name, time.perf_counter() - t)
         return self._encoder
 
+    @property
+    def encoder_loaded(self) -> bool:
+        return self._encoder is not None
+
     def encode_query(self, text: str) -> np.ndarray:
         return self.encoder.encode([text])[0]
 
