@@ -6,7 +6,7 @@ paper_info, read_paper, PaperInfo):
   GET /api/daily_papers?date=&week=&month=&submitter=&sort=&p=&limit=
   GET /api/papers/search?q=&limit=
   GET /api/papers/{id}
-  GET /papers/{id}.md            (in web.py, next to the HTML paper page)
+  GET /papers/{id}.md            (in pages.py, next to the HTML paper page)
   GET /api/arxiv/{id}/repos
 "upvotes" is the site's own upvotes plus those imported from Hugging Face.
 Errors are JSON: {"error": "..."} with the HTTP status.
@@ -15,22 +15,19 @@ Errors are JSON: {"error": "..."} with the HTTP status.
 from __future__ import annotations
 
 import re
-from datetime import date
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, Body, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
+from paperwire.models import CODE_KINDS
 from paperwire.store import listings, users
 from paperwire.text import canonical_id
+from paperwire.web.deps import EngineDep, PageCacheDep, SettingsDep, StoreDep, TokenUser, TrendingMemoDep
+from paperwire.web.queries import (latest_period, parse_period, period_ids, run_search, search_cards,
+                                   submit_by_id, trending_list)
 from paperwire.web.security import rate_limit
 
 router = APIRouter(prefix="/api")
-bearer = HTTPBearer(auto_error=False, description="An API token from `paperwire token create` or /settings/tokens.")
-
-DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-WEEK_RE = re.compile(r"^\d{4}-W\d{2}$")
-MONTH_RE = re.compile(r"^\d{4}-\d{2}$")
 
 
 def _iso(ts: str | None) -> str | None:
@@ -92,7 +89,7 @@ def _pid(raw: str) -> str:
 # --- Hugging Face compatible ---------------------------------------------------------------------
 
 @router.get("/daily_papers", tags=["huggingface"])
-def daily_papers(request: Request,
+def daily_papers(store: StoreDep,
                  date_: str | None = Query(None, alias="date", description="YYYY-MM-DD"),
                  week: str | None = Query(None, description="ISO week, e.g. 2025-W09"),
                  month: str | None = Query(None, description="YYYY-MM"),
@@ -100,141 +97,90 @@ def daily_papers(request: Request,
                  sort: str = Query("publishedAt", pattern="^(publishedAt|trending)$"),
                  p: int = Query(0, ge=0, le=10_000, description="Page, from 0"),
                  limit: int = Query(50, ge=1, le=100)) -> list[dict]:
-    store = request.app.state.store
+    asked = [(kind, key) for kind, key in (("day", date_), ("week", week), ("month", month)) if key]
     try:
-        if date_:
-            if not DAY_RE.match(date_):
-                raise ValueError(date_)
-            date.fromisoformat(date_)
-            start = end = date_
-        elif week:
-            if not WEEK_RE.match(week):
-                raise ValueError(week)
-            start, end = listings.week_range(week)
-        elif month:
-            if not MONTH_RE.match(month):
-                raise ValueError(month)
-            start, end = listings.month_range(month)
-        else:
-            start = end = listings.latest_day(store) or "0000-00-00"
+        period = parse_period(*asked[0]) if asked else latest_period(store)
     except ValueError:
         raise HTTPException(400, "date must be YYYY-MM-DD, week YYYY-Www, month YYYY-MM")
+    if period is None:  # nothing listed yet
+        return []
     order = "upvotes" if sort == "trending" else "published"
-    ids, _ = listings.list_ids(store, start, end, order, limit, p * limit, submitter=submitter)
+    ids, _ = period_ids(store, period, order, limit, p * limit, submitter=submitter)
     return [daily_json(c) for c in listings.cards(store, ids)]
 
 
 @router.get("/papers/search", tags=["huggingface"], dependencies=[Depends(rate_limit("search", 120, 60))])
-def papers_search(request: Request, q: str = Query("", max_length=500), limit: int = Query(20, ge=1, le=120)) -> list[dict]:
-    from paperwire.web.pages import run_search
-
+def papers_search(store: StoreDep, engine: EngineDep, q: str = Query("", max_length=500),
+                  limit: int = Query(20, ge=1, le=120)) -> list[dict]:
     if not q.strip():
         return []
     try:
-        result = run_search(request, q.strip(), limit, 0)
+        cards = search_cards(store, engine, q.strip(), limit)
     except ValueError as exc:
         raise HTTPException(400, str(exc))
-    if result is None:
-        raise HTTPException(503, "search is not installed on this server")
-    return [daily_json(c) for c in listings.cards(request.app.state.store, [h.paper_id for h in result.hits])]
+    return [daily_json(c) for c in cards]
 
 
-def _card_or_404(request: Request, paper_id: str):
+def _card_or_404(store, paper_id: str):
     pid = _pid(paper_id)
-    cs = listings.cards(request.app.state.store, [pid])
+    cs = listings.cards(store, [pid])
     if not cs:
         raise HTTPException(404, f"No paper {pid}.")
     return cs[0]
 
 
 @router.get("/papers/{paper_id:path}", tags=["huggingface"])
-def paper_info(request: Request, paper_id: str) -> dict:
-    return paper_json(_card_or_404(request, paper_id))
+def paper_info(paper_id: str, store: StoreDep) -> dict:
+    return paper_json(_card_or_404(store, paper_id))
 
 
 @router.get("/arxiv/{paper_id:path}/repos", tags=["huggingface"])
-def arxiv_repos(request: Request, paper_id: str) -> dict:
+def arxiv_repos(paper_id: str, store: StoreDep) -> dict:
     """Repositories linked to a paper: Hub models, datasets and spaces, plus code repositories."""
-    card = _card_or_404(request, paper_id)
+    card = _card_or_404(store, paper_id)
     out: dict[str, list] = {"models": [], "datasets": [], "spaces": [], "code": []}
     kinds = {"hf_model": "models", "hf_dataset": "datasets", "hf_space": "spaces"}
     for link in card.paper.links:
         if link.kind in kinds:
             hub_id = re.sub(r"^https?://huggingface\.co/(datasets/|spaces/)?", "", link.url)
             out[kinds[link.kind]].append({"id": hub_id, "url": link.url})
-        elif link.kind in listings.CODE_KINDS:
+        elif link.kind in CODE_KINDS:
             out["code"].append({"url": link.url, "kind": link.kind, "origin": link.origin})
     return out
 
 
-def paper_markdown_text(request: Request, pid: str) -> str | None:
-    cs = listings.cards(request.app.state.store, [pid])
-    if not cs:
-        return None
-    c, p = cs[0], cs[0].paper
-    lines = [f"# {p.title_display}", "", f"**arXiv:** [{p.id}](https://arxiv.org/abs/{p.id})  ",
-             f"**Authors:** {', '.join(p.authors)}  ", f"**Published:** {(p.published or '')[:10]}  ",
-             f"**Categories:** {' '.join(p.categories)}  ", f"**Upvotes:** {c.upvotes}  "]
-    if c.code_url:
-        lines.append(f"**Code:** {c.code_url}  ")
-    lines += ["", "## Abstract", "", p.abstract_display, ""]
-    return "\n".join(lines)
-
-
 # --- paperwire's own /api/v1 ---------------------------------------------------------------------
 
-def token_user(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)):
-    """The user of the bearer token; 401 without a valid one."""
-    user = users.user_for_token(request.app.state.store, creds.credentials) if creds else None
-    if user is None:
-        raise HTTPException(401, "A valid API token is required (Authorization: Bearer <token>).",
-                            headers={"WWW-Authenticate": "Bearer"})
-    request.state.api_user = user
-    return user
-
-
 @router.get("/v1/trending", tags=["paperwire"])
-def v1_trending(request: Request, window: str = Query("week", pattern="^(day|week|month)$"),
+def v1_trending(store: StoreDep, settings: SettingsDep, memo: TrendingMemoDep, window: str = Query("week", pattern="^(day|week|month)$"),
                 limit: int = Query(20, ge=1, le=100), offset: int = Query(0, ge=0, le=10_000)) -> dict:
     """Trending papers with the score broken into its parts (they sum to the score)."""
-    from paperwire.web.pages import trending_list
-
-    rows = trending_list(request, window, limit, offset)
-    if rows is None:
-        raise HTTPException(503, "trending is not installed on this server")
+    rows = trending_list(store, settings, memo, window, limit, offset)
     return {"window": window, "papers": [
         {"id": t.paper_id, "title": c.paper.title_display, "score": t.score, "parts": t.parts,
-         "inputs": getattr(t, "inputs", {}), "upvotes": c.upvotes, "githubRepo": c.code_url} for t, c in rows]}
+         "inputs": t.inputs, "upvotes": c.upvotes, "githubRepo": c.code_url} for t, c in rows]}
 
 
 @router.get("/v1/search", tags=["paperwire"], dependencies=[Depends(rate_limit("search", 120, 60))])
-def v1_search(request: Request, q: str = Query(..., min_length=1, max_length=500),
+def v1_search(engine: EngineDep, q: str = Query(..., min_length=1, max_length=500),
               mode: str = Query("hybrid", pattern="^(hybrid|lexical|semantic)$"),
               limit: int = Query(20, ge=1, le=100), offset: int = Query(0, ge=0, le=1000)) -> dict:
     """Search with filters (see the search docs); `snippet` is HTML with <mark> around matches."""
-    from paperwire.web.pages import run_search
-
     try:
-        result = run_search(request, q, limit, offset, mode)
+        result = run_search(engine, q, limit, offset, mode)
     except ValueError as exc:
         raise HTTPException(400, str(exc))
-    if result is None:
-        raise HTTPException(503, "search is not installed on this server")
-    return {"query": q, "total": result.total, "mode": result.mode, "fallback": getattr(result, "fallback", None),
+    return {"query": q, "total": result.total, "mode": result.mode, "fallback": result.fallback,
             "hits": [{"id": h.paper_id, "title": h.title, "score": h.score, "snippet": h.snippet, "parts": h.parts}
                      for h in result.hits]}
 
 
 @router.get("/v1/papers/{paper_id:path}/similar", tags=["paperwire"])
-def v1_similar(request: Request, paper_id: str, limit: int = Query(10, ge=1, le=50)) -> list[dict]:
-    from paperwire.web.pages import search_engine
-
+def v1_similar(paper_id: str, store: StoreDep, engine: EngineDep,
+               limit: int = Query(10, ge=1, le=50)) -> list[dict]:
     pid = _pid(paper_id)
-    if not users.paper_exists(request.app.state.store, pid):
+    if not users.paper_exists(store, pid):
         raise HTTPException(404, f"No paper {pid}.")
-    engine = search_engine(request)
-    if engine is None:
-        raise HTTPException(503, "search is not installed on this server")
     hits = [h for h in engine.similar(pid, limit=limit) if h.paper_id != pid]
     return [{"id": h.paper_id, "title": h.title, "score": h.score} for h in hits]
 
@@ -245,28 +191,28 @@ class UpvoteOut(BaseModel):
     upvotes: int = Field(description="The site's upvotes of the paper (without Hugging Face's)")
 
 
-def _vote(request: Request, paper_id: str, user, on: bool) -> UpvoteOut:
+def _vote(store, page_cache, paper_id: str, user, on: bool) -> UpvoteOut:
     pid = _pid(paper_id)
     try:
-        now_on, count = users.set_upvote(request.app.state.store, user.id, pid, on=on)
+        now_on, count = users.set_upvote(store, user.id, pid, on=on)
     except KeyError:
         raise HTTPException(404, f"No paper {pid}.")
-    request.app.state.page_cache.bump()
+    page_cache.bump()
     return UpvoteOut(id=pid, upvoted=now_on, upvotes=count)
 
 
 @router.post("/v1/papers/{paper_id:path}/upvote", tags=["paperwire"], response_model=UpvoteOut,
              dependencies=[Depends(rate_limit("upvote", 60, 60))])
-def v1_upvote(request: Request, paper_id: str, user=Depends(token_user)):
+def v1_upvote(paper_id: str, store: StoreDep, page_cache: PageCacheDep, user: TokenUser):
     """Upvote a paper (idempotent: a second call changes nothing)."""
-    return _vote(request, paper_id, user, True)
+    return _vote(store, page_cache, paper_id, user, True)
 
 
 @router.delete("/v1/papers/{paper_id:path}/upvote", tags=["paperwire"], response_model=UpvoteOut,
                dependencies=[Depends(rate_limit("upvote", 60, 60))])
-def v1_unvote(request: Request, paper_id: str, user=Depends(token_user)):
+def v1_unvote(paper_id: str, store: StoreDep, page_cache: PageCacheDep, user: TokenUser):
     """Withdraw an upvote (idempotent)."""
-    return _vote(request, paper_id, user, False)
+    return _vote(store, page_cache, paper_id, user, False)
 
 
 class SubmitIn(BaseModel):
@@ -275,17 +221,17 @@ class SubmitIn(BaseModel):
 
 @router.post("/v1/submissions", tags=["paperwire"], status_code=201,
              dependencies=[Depends(rate_limit("submit", 20, 3600))])
-def v1_submit(request: Request, body: SubmitIn = Body(...), user=Depends(token_user)) -> dict:
+def v1_submit(store: StoreDep, settings: SettingsDep, page_cache: PageCacheDep, user: TokenUser,
+              body: SubmitIn = Body(...)) -> dict:
     """Submit a paper to today's list (limited per user per day)."""
-    from paperwire.web.pages import submit_by_id
-
     try:
-        pid, day = submit_by_id(request, user, body.id)
+        pid, day = submit_by_id(store, settings, user, body.id)
     except users.AccountError as exc:
         raise HTTPException(400, str(exc))
+    page_cache.bump()
     return {"id": pid, "day": day, "submittedBy": user.username}
 
 
 @router.get("/v1/me", tags=["paperwire"])
-def v1_me(request: Request, user=Depends(token_user)) -> dict:
+def v1_me(user: TokenUser) -> dict:
     return {"user": user.username, "isAdmin": user.is_admin}

@@ -1,14 +1,17 @@
 """create_app(settings) -> the ASGI app: HTML pages, the JSON API, feeds and static files.
 
-Other routers join here with one ``include_router`` line each (see the bottom of create_app).
-Cross-cutting concerns live in small ASGI middlewares below: security headers, a request
-body size limit, and the CSRF seed cookie.
+Every object the routes share is made here, once, and kept on app.state (deps.py hands them to
+the routes); each router joins with one ``include_router`` line. Cross-cutting concerns live
+in the small ASGI middleware below: security headers, a request body size limit, and the CSRF
+seed cookie.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,7 +20,11 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperwire.config import Settings
-from paperwire.web.render import PageCache, render
+from paperwire.search.engine import SearchEngine
+from paperwire.store import open_store
+from paperwire.web import api, auth, feeds, foryou, pages, subscriptions
+from paperwire.web.queries import TrendingMemo
+from paperwire.web.render import PageCache, flash_redirect, render
 from paperwire.web.security import CSRF_COOKIE, CSRF_MAX_AGE, RateLimiter
 
 log = logging.getLogger(__name__)
@@ -99,8 +106,6 @@ def _wants_json(request: Request) -> bool:
 
 
 def create_app(settings: Settings | None = None, store=None) -> FastAPI:
-    from paperwire.store import open_store
-
     settings = settings or Settings.load()
     store = store or open_store(settings)
     app = FastAPI(title=f"{settings.site_name} API", version="1", docs_url="/api/docs", redoc_url=None,
@@ -108,22 +113,41 @@ def create_app(settings: Settings | None = None, store=None) -> FastAPI:
                   description="Hugging Face-compatible papers API (`/api/daily_papers`, `/api/papers/...`) "
                               "plus paperwire's own `/api/v1/...`. Write endpoints take `Authorization: Bearer <token>` "
                               "(create one with `paperwire token create`).")
+    _set_up_state(app, settings, store)
+    _add_error_handlers(app)
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    for router in (api.router, feeds.router, auth.router, subscriptions.router, foryou.router):
+        app.include_router(router)
+    # the page routes last: /papers/{id:path} would otherwise shadow more specific routes
+    app.include_router(pages.router)
+    app.add_middleware(SecurityMiddleware, max_body=settings.max_body_bytes,
+                       secure=settings.base_url.startswith("https://"))
+    return app
+
+
+def _set_up_state(app: FastAPI, settings: Settings, store) -> None:
+    """Everything the routes share, made once per app (deps.py hands it to them)."""
     app.state.settings = settings
     app.state.store = store
+    # one engine per process: creating it is cheap; the model and vector index load on first use
+    app.state.engine = SearchEngine(store, settings)
     app.state.rate_limiter = RateLimiter()
     app.state.page_cache = PageCache()
-    app.state.search_engine = None  # built on first use (loading the model is slow)
+    app.state.trending_memo = TrendingMemo(app.state.page_cache)
+    app.state.view_counter = pages.ViewCounter()
+    # similar papers on a paper page: at most this many seconds (0 turns them off), computed in
+    # their own threads so a page never waits for the embedding model to load
+    app.state.similar_timeout = 1.0
+    app.state.similar_pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="similar")
 
+
+def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         headers = getattr(exc, "headers", None)
         if _wants_json(request):
             return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=headers)
         if exc.status_code == 401:
-            from urllib.parse import quote
-
-            from paperwire.web.render import flash_redirect
-
             return flash_redirect("/signin?next=" + quote(request.url.path), "Sign in first.")
         resp = render(request, "error.html", {"status": exc.status_code, "message": exc.detail,
                                                "title": _TITLES.get(exc.status_code, "Error")},
@@ -150,38 +174,6 @@ def create_app(settings: Settings | None = None, store=None) -> FastAPI:
                                                "message": "The error was logged; please try again later."},
                       status_code=500)
 
-    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-
-    from paperwire.web import api
-    from paperwire.web import feeds
-    from paperwire.web import pages as web
-    from paperwire.web import auth as web_auth
-
-    app.include_router(api.router)
-    app.include_router(feeds.router)
-    app.include_router(web_auth.router)
-    # --- routers of other issues: one line each -----------------------------------------------
-    try:
-        from paperwire.web.subscriptions import router as digest_router  # issue 5: subscribe/confirm/unsubscribe
-
-        app.include_router(digest_router)
-        app.state.has_subscriptions = True
-    except ImportError:
-        app.state.has_subscriptions = False
-        app.include_router(web.pending_subscribe_router)
-    try:
-        from paperwire.web.foryou import router as foryou_router  # recommendations
-
-        app.include_router(foryou_router)
-    except ImportError:
-        pass
-    # the page routes last: /papers/{id:path} would otherwise shadow more specific routes
-    app.include_router(web.router)
-
-    app.add_middleware(SecurityMiddleware, max_body=settings.max_body_bytes,
-                       secure=settings.base_url.startswith("https://"))
-    return app
-
 
 _TITLES = {400: "Bad request", 401: "Sign in first", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
            413: "Too large", 422: "Invalid request", 429: "Slow down"}
@@ -193,12 +185,8 @@ def app_from_env() -> FastAPI:
     app = create_app(Settings.load())
     # load the query encoder and vector index in the background now, so the first searches of
     # a fresh worker do not fall back to words-only while they load (tests skip this)
-    from paperwire.web.pages import search_engine
-
-    engine = search_engine(app)
-    if engine is not None and hasattr(engine, "warm"):
-        try:
-            engine.warm()
-        except Exception:  # search still works, just colder
-            log.exception("could not warm the search engine")
+    try:
+        app.state.engine.warm()
+    except Exception:  # search still works, just colder
+        log.exception("could not warm the search engine")
     return app

@@ -1,9 +1,9 @@
 """Accounts on the site: sign up, sign in, sign out, password reset, API tokens, moderation.
 
 Password reset links are signed (itsdangerous) with the user's current password hash mixed
-in, so a link stops working once used (the hash changes) and after an hour.  Sending uses
-the digest issue's mailer when it exists; otherwise, with SMTP unconfigured, the link is
-logged (development) so a self-hoster can still recover an account.
+in, so a link stops working once used (the hash changes) and after an hour.  With SMTP
+unconfigured the link is logged instead of mailed (development), so a self-hoster can still
+recover an account.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from email.message import EmailMessage
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from itsdangerous import BadSignature, SignatureExpired
 
+from paperwire.mailer import MailDisabled, MailError, send_message
 from paperwire.store import users
+from paperwire.web.deps import AdminUser, CurrentUser, PageCacheDep, SettingsDep, StoreDep
 from paperwire.web.render import flash_redirect, render
-from paperwire.web.security import (login, logout, rate_limit, require_admin, require_user, safe_next, serializer,
-                                    verify_csrf)
+from paperwire.web.security import login, logout, rate_limit, require_csrf, safe_next, serializer, verify_csrf
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -31,11 +32,11 @@ def signup_form(request: Request, next: str = ""):
 
 
 @router.post("/signup", dependencies=[Depends(rate_limit("signup", 10, 3600))])
-def signup(request: Request, csrf: str = Form(""), email: str = Form("", max_length=300),
+def signup(request: Request, store: StoreDep, csrf: str = Form(""), email: str = Form("", max_length=300),
            username: str = Form("", max_length=100), password: str = Form("", max_length=1024), next: str = Form("")):
     verify_csrf(request, csrf)
     try:
-        user = users.create_user(request.app.state.store, email, username, password)
+        user = users.create_user(store, email, username, password)
     except users.AccountError as exc:
         return render(request, "signup.html", {"title": "Sign up", "error": str(exc), "email": email,
                                                "username": username, "next": safe_next(next)}, status_code=400)
@@ -50,10 +51,10 @@ def signin_form(request: Request, next: str = ""):
 
 
 @router.post("/signin", dependencies=[Depends(rate_limit("signin", 20, 600))])
-def signin(request: Request, csrf: str = Form(""), email: str = Form("", max_length=300),
+def signin(request: Request, store: StoreDep, csrf: str = Form(""), email: str = Form("", max_length=300),
            password: str = Form("", max_length=1024), next: str = Form("")):
     verify_csrf(request, csrf)
-    user = users.authenticate(request.app.state.store, email, password)
+    user = users.authenticate(store, email, password)
     if user is None:
         return render(request, "signin.html", {"title": "Sign in", "error": "Wrong e-mail or password.",
                                                "email": email, "next": safe_next(next)}, status_code=400)
@@ -76,23 +77,17 @@ def _pw_fingerprint(user) -> str:
     return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
 
 
-def reset_link(request: Request, user) -> str:
+def reset_link(request: Request, settings, user) -> str:
     token = serializer(request, "reset").dumps({"uid": user.id, "pw": _pw_fingerprint(user)})
-    return request.app.state.settings.base_url.rstrip("/") + "/reset/" + token
+    return settings.base_url.rstrip("/") + "/reset/" + token
 
 
-def send_mail(request: Request, to: str, subject: str, text: str) -> bool:
-    """Send through the digest issue's mailer (paperwire.mailer); with e-mail off, log the message
-    (development) so a self-hoster can still follow the link. True when it was handed to SMTP."""
-    settings = request.app.state.settings
+def send_mail(settings, to: str, subject: str, text: str) -> bool:
+    """Send through paperwire.mailer; with e-mail off, log the message (development) so a
+    self-hoster can still follow the link. True when it was handed to SMTP."""
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = settings.mail_from, to, subject
     msg.set_content(text)
-    try:
-        from paperwire.mailer import MailDisabled, MailError, send_message
-    except ImportError:  # mailer not installed: behave as "e-mail off"
-        log.warning("e-mail is not available; message to %s: %s\n%s", to, subject, text)
-        return False
     try:
         send_message(settings, msg)
         return True
@@ -109,12 +104,13 @@ def reset_request_form(request: Request):
 
 
 @router.post("/reset", dependencies=[Depends(rate_limit("reset", 5, 3600))])
-def reset_request(request: Request, csrf: str = Form(""), email: str = Form("", max_length=300)):
+def reset_request(request: Request, store: StoreDep, settings: SettingsDep, csrf: str = Form(""),
+                  email: str = Form("", max_length=300)):
     verify_csrf(request, csrf)
-    user = users.get_user_by_email(request.app.state.store, email)
+    user = users.get_user_by_email(store, email)
     if user is not None:
-        link = reset_link(request, user)
-        send_mail(request, user.email, f"Reset your {request.app.state.settings.site_name} password",
+        link = reset_link(request, settings, user)
+        send_mail(settings, user.email, f"Reset your {settings.site_name} password",
                   f"Someone (hopefully you) asked to reset the password of {user.username}.\n\n"
                   f"Open this link within an hour to choose a new one:\n{link}\n\n"
                   "If it was not you, ignore this message; nothing changes.")
@@ -122,31 +118,32 @@ def reset_request(request: Request, csrf: str = Form(""), email: str = Form("", 
     return flash_redirect("/signin", "If that address has an account, a reset link is on its way.")
 
 
-def _reset_user(request: Request, token: str):
+def _reset_user(request: Request, store, token: str):
     try:
         data = serializer(request, "reset").loads(token, max_age=RESET_MAX_AGE)
     except SignatureExpired:
         raise HTTPException(400, "This reset link has expired; ask for a new one.")
     except BadSignature:
         raise HTTPException(400, "This reset link is not valid.")
-    user = users.get_user(request.app.state.store, int(data.get("uid", 0))) if isinstance(data, dict) else None
+    user = users.get_user(store, int(data.get("uid", 0))) if isinstance(data, dict) else None
     if user is None or data.get("pw") != _pw_fingerprint(user):
         raise HTTPException(400, "This reset link was already used; ask for a new one.")
     return user
 
 
 @router.get("/reset/{token}")
-def reset_form(request: Request, token: str):
-    user = _reset_user(request, token)
+def reset_form(request: Request, token: str, store: StoreDep):
+    user = _reset_user(request, store, token)
     return render(request, "reset.html", {"title": "Choose a new password", "token": token, "who": user.username})
 
 
 @router.post("/reset/{token}")
-def reset(request: Request, token: str, csrf: str = Form(""), password: str = Form("", max_length=1024)):
+def reset(request: Request, token: str, store: StoreDep, csrf: str = Form(""),
+          password: str = Form("", max_length=1024)):
     verify_csrf(request, csrf)
-    user = _reset_user(request, token)
+    user = _reset_user(request, store, token)
     try:
-        user = users.set_password(request.app.state.store, user.id, password)
+        user = users.set_password(store, user.id, password)
     except users.AccountError as exc:
         return render(request, "reset.html", {"title": "Choose a new password", "token": token, "who": user.username,
                                               "error": str(exc)}, status_code=400)
@@ -158,38 +155,32 @@ def reset(request: Request, token: str, csrf: str = Form(""), password: str = Fo
 # --- API tokens ----------------------------------------------------------------------------------
 
 @router.get("/settings/tokens")
-def tokens_page(request: Request):
-    user = require_user(request)
+def tokens_page(request: Request, user: CurrentUser):
     return render(request, "tokens.html", {"title": "API tokens", "new_token": None, "who": user.username})
 
 
-@router.post("/settings/tokens", dependencies=[Depends(rate_limit("token", 10, 3600))])
-def tokens_create(request: Request, csrf: str = Form(""), name: str = Form("", max_length=100)):
-    verify_csrf(request, csrf)
-    user = require_user(request)
-    token = users.create_token(request.app.state.store, user.id, name)
+# The CSRF check comes before the sign-in check: a forged post is refused whoever is signed in.
+@router.post("/settings/tokens", dependencies=[Depends(rate_limit("token", 10, 3600)), Depends(require_csrf)])
+def tokens_create(request: Request, store: StoreDep, user: CurrentUser, name: str = Form("", max_length=100)):
+    token = users.create_token(store, user.id, name)
     return render(request, "tokens.html", {"title": "API tokens", "new_token": token, "who": user.username})
 
 
 # --- moderation ----------------------------------------------------------------------------------
 
-@router.post("/admin/papers/{arxiv_id:path}/hide")
-def hide_paper(request: Request, arxiv_id: str, csrf: str = Form(""), hidden: int = Form(1)):
-    verify_csrf(request, csrf)
-    require_admin(request)
-    if not users.set_paper_hidden(request.app.state.store, arxiv_id, bool(hidden)):
+@router.post("/admin/papers/{arxiv_id:path}/hide", dependencies=[Depends(require_csrf)])
+def hide_paper(arxiv_id: str, store: StoreDep, page_cache: PageCacheDep, admin: AdminUser, hidden: int = Form(1)):
+    if not users.set_paper_hidden(store, arxiv_id, bool(hidden)):
         raise HTTPException(404, f"No paper {arxiv_id}.")
-    request.app.state.page_cache.bump()
+    page_cache.bump()
     return flash_redirect(f"/papers/{arxiv_id}", "Paper hidden." if hidden else "Paper shown again.")
 
 
-@router.post("/admin/comments/{comment_id}/hide")
-def hide_comment(request: Request, comment_id: int, csrf: str = Form(""), hidden: int = Form(1)):
-    verify_csrf(request, csrf)
-    require_admin(request)
-    c = users.get_comment(request.app.state.store, comment_id)
+@router.post("/admin/comments/{comment_id}/hide", dependencies=[Depends(require_csrf)])
+def hide_comment(comment_id: int, store: StoreDep, page_cache: PageCacheDep, admin: AdminUser, hidden: int = Form(1)):
+    c = users.get_comment(store, comment_id)
     if c is None:
         raise HTTPException(404, "No such comment.")
-    users.set_comment_hidden(request.app.state.store, comment_id, bool(hidden))
-    request.app.state.page_cache.bump()
+    users.set_comment_hidden(store, comment_id, bool(hidden))
+    page_cache.bump()
     return flash_redirect(f"/papers/{c.paper_id}#c{comment_id}", "Comment hidden." if hidden else "Comment shown.")

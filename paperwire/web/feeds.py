@@ -15,6 +15,8 @@ from fastapi.responses import Response
 from lxml import etree
 
 from paperwire.store import listings
+from paperwire.web.deps import EngineDep, SettingsDep, StoreDep, TrendingMemoDep
+from paperwire.web.queries import search_cards, trending_list
 from paperwire.web.security import rate_limit
 
 router = APIRouter(prefix="/feeds", include_in_schema=False)
@@ -46,8 +48,8 @@ def _clean(s: str) -> str:
     return "".join(ch for ch in str(s) if ch in "\t\n\r" or ord(ch) >= 0x20)
 
 
-def render_feed(request: Request, fmt: str, title: str, page_url: str, cards: list) -> Response:
-    base = request.app.state.settings.base_url.rstrip("/")
+def render_feed(request: Request, settings, fmt: str, title: str, page_url: str, cards: list) -> Response:
+    base = settings.base_url.rstrip("/")
     self_url = base + request.url.path + (("?" + request.url.query) if request.url.query else "")
     updated = max((_utc(c.paper.updated or c.paper.published) for c in cards), default=_utc(None))
     if fmt == "atom":
@@ -57,7 +59,7 @@ def render_feed(request: Request, fmt: str, title: str, page_url: str, cards: li
         _sub(feed, f"{{{ATOM}}}updated", _rfc3339(updated))
         _sub(feed, f"{{{ATOM}}}link", href=self_url, rel="self", type="application/atom+xml")
         _sub(feed, f"{{{ATOM}}}link", href=base + page_url, rel="alternate", type="text/html")
-        _sub(feed, f"{{{ATOM}}}generator", request.app.state.settings.site_name)
+        _sub(feed, f"{{{ATOM}}}generator", settings.site_name)
         for c in cards:
             p = c.paper
             e = _sub(feed, f"{{{ATOM}}}entry")
@@ -78,7 +80,7 @@ def render_feed(request: Request, fmt: str, title: str, page_url: str, cards: li
     ch = _sub(rss, "channel")
     _sub(ch, "title", title)
     _sub(ch, "link", base + page_url)
-    _sub(ch, "description", f"{title} — {request.app.state.settings.site_name}")
+    _sub(ch, "description", f"{title} — {settings.site_name}")
     _sub(ch, f"{{{ATOM}}}link", href=self_url, rel="self", type="application/rss+xml")
     _sub(ch, "lastBuildDate", format_datetime(updated))
     for c in cards:
@@ -105,56 +107,47 @@ def _fmt(fmt: str) -> str:
 
 
 @router.get("/daily.{fmt}")
-def daily_feed(request: Request, fmt: str, date: str | None = Query(None, pattern=r"^\d{4}-\d{2}-\d{2}$")):
-    store = request.app.state.store
+def daily_feed(request: Request, fmt: str, store: StoreDep, settings: SettingsDep,
+               date: str | None = Query(None, pattern=r"^\d{4}-\d{2}-\d{2}$")):
     day = date or listings.latest_day(store) or "0000-00-00"
     ids, _ = listings.list_ids(store, day, day, "upvotes", FEED_SIZE, 0)
-    return render_feed(request, _fmt(fmt), f"Daily papers {day}", f"/papers/date/{day}", listings.cards(store, ids))
+    return render_feed(request, settings, _fmt(fmt), f"Daily papers {day}", f"/papers/date/{day}", listings.cards(store, ids))
 
 
 @router.get("/trending.{fmt}")
-def trending_feed(request: Request, fmt: str, window: str = Query("week", pattern="^(day|week|month)$")):
-    from paperwire.web.pages import trending_list
-
+def trending_feed(request: Request, fmt: str, store: StoreDep, settings: SettingsDep, memo: TrendingMemoDep,
+                  window: str = Query("week", pattern="^(day|week|month)$")):
     _fmt(fmt)
-    rows = trending_list(request, window, FEED_SIZE, 0)
-    if rows is None:
-        raise HTTPException(503, "trending is not installed on this server")
-    return render_feed(request, fmt, f"Trending this {window}", f"/papers/trending?window={window}",
+    rows = trending_list(store, settings, memo, window, FEED_SIZE, 0)
+    return render_feed(request, settings, fmt, f"Trending this {window}", f"/papers/trending?window={window}",
                        [c for _, c in rows])
 
 
 @router.get("/search.{fmt}", dependencies=[Depends(rate_limit("search", 120, 60))])
-def search_feed(request: Request, fmt: str, q: str = Query(..., min_length=1, max_length=500)):
-    from paperwire.web.pages import run_search
-
+def search_feed(request: Request, fmt: str, store: StoreDep, settings: SettingsDep, engine: EngineDep,
+                q: str = Query(..., min_length=1, max_length=500)):
     _fmt(fmt)
     try:
-        result = run_search(request, q, FEED_SIZE, 0)
+        cards = search_cards(store, engine, q, FEED_SIZE)
     except ValueError as exc:
         raise HTTPException(400, str(exc))
-    if result is None:
-        raise HTTPException(503, "search is not installed on this server")
-    cards = listings.cards(request.app.state.store, [h.paper_id for h in result.hits])
-    return render_feed(request, fmt, f"Search: {q}", "/papers?q=" + quote(q), cards)
+    return render_feed(request, settings, fmt, f"Search: {q}", "/papers?q=" + quote(q), cards)
 
 
 @router.get("/category/{category}.{fmt}")
-def category_feed(request: Request, category: str, fmt: str):
+def category_feed(request: Request, category: str, fmt: str, store: StoreDep, settings: SettingsDep):
     _fmt(fmt)
-    store = request.app.state.store
     if len(category) > 40 or not listings.known_category(store, category):
         raise HTTPException(404, f"No papers in category {category!r}.")
     ids, _ = listings.category_ids(store, category, FEED_SIZE, 0)
-    return render_feed(request, fmt, f"Newest in {category}", f"/categories/{quote(category)}",
+    return render_feed(request, settings, fmt, f"Newest in {category}", f"/categories/{quote(category)}",
                        listings.cards(store, ids))
 
 
 @router.get("/author/{name}.{fmt}")
-def author_feed(request: Request, name: str, fmt: str):
+def author_feed(request: Request, name: str, fmt: str, store: StoreDep, settings: SettingsDep):
     _fmt(fmt)
-    store = request.app.state.store
     ids, total = listings.author_ids(store, name[:200], FEED_SIZE, 0)
     if not total:
         raise HTTPException(404, f"No papers by {name!r}.")
-    return render_feed(request, fmt, f"Papers by {name}", f"/authors/{quote(name)}", listings.cards(store, ids))
+    return render_feed(request, settings, fmt, f"Papers by {name}", f"/authors/{quote(name)}", listings.cards(store, ids))

@@ -200,7 +200,7 @@ def foryou_feed(request: Request, token: str, days: int = Query(7, ge=1, le=31))
         raise HTTPException(404, "Unknown feed; create a new feed URL on the “For you” page.")
     recs, _ = _recs(request, key, days, 50, None)
     cards = listings.cards(request.app.state.store, [r.paper_id for r in recs])
-    return render_feed(request, "atom", "Recommended for you", "/foryou", cards)
+    return render_feed(request, request.app.state.settings, "atom", "Recommended for you", "/foryou", cards)
 
 
 # -- signed links from digests -----------------------------------------------------------------------

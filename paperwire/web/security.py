@@ -93,6 +93,13 @@ def verify_csrf(request: Request, token: str | None) -> None:
         raise HTTPException(403, "This form was not sent from this site; reload the page and try again.")
 
 
+async def require_csrf(request: Request) -> None:
+    """verify_csrf as a route dependency, listed before a signed-in user is required, so a
+    forged post is refused (403) before anything else is looked at."""
+    form = await request.form()
+    verify_csrf(request, form.get("csrf"))
+
+
 # --- sessions ------------------------------------------------------------------------------------
 
 def current_user(request: Request) -> users.User | None:

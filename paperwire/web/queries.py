@@ -1,0 +1,167 @@
+"""What the site computes, once, for every way it is shown: HTML pages (pages.py), the Hugging
+Face-shaped and v1 JSON (api.py) and the feeds (feeds.py) call these and only shape the answer.
+
+No request objects here: each function takes the store, settings or engine it reads, so the
+same answer comes out of a page, an API route and a feed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass
+from datetime import date
+
+from paperwire.ingest import run_import
+from paperwire.ingest.arxiv_api import fetch_arxiv
+from paperwire.ranking import trending as rank
+from paperwire.search.engine import SearchEngine, SearchResult
+from paperwire.search.query import parse_query
+from paperwire.store import listings, users
+from paperwire.text import canonical_id
+
+log = logging.getLogger(__name__)
+
+
+# --- lists by day, week and month ----------------------------------------------------------------
+
+PERIOD_PATTERNS = {"day": re.compile(r"^\d{4}-\d{2}-\d{2}$"), "week": re.compile(r"^\d{4}-W\d{2}$"),
+                   "month": re.compile(r"^\d{4}-\d{2}$")}
+# what a malformed key should have been, for error messages
+PERIOD_FORMS = {"day": "a date (YYYY-MM-DD)", "week": "an ISO week (YYYY-Www)", "month": "a month (YYYY-MM)"}
+
+
+@dataclass(frozen=True)
+class Period:
+    """A listing period: a day, an ISO week or a month, as the first and last day it covers."""
+    kind: str  # day | week | month
+    key: str   # 2026-06-15 | 2026-W25 | 2026-06
+    start: str
+    end: str
+
+
+def parse_period(kind: str, key: str) -> Period:
+    """The period `key` names; ValueError unless it is a well-formed, real day, week or month."""
+    if not PERIOD_PATTERNS[kind].match(key):
+        raise ValueError(f"{key!r} is not {PERIOD_FORMS[kind]}")
+    if kind == "day":
+        date.fromisoformat(key)
+        return Period(kind, key, key, key)
+    start, end = listings.week_range(key) if kind == "week" else listings.month_range(key)
+    return Period(kind, key, start, end)
+
+
+def latest_period(store) -> Period | None:
+    """The newest day with papers (the data may be historical, so not 'today')."""
+    day = listings.latest_day(store)
+    return Period("day", day, day, day) if day else None
+
+
+def period_ids(store, period: Period, order: str, limit: int, offset: int,
+               submitter: str | None = None) -> tuple[list[str], int]:
+    """(paper ids, total) of the period's list in `order` ('upvotes' or 'published')."""
+    return listings.list_ids(store, period.start, period.end, order, limit, offset, submitter=submitter)
+
+
+# --- cards for ranked items ----------------------------------------------------------------------
+
+def with_cards(store, items: list) -> list[tuple]:
+    """[(item, Card)] for items with a `paper_id` (search hits, trends, recommendations), in
+    their order; hidden and unknown papers are dropped."""
+    by_id = {c.id: c for c in listings.cards(store, [it.paper_id for it in items])}
+    return [(it, by_id[it.paper_id]) for it in items if it.paper_id in by_id]
+
+
+# --- search --------------------------------------------------------------------------------------
+
+def run_search(engine: SearchEngine, q: str, limit: int, offset: int, mode: str = "hybrid") -> SearchResult:
+    """A query with its filters (author:, cat:, ...); ValueError on a malformed filter."""
+    text, filters = parse_query(q)
+    return engine.search(text, filters=filters, mode=mode, limit=limit, offset=offset)
+
+
+def search_cards(store, engine: SearchEngine, q: str, limit: int) -> list[listings.Card]:
+    """The first `limit` matches of a query as cards (the HF search route and the search feed)."""
+    result = run_search(engine, q, limit, 0)
+    return listings.cards(store, [h.paper_id for h in result.hits])
+
+
+# --- trending ------------------------------------------------------------------------------------
+
+class TrendingMemo:
+    """Trending scores move slowly (votes, stars, a decay over days) and are costly to compute
+    over a large store, so a list is reused for `ttl` seconds; any write on the site (a new
+    page-cache generation) drops them all."""
+
+    def __init__(self, page_cache, ttl: float = 60.0, max_items: int = 200):
+        self.page_cache, self.ttl, self.max_items = page_cache, ttl, max_items
+        self._items: dict[tuple, tuple[float, list]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, compute) -> list:
+        key = (*key, self.page_cache.generation)
+        hit = self._items.get(key)
+        if hit and time.monotonic() - hit[0] < self.ttl:
+            return hit[1]
+        value = compute()
+        with self._lock:
+            if len(self._items) > self.max_items:
+                self._items.clear()
+            self._items[key] = (time.monotonic(), value)
+        return value
+
+
+def trending_list(store, settings, memo: TrendingMemo, window: str, limit: int, offset: int) -> list[tuple]:
+    """[(Trend, Card)] for the window ending at the newest listing day (the data may be historical)."""
+    def compute():
+        return rank.trending(store, window=window, now=rank.latest_now(store), limit=limit, offset=offset,
+                             settings=settings)
+
+    return with_cards(store, memo.get((window, limit, offset), compute))
+
+
+# --- a paper -------------------------------------------------------------------------------------
+
+def paper_markdown_text(store, pid: str) -> str | None:
+    """The paper page as Markdown (Hugging Face's `read_paper` reads this), or None."""
+    cs = listings.cards(store, [pid])
+    if not cs:
+        return None
+    c, p = cs[0], cs[0].paper
+    lines = [f"# {p.title_display}", "", f"**arXiv:** [{p.id}](https://arxiv.org/abs/{p.id})  ",
+             f"**Authors:** {', '.join(p.authors)}  ", f"**Published:** {(p.published or '')[:10]}  ",
+             f"**Categories:** {' '.join(p.categories)}  ", f"**Upvotes:** {c.upvotes}  "]
+    if c.code_url:
+        lines.append(f"**Code:** {c.code_url}  ")
+    lines += ["", "## Abstract", "", p.abstract_display, ""]
+    return "\n".join(lines)
+
+
+def submit_by_id(store, settings, user, raw_id: str) -> tuple[str, str]:
+    """Put a paper on today's list for `user`: (paper id, day). Unknown papers are fetched from
+    arXiv first. users.AccountError says why not (not an id, daily limit, not found). The
+    caller drops the page cache."""
+    pid = canonical_id(raw_id or "")
+    if pid is None:
+        raise users.AccountError(f"{raw_id!r} is not an arXiv id (like 2501.01234 or hep-th/9901001).")
+    if not users.paper_exists(store, pid, include_hidden=True):
+        fetch_from_arxiv(store, settings, pid)
+    try:
+        day = users.submit_paper(store, user.id, pid, daily_limit=settings.submit_daily_limit)
+    except KeyError:
+        raise users.AccountError(f"{pid} is not in this collection and could not be fetched from arXiv.")
+    return pid, day
+
+
+def fetch_from_arxiv(store, settings, pid: str) -> None:
+    """Import one paper from the arXiv query API (settings.arxiv_api_url); a failure only means
+    the submission says the paper could not be found."""
+    try:
+        parsed = fetch_arxiv(ids=[pid], base_url=settings.arxiv_api_url, delay=0,
+                             timeout=min(settings.http_timeout, 15.0), max_retries=1)
+        summary = run_import(store, parsed, source="arxiv_api", source_ref=settings.arxiv_api_url)
+        log.info("fetched %s from arXiv: %s", pid, summary.line())
+    except Exception as exc:  # network or parse errors: reported to the user as "could not be fetched"
+        log.warning("fetching %s from arXiv failed: %s", pid, exc)
