@@ -33,11 +33,15 @@ from fastapi import APIRouter, Body, Depends, File, Form, HTTPException, Query, 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from pydantic import BaseModel
 
+from paperwire.digest import subscriptions as digest_subscriptions
+from paperwire.ranking import library, recommend
 from paperwire.ranking import trending as rank
-from paperwire.ranking import recommend
 from paperwire.store import listings, profiles
+from paperwire.web.deps import CurrentUser, EngineDep, SettingsDep, StoreDep, TokenUser
+from paperwire.web.feeds import render_feed
+from paperwire.web.queries import with_cards
 from paperwire.web.render import flash_redirect, render
-from paperwire.web.security import rate_limit, require_user, verify_csrf
+from paperwire.web.security import rate_limit, verify_csrf
 
 log = logging.getLogger(__name__)
 
@@ -95,26 +99,23 @@ def _window(store, days: int) -> tuple[str, str] | None:
     return start.date().isoformat(), end.date().isoformat()
 
 
-def _recs(request: Request, key: str, days: int, limit: int, method: str | None):
-    store, settings = request.app.state.store, request.app.state.settings
+def _recs(store, settings, engine, key: str, days: int, limit: int, method: str | None):
     win = _window(store, days)
     if win is None:
         return [], None
-    return recommend.recommend(store, settings, key, win[0], win[1], limit=limit, method=method), win
+    return recommend.recommend(store, settings, key, win[0], win[1], limit=limit, method=method, engine=engine), win
 
 
 # -- page -----------------------------------------------------------------------------------------
 
 @router.get("/foryou", include_in_schema=False)
-def foryou_page(request: Request, days: int = Query(7, ge=1, le=31),
-                method: str = Query("", pattern="^(|similarity|classifier|blend)$"), user=Depends(require_user)):
-    store = request.app.state.store
+def foryou_page(request: Request, store: StoreDep, settings: SettingsDep, engine: EngineDep, user: CurrentUser,
+                days: int = Query(7, ge=1, le=31), method: str = Query("", pattern="^(|similarity|classifier|blend)$")):
     key = profiles.user_key(user.id)
-    recs, win = _recs(request, key, days, 30, method or None)
-    by_id = {c.id: c for c in listings.cards(store, [r.paper_id for r in recs])}
+    recs, win = _recs(store, settings, engine, key, days, 30, method or None)
     prof = profiles.load_profile(store, key)
     return render(request, "foryou/page.html", {
-        "title": "For you", "rows": [(r, by_id[r.paper_id]) for r in recs if r.paper_id in by_id],
+        "title": "For you", "rows": with_cards(store, recs),
         "voted": set(), "days": days, "method": method, "window": win, "profile": prof,
         "has_feed": profiles.has_feed_token(store, key), "feed_url": None})
 
@@ -125,18 +126,12 @@ def _flash(url: str, message: str):
     return flash_redirect(url, message.encode("ascii", "replace").decode("ascii"))
 
 
-def _form_user(request: Request, csrf: str):
-    user = require_user(request)
-    verify_csrf(request, csrf)
-    return user
-
-
 @router.post("/foryou/feedback", include_in_schema=False,
              dependencies=[Depends(rate_limit("foryou_feedback", 120, 60))])
-def foryou_feedback(request: Request, csrf: str = Form(""), paper_id: str = Form("", max_length=100),
-                    action: str = Form("", pattern="^(up|dismiss|undo)$")):
-    user = _form_user(request, csrf)
-    store, key = request.app.state.store, profiles.user_key(user.id)
+def foryou_feedback(request: Request, store: StoreDep, user: CurrentUser, csrf: str = Form(""),
+                    paper_id: str = Form("", max_length=100), action: str = Form("", pattern="^(up|dismiss|undo)$")):
+    verify_csrf(request, csrf)
+    key = profiles.user_key(user.id)
     if action == "undo":
         profiles.remove_item(store, key, paper_id)
         return _flash("/foryou", "Feedback withdrawn.")
@@ -146,26 +141,25 @@ def foryou_feedback(request: Request, csrf: str = Form(""), paper_id: str = Form
 
 
 @router.post("/foryou/follow", include_in_schema=False, dependencies=[Depends(rate_limit("foryou_follow", 60, 60))])
-def foryou_follow(request: Request, csrf: str = Form(""), kind: str = Form("", pattern="^(category|author)$"),
-                  value: str = Form("", max_length=200), remove: str = Form("")):
-    user = _form_user(request, csrf)
+def foryou_follow(request: Request, store: StoreDep, user: CurrentUser, csrf: str = Form(""),
+                  kind: str = Form("", pattern="^(category|author)$"), value: str = Form("", max_length=200),
+                  remove: str = Form("")):
+    verify_csrf(request, csrf)
     key = profiles.user_key(user.id)
     if remove:
-        profiles.unfollow(request.app.state.store, key, kind, value)
+        profiles.unfollow(store, key, kind, value)
         return _flash("/foryou", f"No longer following {value}.")
     try:
-        profiles.follow(request.app.state.store, key, kind, value)
+        profiles.follow(store, key, kind, value)
     except ValueError as exc:
         return _flash("/foryou", str(exc))
     return _flash("/foryou", f"Following {value.strip()}.")
 
 
 @router.post("/foryou/import", include_in_schema=False, dependencies=[Depends(rate_limit("foryou_import", 10, 3600))])
-async def foryou_import(request: Request, csrf: str = Form(""), file: UploadFile = File(...),
-                        fmt: str = Form("", pattern="^(|bibtex|ris|zotero_csv|ids)$")):
-    user = _form_user(request, csrf)
-    from paperwire.ranking import library
-
+async def foryou_import(request: Request, store: StoreDep, user: CurrentUser, csrf: str = Form(""),
+                        file: UploadFile = File(...), fmt: str = Form("", pattern="^(|bibtex|ris|zotero_csv|ids)$")):
+    verify_csrf(request, csrf)
     data = await file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
         return _flash("/foryou", f"That file is larger than {MAX_UPLOAD // (1024 * 1024)} MB.")
@@ -174,7 +168,7 @@ async def foryou_import(request: Request, csrf: str = Form(""), file: UploadFile
         path = Path(tmp) / name
         path.write_bytes(data)
         try:
-            rep = library.import_library(request.app.state.store, profiles.user_key(user.id), path, fmt or None)
+            rep = library.import_library(store, profiles.user_key(user.id), path, fmt or None)
         except library.LibraryError as exc:
             return _flash("/foryou", f"Nothing imported: {exc}")
     return _flash("/foryou", f"Library imported: {rep}.")
@@ -182,33 +176,32 @@ async def foryou_import(request: Request, csrf: str = Form(""), file: UploadFile
 
 @router.post("/foryou/feed-token", include_in_schema=False,
              dependencies=[Depends(rate_limit("foryou_token", 10, 3600))])
-def foryou_feed_token(request: Request, csrf: str = Form("")):
-    user = _form_user(request, csrf)
-    store, key = request.app.state.store, profiles.user_key(user.id)
-    token = profiles.new_feed_token(store, key)
-    url = f"{request.app.state.settings.base_url.rstrip('/')}/foryou/feed/{token}.atom"
+def foryou_feed_token(request: Request, store: StoreDep, settings: SettingsDep, user: CurrentUser,
+                      csrf: str = Form("")):
+    verify_csrf(request, csrf)
+    token = profiles.new_feed_token(store, profiles.user_key(user.id))
+    url = f"{settings.base_url.rstrip('/')}/foryou/feed/{token}.atom"
     # shown once, on this response: only its hash is stored
     return render(request, "foryou/feed_token.html", {"title": "Your private feed", "feed_url": url})
 
 
 @router.get("/foryou/feed/{token}.atom", include_in_schema=False)
-def foryou_feed(request: Request, token: str, days: int = Query(7, ge=1, le=31)):
-    from paperwire.web.feeds import render_feed
-
-    key = profiles.profile_for_feed_token(request.app.state.store, token)
+def foryou_feed(request: Request, token: str, store: StoreDep, settings: SettingsDep, engine: EngineDep,
+                days: int = Query(7, ge=1, le=31)):
+    key = profiles.profile_for_feed_token(store, token)
     if key is None:
         raise HTTPException(404, "Unknown feed; create a new feed URL on the “For you” page.")
-    recs, _ = _recs(request, key, days, 50, None)
-    cards = listings.cards(request.app.state.store, [r.paper_id for r in recs])
-    return render_feed(request, request.app.state.settings, "atom", "Recommended for you", "/foryou", cards)
+    recs, _ = _recs(store, settings, engine, key, days, 50, None)
+    cards = listings.cards(store, [r.paper_id for r in recs])
+    return render_feed(request, settings, "atom", "Recommended for you", "/foryou", cards)
 
 
 # -- signed links from digests -----------------------------------------------------------------------
 
 @router.get("/foryou/f/{token}", include_in_schema=False)
-def feedback_link(request: Request, token: str):
-    data = read_feedback_token(request.app.state.settings, token)
-    cards = listings.cards(request.app.state.store, [data["p"]])
+def feedback_link(request: Request, token: str, store: StoreDep, settings: SettingsDep):
+    data = read_feedback_token(settings, token)
+    cards = listings.cards(store, [data["p"]])
     return render(request, "foryou/confirm.html", {
         "title": "Your feedback", "token": token, "action": data["a"], "card": cards[0] if cards else None,
         "paper_id": data["p"], "done": False})
@@ -216,11 +209,11 @@ def feedback_link(request: Request, token: str):
 
 @router.post("/foryou/f/{token}", include_in_schema=False,
              dependencies=[Depends(rate_limit("foryou_link", 60, 60))])
-def feedback_link_apply(request: Request, token: str, csrf: str = Form("")):
+def feedback_link_apply(request: Request, token: str, store: StoreDep, settings: SettingsDep, csrf: str = Form("")):
     verify_csrf(request, csrf)
-    data = read_feedback_token(request.app.state.settings, token)
-    apply_feedback(request.app.state.store, data["k"], data["p"], data["a"], "digest")
-    cards = listings.cards(request.app.state.store, [data["p"]])
+    data = read_feedback_token(settings, token)
+    apply_feedback(store, data["k"], data["p"], data["a"], "digest")
+    cards = listings.cards(store, [data["p"]])
     return render(request, "foryou/confirm.html", {
         "title": "Thanks", "token": token, "action": data["a"], "card": cards[0] if cards else None,
         "paper_id": data["p"], "done": True})
@@ -228,12 +221,10 @@ def feedback_link_apply(request: Request, token: str, csrf: str = Form("")):
 
 # -- digest links: one signed token per subscriber and digest, paper and action in plain parameters --
 
-def _digest_feedback(request: Request, token: str, paper_id: str, action: str):
-    from paperwire.digest import subscriptions as digest
-
+def _digest_feedback(store, settings, token: str, paper_id: str, action: str):
     try:
-        sub = digest.check_feedback_token(request.app.state.store, request.app.state.settings, token)
-    except digest.TokenError as exc:
+        sub = digest_subscriptions.check_feedback_token(store, settings, token)
+    except digest_subscriptions.TokenError as exc:
         raise HTTPException(403, str(exc))
     if action not in ACTIONS or not paper_id:
         raise HTTPException(400, "This feedback link is not valid. Use the links in your latest digest.")
@@ -241,22 +232,22 @@ def _digest_feedback(request: Request, token: str, paper_id: str, action: str):
 
 
 @router.get("/foryou/d", include_in_schema=False)
-def digest_feedback_link(request: Request, t: str = Query("", max_length=1000), p: str = Query("", max_length=100),
-                         a: str = Query("")):
-    _digest_feedback(request, t, p, a)  # a GET changes nothing: it asks (mail scanners fetch links)
-    cards = listings.cards(request.app.state.store, [p])
+def digest_feedback_link(request: Request, store: StoreDep, settings: SettingsDep,
+                         t: str = Query("", max_length=1000), p: str = Query("", max_length=100), a: str = Query("")):
+    _digest_feedback(store, settings, t, p, a)  # a GET changes nothing: it asks (mail scanners fetch links)
+    cards = listings.cards(store, [p])
     return render(request, "digest/page_feedback.html", {
         "title": "Your feedback", "token": t, "action": a, "card": cards[0] if cards else None,
         "paper_id": p, "done": False})
 
 
 @router.post("/foryou/d", include_in_schema=False, dependencies=[Depends(rate_limit("foryou_link", 60, 60))])
-def digest_feedback_apply(request: Request, t: str = Form("", max_length=1000), p: str = Form("", max_length=100),
-                          a: str = Form("")):
+def digest_feedback_apply(request: Request, store: StoreDep, settings: SettingsDep,
+                          t: str = Form("", max_length=1000), p: str = Form("", max_length=100), a: str = Form("")):
     # no CSRF check: the signed token is the credential and only acts on its own subscriber's profile
-    key = _digest_feedback(request, t, p, a)
-    apply_feedback(request.app.state.store, key, p, a, "digest")
-    cards = listings.cards(request.app.state.store, [p])
+    key = _digest_feedback(store, settings, t, p, a)
+    apply_feedback(store, key, p, a, "digest")
+    cards = listings.cards(store, [p])
     return render(request, "digest/page_feedback.html", {
         "title": "Thanks", "token": t, "action": a, "card": cards[0] if cards else None,
         "paper_id": p, "done": True})
@@ -264,27 +255,15 @@ def digest_feedback_apply(request: Request, t: str = Form("", max_length=1000), 
 
 # -- API --------------------------------------------------------------------------------------------
 
-def _token_user(request: Request):
-    from paperwire.store import users
-
-    auth = request.headers.get("authorization", "")
-    token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
-    user = users.user_for_token(request.app.state.store, token) if token else None
-    if user is None:
-        raise HTTPException(401, "A valid API token is required (Authorization: Bearer <token>).",
-                            headers={"WWW-Authenticate": "Bearer"})
-    return user
-
-
 @router.get("/api/v1/recommendations", tags=["paperwire"],
             dependencies=[Depends(rate_limit("recommendations", 60, 60))])
-def api_recommendations(request: Request, days: int = Query(7, ge=1, le=31), limit: int = Query(20, ge=1, le=100),
-                        method: str = Query("", pattern="^(|similarity|classifier|blend)$"),
-                        user=Depends(_token_user)) -> list[dict]:
+def api_recommendations(store: StoreDep, settings: SettingsDep, engine: EngineDep, user: TokenUser,
+                        days: int = Query(7, ge=1, le=31), limit: int = Query(20, ge=1, le=100),
+                        method: str = Query("", pattern="^(|similarity|classifier|blend)$")) -> list[dict]:
     """Papers of the last `days` listing days recommended for the token's user, best first,
     each with its score and the reasons."""
-    recs, _ = _recs(request, profiles.user_key(user.id), days, limit, method or None)
-    by_id = {c.id: c for c in listings.cards(request.app.state.store, [r.paper_id for r in recs])}
+    recs, _ = _recs(store, settings, engine, profiles.user_key(user.id), days, limit, method or None)
+    by_id = {c.id: c for c in listings.cards(store, [r.paper_id for r in recs])}
     return [{"id": r.paper_id, "title": by_id[r.paper_id].paper.title_display if r.paper_id in by_id else None,
              "score": round(r.score, 6), "reasons": r.reasons} for r in recs]
 
@@ -296,9 +275,9 @@ class FeedbackIn(BaseModel):
 
 @router.post("/api/v1/recommendations/feedback", tags=["paperwire"],
              dependencies=[Depends(rate_limit("foryou_feedback", 120, 60))])
-def api_feedback(request: Request, body: FeedbackIn = Body(...), user=Depends(_token_user)) -> dict:
+def api_feedback(store: StoreDep, user: TokenUser, body: FeedbackIn = Body(...)) -> dict:
     """Thumbs up (`up`) or not interested (`dismiss`): changes the next recommendations."""
     if body.action not in ACTIONS:
         raise HTTPException(422, "action must be 'up' or 'dismiss'")
-    apply_feedback(request.app.state.store, profiles.user_key(user.id), body.paper_id, body.action, "api")
+    apply_feedback(store, profiles.user_key(user.id), body.paper_id, body.action, "api")
     return {"paper_id": body.paper_id, "action": body.action}

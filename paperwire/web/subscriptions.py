@@ -1,4 +1,4 @@
-"""Subscription pages and API (issue 5): subscribe, confirm, preferences, unsubscribe.
+"""Subscription pages and API: subscribe, confirm, preferences, unsubscribe.
 
 Who may do what:
 - anyone may ask to subscribe an address; the answer is the same whatever that address's
@@ -22,7 +22,9 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from paperwire.digest import outbox
 from paperwire.digest import subscriptions as digest
+from paperwire.mailer import mail_enabled
 from paperwire.store import subscriptions as subs
+from paperwire.web.deps import SettingsDep, StoreDep
 from paperwire.web.render import render
 from paperwire.web.security import rate_limit, verify_csrf
 
@@ -31,13 +33,9 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 
-def _deliver_later(request: Request, msg_id: int | None, background: BackgroundTasks) -> None:
-    from paperwire.mailer import mail_enabled
-
-    settings = request.app.state.settings
+def _deliver_later(store, settings, msg_id: int | None, background: BackgroundTasks) -> None:
     if msg_id is None or not mail_enabled(settings):
         return
-    store = request.app.state.store
 
     def send():
         try:
@@ -54,10 +52,10 @@ def _message(request: Request, heading: str, message: str, status: int = 200, **
                   status_code=status)
 
 
-def _start(request: Request, background: BackgroundTasks, email: str, prefs: dict) -> None:
-    outcome = digest.subscribe(request.app.state.store, request.app.state.settings, email, prefs, send=False)
+def _start(store, settings, background: BackgroundTasks, email: str, prefs: dict) -> None:
+    outcome = digest.subscribe(store, settings, email, prefs, send=False)
     log.info("subscribe %s: %s", outcome.subscriber.id, outcome.action)
-    _deliver_later(request, outcome.message_id, background)
+    _deliver_later(store, settings, outcome.message_id, background)
 
 
 # --- pages ----------------------------------------------------------------------------------
@@ -68,13 +66,13 @@ def subscribe_page(request: Request):
 
 
 @router.post("/subscribe", dependencies=[Depends(rate_limit("subscribe", 10, 3600))])
-def subscribe_form(request: Request, background: BackgroundTasks, csrf: str = Form(""),
-                   email: str = Form("", max_length=300), frequency: str = Form(""),
+def subscribe_form(request: Request, background: BackgroundTasks, store: StoreDep, settings: SettingsDep,
+                   csrf: str = Form(""), email: str = Form("", max_length=300), frequency: str = Form(""),
                    categories: str = Form("", max_length=2000), topics: str = Form("", max_length=2000)):
     verify_csrf(request, csrf)
     prefs = {k: v for k, v in (("frequency", frequency), ("categories", categories), ("topics", topics)) if v}
     try:
-        _start(request, background, email, prefs)
+        _start(store, settings, background, email, prefs)
     except ValueError as exc:
         return render(request, "digest/page_subscribe.html",
                       {"title": "Subscribe", "error": str(exc), "email": email, "categories": categories,
@@ -83,8 +81,7 @@ def subscribe_form(request: Request, background: BackgroundTasks, csrf: str = Fo
 
 
 @router.get("/subscribe/confirm")
-def confirm(request: Request, token: str = Query("", max_length=1000)):
-    store, settings = request.app.state.store, request.app.state.settings
+def confirm(request: Request, store: StoreDep, settings: SettingsDep, token: str = Query("", max_length=1000)):
     try:
         sub = digest.check_confirm_token(store, settings, token)
     except digest.TokenError as exc:
@@ -95,27 +92,30 @@ def confirm(request: Request, token: str = Query("", max_length=1000)):
                     preferences_url=links.preferences)
 
 
-def _manage(request: Request, token: str) -> subs.Subscriber:
+def _manage(store, settings, token: str) -> subs.Subscriber:
+    """The subscriber a signed preferences / unsubscribe link names; 403 for a bad link."""
     try:
-        return digest.check_manage_token(request.app.state.store, request.app.state.settings, token)
+        return digest.check_manage_token(store, settings, token)
     except digest.TokenError as exc:
         raise HTTPException(403, str(exc))
 
 
 @router.get("/preferences")
-def preferences_page(request: Request, token: str = Query("", max_length=1000), saved: int = 0):
-    sub = _manage(request, token)
+def preferences_page(request: Request, store: StoreDep, settings: SettingsDep,
+                     token: str = Query("", max_length=1000), saved: int = 0):
+    sub = _manage(store, settings, token)
     return render(request, "digest/page_preferences.html",
                   {"title": "Your digest", "sub": sub, "token": token, "values": sub.preferences(), "saved": saved})
 
 
 @router.post("/preferences", dependencies=[Depends(rate_limit("preferences", 30, 3600))])
-def preferences_save(request: Request, token: str = Query("", max_length=1000), csrf: str = Form(""),
+def preferences_save(request: Request, store: StoreDep, settings: SettingsDep,
+                     token: str = Query("", max_length=1000), csrf: str = Form(""),
                      frequency: str = Form("daily"), size: str = Form("10", max_length=10),
                      categories: str = Form("", max_length=4000), authors: str = Form("", max_length=8000),
                      topics: str = Form("", max_length=4000), seeds: str = Form("", max_length=2000)):
     verify_csrf(request, csrf)
-    sub = _manage(request, token)
+    sub = _manage(store, settings, token)
     form = {"frequency": frequency, "size": size, "categories": categories, "authors": authors, "topics": topics,
             "seeds": seeds}
     try:
@@ -128,37 +128,38 @@ def preferences_save(request: Request, token: str = Query("", max_length=1000), 
         return render(request, "digest/page_preferences.html",
                       {"title": "Your digest", "sub": sub, "token": token, "values": values, "error": str(exc)},
                       status_code=400)
-    subs.update_preferences(request.app.state.store, sub.id, prefs)
+    subs.update_preferences(store, sub.id, prefs)
     return RedirectResponse("/preferences?" + urlencode({"token": token, "saved": 1}), status_code=303)
 
 
 @router.get("/unsubscribe")
-def unsubscribe_page(request: Request, token: str = Query("", max_length=1000)):
-    sub = _manage(request, token)
+def unsubscribe_page(request: Request, store: StoreDep, settings: SettingsDep, token: str = Query("", max_length=1000)):
+    sub = _manage(store, settings, token)
     return render(request, "digest/page_unsubscribe.html",
                   {"title": "Unsubscribe", "sub": sub, "token": token, "done": sub.status == "unsubscribed"})
 
 
 @router.post("/unsubscribe", dependencies=[Depends(rate_limit("unsubscribe", 60, 3600))])
-def unsubscribe(request: Request, token: str = Query("", max_length=1000)):
+def unsubscribe(request: Request, store: StoreDep, settings: SettingsDep, token: str = Query("", max_length=1000)):
     """The footer button and RFC 8058 one-click (body ``List-Unsubscribe=One-Click``)."""
-    sub = _manage(request, token)
+    sub = _manage(store, settings, token)
     if sub.status in ("active", "pending"):
-        digest.unsubscribe(request.app.state.store, sub)
-        sub = subs.get_subscriber(request.app.state.store, sub.id)
+        digest.unsubscribe(store, sub)
+        sub = subs.get_subscriber(store, sub.id)
     return render(request, "digest/page_unsubscribe.html",
                   {"title": "Unsubscribed", "sub": sub, "token": token, "done": True})
 
 
 @router.post("/unsubscribe/undo", dependencies=[Depends(rate_limit("unsubscribe", 60, 3600))])
-def resubscribe(request: Request, token: str = Query("", max_length=1000), csrf: str = Form("")):
+def resubscribe(request: Request, store: StoreDep, settings: SettingsDep, token: str = Query("", max_length=1000),
+                csrf: str = Form("")):
     verify_csrf(request, csrf)
-    sub = _manage(request, token)
-    if not digest.resubscribe(request.app.state.store, sub):
+    sub = _manage(store, settings, token)
+    if not digest.resubscribe(store, sub):
         return _message(request, "Subscribe again",
                         "Mail to this address was refused, so it needs a fresh confirmation: subscribe again "
                         "from the front page.", status=409)
-    sub = subs.get_subscriber(request.app.state.store, sub.id)
+    sub = subs.get_subscriber(store, sub.id)
     return render(request, "digest/page_unsubscribe.html",
                   {"title": "Subscribed", "sub": sub, "token": token, "resubscribed": True})
 
@@ -171,30 +172,30 @@ def _public(sub: subs.Subscriber) -> dict:
 
 @router.post("/api/v1/subscriptions", status_code=202, tags=["subscriptions"],
              dependencies=[Depends(rate_limit("subscribe", 10, 3600))])
-def api_subscribe(request: Request, background: BackgroundTasks, body: dict = Body(...)):
+def api_subscribe(background: BackgroundTasks, store: StoreDep, settings: SettingsDep, body: dict = Body(...)):
     """Start a subscription (double opt-in: a confirmation e-mail is sent). Same answer for any address."""
     email = body.get("email") if isinstance(body, dict) else None
     if not isinstance(email, str):
         return JSONResponse({"error": "body must be a JSON object with an 'email' string"}, status_code=422)
     prefs = {k: v for k, v in body.items() if k in subs.PREF_FIELDS}
     try:
-        _start(request, background, email, prefs)
+        _start(store, settings, background, email, prefs)
     except ValueError as exc:
         return JSONResponse({"error": str(exc)}, status_code=422)
     return {"message": digest.PUBLIC_ANSWER}
 
 
 @router.get("/api/v1/subscriptions/me", tags=["subscriptions"])
-def api_get(request: Request, token: str = Query(..., max_length=1000)):
+def api_get(store: StoreDep, settings: SettingsDep, token: str = Query(..., max_length=1000)):
     """The subscription a signed link's token names (the token from a digest's preferences link)."""
-    return _public(_manage(request, token))
+    return _public(_manage(store, settings, token))
 
 
 @router.patch("/api/v1/subscriptions/me", tags=["subscriptions"],
               dependencies=[Depends(rate_limit("preferences", 30, 3600))])
-def api_update(request: Request, token: str = Query(..., max_length=1000), body: dict = Body(...)):
+def api_update(store: StoreDep, settings: SettingsDep, token: str = Query(..., max_length=1000), body: dict = Body(...)):
     """Change some preferences (frequency, size, categories, authors, topics, seeds)."""
-    sub = _manage(request, token)
+    sub = _manage(store, settings, token)
     unknown = set(body) - set(subs.PREF_FIELDS)
     if unknown:
         return JSONResponse({"error": f"unknown field(s): {', '.join(sorted(unknown))}"}, status_code=422)
@@ -202,15 +203,15 @@ def api_update(request: Request, token: str = Query(..., max_length=1000), body:
         prefs = digest.parse_preferences(body, partial=True)
     except ValueError as exc:
         return JSONResponse({"error": str(exc)}, status_code=422)
-    subs.update_preferences(request.app.state.store, sub.id, prefs)
-    return _public(subs.get_subscriber(request.app.state.store, sub.id))
+    subs.update_preferences(store, sub.id, prefs)
+    return _public(subs.get_subscriber(store, sub.id))
 
 
 @router.delete("/api/v1/subscriptions/me", tags=["subscriptions"],
                dependencies=[Depends(rate_limit("unsubscribe", 60, 3600))])
-def api_unsubscribe(request: Request, token: str = Query(..., max_length=1000)):
+def api_unsubscribe(store: StoreDep, settings: SettingsDep, token: str = Query(..., max_length=1000)):
     """Unsubscribe at once."""
-    sub = _manage(request, token)
+    sub = _manage(store, settings, token)
     if sub.status in ("active", "pending"):
-        digest.unsubscribe(request.app.state.store, sub)
-    return _public(subs.get_subscriber(request.app.state.store, sub.id))
+        digest.unsubscribe(store, sub)
+    return _public(subs.get_subscriber(store, sub.id))
