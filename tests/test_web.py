@@ -505,3 +505,53 @@ def test_head_requests_answer_like_get_without_body(client):
     assert head.status_code == 200 and head.content == b""
     assert head.headers["content-type"] == get.headers["content-type"]
     assert client.head("/no-such-page").status_code == 404
+
+
+# --- what pages, the JSON API and feeds compute once (web/queries.py) ----------------------------
+
+@pytest.mark.parametrize("kind, key, span", [("day", "2026-06-15", ("2026-06-15", "2026-06-15")),
+                                             ("week", "2026-W25", ("2026-06-15", "2026-06-21")),
+                                             ("month", "2026-02", ("2026-02-01", "2026-02-28"))])
+def test_period_keys_name_their_first_and_last_day(kind, key, span):
+    from paperwire.web.queries import parse_period
+
+    period = parse_period(kind, key)
+    assert (period.kind, period.key, period.start, period.end) == (kind, key, *span)
+
+
+@pytest.mark.parametrize("kind, key, url", [("day", "2026-02-30", "date"), ("day", "26-01-01", "date"),
+                                            ("week", "2026-W54", "week"), ("week", "2026-25", "week"),
+                                            ("month", "2026-13", "month"), ("month", "2026-1", "month")])
+def test_a_malformed_period_is_refused_alike_by_page_and_api(client, kind, key, url):
+    from paperwire.web.queries import parse_period
+
+    with pytest.raises(ValueError):
+        parse_period(kind, key)
+    assert client.get(f"/papers/{url}/{key}").status_code == 404
+    param = {"day": "date"}.get(kind, kind)
+    r = client.get(f"/api/daily_papers?{param}={key}")
+    assert r.status_code == 400 and "YYYY-MM-DD" in r.json()["error"]
+
+
+def test_every_search_route_asks_the_apps_one_engine(app, client):
+    """The page, both JSON routes and the feed go through app.state.engine (made in create_app)."""
+    from paperwire.models import Hit
+    from paperwire.search.engine import SearchEngine, SearchResult
+
+    assert isinstance(app.state.engine, SearchEngine)
+    pid = _a_listed_paper(_store(app))
+    asked = []
+
+    class RecordingEngine:
+        def search(self, text, filters=None, mode="hybrid", limit=20, offset=0):
+            asked.append((text, filters.categories if filters else None, mode))
+            return SearchResult(hits=[Hit(pid, 1.0, title="t")], total=1, mode=mode, fallback=None, query=text)
+
+    app.state.engine = RecordingEngine()
+    for url in ["/papers?q=graphs+cat:cs.LG&mode=lexical", "/api/v1/search?q=graphs+cat:cs.LG&mode=lexical",
+                "/api/papers/search?q=graphs+cat:cs.LG", "/feeds/search.atom?q=graphs+cat:cs.LG"]:
+        r = client.get(url)
+        assert r.status_code == 200 and pid in r.text, url
+    assert [a[0] for a in asked] == ["graphs"] * 4
+    assert [a[1] for a in asked] == [["cs.LG"]] * 4  # the filter parsed out of the query
+    assert [a[2] for a in asked] == ["lexical", "lexical", "hybrid", "hybrid"]
