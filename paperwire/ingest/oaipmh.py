@@ -140,6 +140,34 @@ def _page_info(data: bytes) -> tuple[str | None, str | None, str | None]:
     return token or None, None, None
 
 
+def _starting_point(store: Store, base_url: str, from_: str | None, until: str | None,
+                    set_: str | None) -> tuple[dict, str | None, int]:
+    """(request params, resumption token, pages already stored) a harvest starts from: those of
+    an interrupted run of this set with the same dates (or any, when no dates are given), else
+    fresh ones whose ``from`` defaults to the day of the last completed harvest of the set."""
+    params = {"from": from_, "until": until, "set": set_}
+    cp = harvest_checkpoint(store, base_url, set_)
+    if cp and ((from_ is None and until is None) or cp.get("params") == params):
+        return cp["params"], cp.get("token"), int(cp.get("page", 0))
+    if params["from"] is None:
+        params["from"] = store.get_checkpoint(_last_key(base_url, set_))
+    return params, None, 0
+
+
+def _store_page(store: Store, base_url: str, key: str, papers: list[Paper], params: dict,
+                next_token: str | None, page: int, started: str):
+    """One page's papers and where the harvest goes on, in one transaction: the next token, or
+    (on the last page) no checkpoint and the day the next harvest of the set starts from."""
+    with store.transaction() as conn:
+        res = upsert_papers(store, papers, "oai", base_url, conn=conn)
+        if next_token:
+            store.set_checkpoint(key, json.dumps({"params": params, "token": next_token, "page": page}), conn=conn)
+        else:
+            store.set_checkpoint(key, None, conn=conn)
+            store.set_checkpoint(_last_key(base_url, params.get("set")), params.get("until") or started, conn=conn)
+    return res
+
+
 def harvest_oai(
     store: Store,
     base_url: str,
@@ -164,16 +192,10 @@ def harvest_oai(
     """
     summary = ImportSummary()
     key = _checkpoint_key(base_url, set_)
-    params = {"from": from_, "until": until, "set": set_}
-    cp = harvest_checkpoint(store, base_url, set_)
-    token = None
-    page = 0
-    if cp and ((from_ is None and until is None) or cp.get("params") == params):
-        params, token, page = cp["params"], cp.get("token"), int(cp.get("page", 0))
+    params, token, page = _starting_point(store, base_url, from_, until, set_)
+    if token:
         summary.resumed_from = page
         log.info("resuming OAI-PMH harvest after page %d", page)
-    elif params["from"] is None:
-        params["from"] = store.get_checkpoint(_last_key(base_url, set_))
     started = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     kw = dict(delay=delay, timeout=timeout, max_retries=max_retries, client=client)
     if sleep is not None:
@@ -206,13 +228,7 @@ def harvest_oai(
                     summary.skip(item, on_problem)
                 else:
                     papers.append(item)
-            with store.transaction() as conn:
-                res = upsert_papers(store, papers, "oai", base_url, conn=conn)
-                if next_token:
-                    store.set_checkpoint(key, json.dumps({"params": params, "token": next_token, "page": page}), conn=conn)
-                else:
-                    store.set_checkpoint(key, None, conn=conn)
-                    store.set_checkpoint(_last_key(base_url, params.get("set")), params.get("until") or started, conn=conn)
+            res = _store_page(store, base_url, key, papers, params, next_token, page, started)
             summary.read += len(papers)
             summary.count_stored(res)
             if on_progress:

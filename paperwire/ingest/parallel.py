@@ -52,47 +52,13 @@ def parse_in_child(fmt: str, path: str | Path, start: int = 0, chunk: int = CHUN
     each plain Paper replaced by its prepared tuple, parsed in a child process. With ``db`` (the
     store's file) the child reads which papers are stored and prepares those lightly: re-importing
     a file does not compute display text and links only to find the records unchanged."""
-    root = str(Path(paperwire.__file__).resolve().parent.parent)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(x for x in (root, os.environ.get("PYTHONPATH")) if x))
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, fmt, str(path), str(start), str(chunk), db or ""],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=env)
+    proc = _start_child(fmt, path, start, chunk, db)
     out = proc.stdout
-    try:  # 1 MB instead of 64 KB: a message crosses in one or two writes, not twenty wake-ups
-        import fcntl
-
-        fcntl.fcntl(out.fileno(), fcntl.F_SETPIPE_SZ, 2**20)
-    except (ImportError, AttributeError, OSError):  # not Linux, or above /proc/sys/fs/pipe-max-size
-        pass
     # A thread drains the pipe into a bounded queue, so the child works ahead while this
     # process is busy in SQLite (a pipe alone holds 64 KB, a fraction of one chunk).
     chunks: queue.Queue = queue.Queue(maxsize=DEPTH)
     stop = threading.Event()
-
-    def hand_over(data: bytes) -> bool:
-        while not stop.is_set():
-            try:
-                chunks.put(data, timeout=0.5)
-                return True
-            except queue.Full:
-                pass
-        return False
-
-    def drain() -> None:
-        try:
-            while True:
-                head = out.read(_LEN.size)
-                if len(head) < _LEN.size:
-                    return
-                size = _LEN.unpack(head)[0]
-                data = out.read(size)
-                if len(data) < size or not hand_over(data):  # the child died mid-message, or we stopped
-                    return
-        except (OSError, ValueError):  # the pipe was closed under us: we are finishing
-            pass
-        finally:
-            hand_over(b"")  # end of input (an empty message is never a real one)
-
-    reader = threading.Thread(target=drain, name="paperwire-parse-reader", daemon=True)
+    reader = threading.Thread(target=_drain, args=(out, chunks, stop), name="paperwire-parse-reader", daemon=True)
     reader.start()
     finished = False
     try:
@@ -119,6 +85,47 @@ def parse_in_child(fmt: str, path: str | Path, start: int = 0, chunk: int = CHUN
         proc.wait()
         reader.join(timeout=5)
         out.close()
+
+
+def _start_child(fmt: str, path: str | Path, start: int, chunk: int, db: str | None) -> subprocess.Popen:
+    root = str(Path(paperwire.__file__).resolve().parent.parent)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(x for x in (root, os.environ.get("PYTHONPATH")) if x))
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, fmt, str(path), str(start), str(chunk), db or ""],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=env)
+    try:  # 1 MB instead of 64 KB: a message crosses in one or two writes, not twenty wake-ups
+        import fcntl
+
+        fcntl.fcntl(proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, 2**20)
+    except (ImportError, AttributeError, OSError):  # not Linux, or above /proc/sys/fs/pipe-max-size
+        pass
+    return proc
+
+
+def _drain(out, chunks: queue.Queue, stop: threading.Event) -> None:
+    """Move the child's messages from the pipe to `chunks` until the pipe ends or `stop` is set;
+    then an empty message (never a real one) marks the end of input."""
+    def hand_over(data: bytes) -> bool:
+        while not stop.is_set():
+            try:
+                chunks.put(data, timeout=0.5)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    try:
+        while True:
+            head = out.read(_LEN.size)
+            if len(head) < _LEN.size:
+                return
+            size = _LEN.unpack(head)[0]
+            data = out.read(size)
+            if len(data) < size or not hand_over(data):  # the child died mid-message, or we stopped
+                return
+    except (OSError, ValueError):  # the pipe was closed under us: we are finishing
+        pass
+    finally:
+        hand_over(b"")
 
 
 def _peak_rss_kb() -> int:

@@ -16,7 +16,7 @@ import sqlite3
 from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Iterable
 
-from paperwire.models import HFEntry, Link, Paper, Version
+from paperwire.models import CODE_KINDS, HFEntry, Link, Paper, Version
 from paperwire.store.sqlite import Store, utcnow
 from paperwire.text import classify_link, display_text, extract_links
 
@@ -262,13 +262,7 @@ def upsert_papers(store: Store, items: list[Paper | HFEntry | Prepared], source:
     now = utcnow()
     hashes = [i[PREP_HASH] if type(i) is tuple else record_hash(i) for i in items]
     recs = [i[PREP_ID] if type(i) is tuple else (i.paper if isinstance(i, HFEntry) else i).id for i in items]
-    ids = list(dict.fromkeys(recs))
-    seen_hash: dict[str, str | None] = {}
-    for i in range(0, len(ids), 500):
-        chunk = ids[i: i + 500]
-        seen_hash.update(conn.execute(
-            f"SELECT paper_id, record_hash FROM paper_sources WHERE source=? AND paper_id IN ({','.join('?' * len(chunk))})",
-            [source, *chunk]).fetchall())
+    seen_hash = _stored_hashes(conn, source, list(dict.fromkeys(recs)))
     todo = [(item, pid, h) for item, pid, h in zip(items, recs, hashes) if seen_hash.get(pid) != h]
     skipped_ids = {pid for pid, h in zip(recs, hashes) if seen_hash.get(pid) == h} - {pid for _, pid, _ in todo}
     result.unchanged += len(skipped_ids)
@@ -312,6 +306,24 @@ def upsert_papers(store: Store, items: list[Paper | HFEntry | Prepared], source:
         "ON CONFLICT(paper_id, source) DO UPDATE SET last_seen=excluded.last_seen, record_hash=excluded.record_hash, "
         "source_ref=COALESCE(excluded.source_ref, paper_sources.source_ref)",
         [(pid, source, source_ref, now, now, h) for pid, h in last_hash.items()])
+    _write_hf_rows(conn, hf_rows)
+    return result
+
+
+def _stored_hashes(conn: sqlite3.Connection, source: str, ids: list[str]) -> dict[str, str | None]:
+    """{paper id: the record hash `source` reported last time} for the ids it reported before."""
+    seen: dict[str, str | None] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i: i + 500]
+        seen.update(conn.execute(
+            f"SELECT paper_id, record_hash FROM paper_sources WHERE source=? AND paper_id IN ({','.join('?' * len(chunk))})",
+            [source, *chunk]).fetchall())
+    return seen
+
+
+def _write_hf_rows(conn: sqlite3.Connection, hf_rows: list[tuple]) -> None:
+    """Hugging Face's daily-paper rows (featured day, upvotes, submitter, repository, stars,
+    project page) and the code repository it reports as an 'hf' link."""
     for row in hf_rows:
         conn.execute(
             "INSERT INTO hf_daily(paper_id, featured_on, upvotes, submitted_by, github_repo, github_stars, project_page, seen_at) "
@@ -326,10 +338,9 @@ def upsert_papers(store: Store, items: list[Paper | HFEntry | Prepared], source:
             "OR hf_daily.github_stars IS NOT excluded.github_stars", row)
         if row[4]:
             link = classify_link(row[4])
-            if link is not None and link.kind in ("github", "gitlab"):
+            if link is not None and link.kind in CODE_KINDS:
                 conn.execute("INSERT OR IGNORE INTO links(paper_id, url, kind, origin) VALUES (?,?,?,'hf')",
                              (row[0], link.url, link.kind))
-    return result
 
 
 _INSERT_PAPER = (
