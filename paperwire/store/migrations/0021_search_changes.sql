@@ -1,5 +1,5 @@
 -- Papers whose indexed text changed or that were removed, for indexes kept outside SQLite
--- (the optional tantivy lexical index, paperwire/search_fast.py). Drained by
+-- (the optional tantivy lexical index, paperwire/search/tantivy.py). Drained by
 -- `paperwire index`; at most one row per paper, so it stays small.
 CREATE TABLE search_changes (
     docid INTEGER PRIMARY KEY
