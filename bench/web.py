@@ -9,7 +9,7 @@ against `paperwire serve`.
 The store is generated from the 74,728 real listing records in ../shared/data (titles,
 abstracts, authors and categories reused under fresh ids), spread over ~1,000 listing days
 (~1,000 papers a day), with 2,000 users casting 300,000 upvotes, so day lists sort by real
-counters. It is written with executemany for speed; the FTS5 index of the search issue is
+counters. It is written with executemany for speed; the FTS5 index is
 rebuilt once at the end instead of per row by its triggers, and its tantivy index for large
 stores is built as `paperwire index` would. No vector index is built (embedding 1M abstracts
 takes hours on 2 cores), so hybrid search runs its lexical half plus the query encoder, and
@@ -147,19 +147,16 @@ def build(db: Path, n: int, seed: int = 11) -> dict:
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
     os.replace(tmp, db)
-    # the search issue's fast lexical index for large stores (what `paperwire index` syncs),
-    # without the hours of embedding: only the words side
-    try:
-        from paperwire.config import Settings
-        from paperwire.search import indexer
+    # the fast lexical index for large stores (what `paperwire index` syncs), without the hours
+    # of embedding: only the words side
+    from paperwire.config import Settings
+    from paperwire.search import indexer
 
-        print("  building the fast lexical index ...", file=sys.stderr, flush=True)
-        settings = Settings.load(env={}, db=str(db))
-        eng_store = Store(db)
-        indexer.sync_lexical(eng_store, settings)
-        eng_store.close()
-    except ImportError:
-        pass
+    print("  building the fast lexical index ...", file=sys.stderr, flush=True)
+    settings = Settings.load(env={}, db=str(db))
+    eng_store = Store(db)
+    indexer.sync_lexical(eng_store, settings)
+    eng_store.close()
     return {"papers": n, "upvotes": len(votes), "users": 2000, "build_seconds": round(time.perf_counter() - t0, 1),
             "db_mb": round(db.stat().st_size / 2**20)}
 

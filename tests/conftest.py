@@ -17,7 +17,7 @@ import pytest
 
 from paperwire.config import Settings
 from paperwire.store import open_store
-from digest_support import SMTPServer, demo_db, mail_settings
+from digest_support import SMTPServer
 from repo_paths import DATA, DEMO
 from web_support import PASSWORD, free_port
 
@@ -132,12 +132,3 @@ def smtp():
     """A real SMTP server (aiosmtpd on 127.0.0.1) that records every message it accepts."""
     with SMTPServer() as server:
         yield server
-
-
-@pytest.fixture
-def mail_env(tmp_path, smtp):
-    """(store, settings, recorded mail): a copy of the demo data, its mail going to `smtp`."""
-    settings = mail_settings(demo_db(tmp_path), smtp.port)
-    store = open_store(settings)
-    yield store, settings, smtp.handler
-    store.close()

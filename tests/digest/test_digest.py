@@ -163,7 +163,7 @@ def _cli_env(settings, port):
     e.update(PAPERWIRE_DB=settings.db, PAPERWIRE_SECRET_KEY=SECRET, PAPERWIRE_SMTP_HOST="127.0.0.1",
              PAPERWIRE_SMTP_PORT=str(port), PAPERWIRE_SMTP_SECURITY="plain", PAPERWIRE_BASE_URL="http://testserver",
              PAPERWIRE_MAIL_FROM="paperwire <digest@paperwire.test>", PAPERWIRE_DIGEST_RETRY_BASE="0.05",
-             PYTHONPATH=str(Path(__file__).parent.parent))
+             PYTHONPATH=str(Path(__file__).parents[2]))
     return e
 
 

@@ -125,7 +125,7 @@ def test_daily_run_refreshes_stars_only_with_a_token_and_survives_a_failure(tmp_
     refresh that GitHub cuts short (rate limit exhausted for an hour) costs nobody their digest."""
     from datetime import date
 
-    from test_github import Replay, ok, rate_limited
+    from github_replay import Replay, ok, rate_limited
 
     from paperwire.store import signals as sig
 

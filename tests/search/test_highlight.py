@@ -9,7 +9,7 @@ import pytest
 
 from paperwire.search.highlight import Highlighter, highlighter
 
-DEMO = Path(__file__).resolve().parent.parent / "demo" / "records.jsonl.gz"
+DEMO = Path(__file__).resolve().parents[2] / "demo" / "records.jsonl.gz"
 
 
 def marked(h: Highlighter, text: str) -> list[str]:

@@ -12,7 +12,7 @@ from paperwire.models import HFEntry, Paper
 from paperwire.store import open_store, profiles
 from paperwire.store.papers import upsert_papers
 
-LIB = Path(__file__).parent / "data" / "library"
+LIB = Path(__file__).parents[1] / "data" / "library"
 
 
 def _db(tmp_path) -> str:

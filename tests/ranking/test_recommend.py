@@ -16,7 +16,7 @@ from paperwire.ranking import recommend
 from paperwire.ranking import trending as rank
 from paperwire.store import open_store, profiles
 
-DEMO = Path(__file__).parent.parent / "demo" / "records.jsonl.gz"
+DEMO = Path(__file__).parents[2] / "demo" / "records.jsonl.gz"
 WINDOW = "2026-06-26"  # candidates: papers listed 2026-06-26 .. 2026-07-01
 NOW = datetime(2026, 7, 1, 23, 0, tzinfo=timezone.utc)
 

@@ -14,8 +14,8 @@ from paperwire.ranking import library
 from paperwire.store import profiles
 from paperwire.store.papers import upsert_papers
 
-LIB = Path(__file__).parent / "data" / "library"
-DEMO = Path(__file__).parent.parent / "demo" / "records.jsonl.gz"
+LIB = Path(__file__).parents[1] / "data" / "library"
+DEMO = Path(__file__).parents[2] / "demo" / "records.jsonl.gz"
 
 
 @pytest.fixture
