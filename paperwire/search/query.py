@@ -7,6 +7,7 @@ inject FTS5 operators.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 import re
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 MAX_TERMS = 64  # a 10 kB query becomes at most this many OR-ed terms
 MAX_QUERY_CHARS = 4000
 
-_FIELD_RE = re.compile(r'(?i)(author|au|cat|category|has|from|to|since|until|date)[:=]("[^"]*"?|\S*)')
+_FIELD_RE = re.compile(r'(?i)(author|au|cat|category|has|after|before|from|to|since|until|date)[:=]("[^"]*"?|\S*)')
 _TOKEN_RE = re.compile(r'"[^"]*"?|\S+')
 _DATE_RE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -70,12 +71,39 @@ def norm_date(raw: str, end: bool) -> str | None:
     return f"{y:04d}-{mo:02d}-{d:02d}"
 
 
+def day_after(raw: str) -> str | None:
+    """``after:SPAN``: the first day after the whole span (``after:2024`` starts 2025-01-01)."""
+    last = norm_date(raw, end=True)
+    if last is None:
+        return None
+    y, mo, d = (int(x) for x in last.split("-"))
+    if _DATE_RE.match(raw.strip()).group(3) is None:  # a month or year: the next month's first day
+        return f"{y + 1:04d}-01-01" if mo == 12 else f"{y:04d}-{mo + 1:02d}-01"
+    try:
+        return (dt.date(y, mo, d) + dt.timedelta(days=1)).isoformat()
+    except (ValueError, OverflowError):
+        return None
+
+
+def day_before(raw: str) -> str | None:
+    """``before:SPAN``: the last day before the span starts (``before:2024-06`` ends 2024-05-31)."""
+    first = norm_date(raw, end=False)
+    if first is None:
+        return None
+    y, mo, d = (int(x) for x in first.split("-"))
+    try:
+        return (dt.date(y, mo, d) - dt.timedelta(days=1)).isoformat()
+    except (ValueError, OverflowError):
+        return None
+
+
 def parse_query(q: str) -> tuple[str, Filters]:
     """Split a query into free text and filters. Never raises.
 
     Understood: ``author:NAME`` / ``author:"First Last"``, ``cat:cs.CL`` (comma-separated:
-    any of), ``has:code``, ``from:YYYY[-MM[-DD]]``, ``to:...``, ``date:listed`` (date range on
-    listing day instead of publication). Everything else (words, ``"phrases"``, ``prefix*``)
+    any of), ``has:code``, dates (``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``): ``after:D`` / ``before:D``
+    (strictly after / before the span), ``from:D`` / ``to:D`` (the span included; ``since:`` and
+    ``until:`` are the same), ``date:listed`` (date range on listing day instead of publication). Everything else (words, ``"phrases"``, ``prefix*``)
     is returned as text; unknown ``x:y`` tokens stay text.
     """
     try:
@@ -103,6 +131,10 @@ def _parse_query(q) -> tuple[str, Filters]:
             f.categories.extend(c for c in re.split(r"[,|]", value) if c)
         elif name == "has" and value.lower() in ("code", "github", "repo"):
             f.has_code = True
+        elif name == "after" and day_after(value):
+            f.date_from = day_after(value)
+        elif name == "before" and day_before(value):
+            f.date_to = day_before(value)
         elif name in ("from", "since") and norm_date(value, end=False):
             f.date_from = norm_date(value, end=False)
         elif name in ("to", "until") and norm_date(value, end=True):
