@@ -24,12 +24,24 @@ ATOM = "http://www.w3.org/2005/Atom"
 FEED_SIZE = 50
 
 
-def _utc(ts: str | None) -> datetime:
+def _utc(ts: str | None) -> datetime | None:
     if not ts:
-        return datetime(1970, 1, 1, tzinfo=timezone.utc)
+        return None
     if len(ts) == 10:
         ts += "T00:00:00Z"
-    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    try:
+        return datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _published(p) -> datetime | None:
+    """A listing-only record knows only the day it was listed: that is its date, as in the JSON API."""
+    return _utc(p.published) or _utc(p.listed) or _utc(p.updated)
+
+
+def _updated(p) -> datetime | None:
+    return _utc(p.updated) or _published(p)
 
 
 def _rfc3339(dt: datetime) -> str:
@@ -51,7 +63,8 @@ def _clean(s: str) -> str:
 def render_feed(request: Request, settings, fmt: str, title: str, page_url: str, cards: list) -> Response:
     base = settings.base_url.rstrip("/")
     self_url = base + request.url.path + (("?" + request.url.query) if request.url.query else "")
-    updated = max((_utc(c.paper.updated or c.paper.published) for c in cards), default=_utc(None))
+    # a feed without a dated entry is as new as the moment it is built (never 1970)
+    updated = max((d for d in (_updated(c.paper) for c in cards) if d), default=None) or datetime.now(timezone.utc)
     if fmt == "atom":
         feed = etree.Element(f"{{{ATOM}}}feed", nsmap={None: ATOM})
         _sub(feed, f"{{{ATOM}}}title", title)
@@ -67,8 +80,9 @@ def render_feed(request: Request, settings, fmt: str, title: str, page_url: str,
             _sub(e, f"{{{ATOM}}}id", f"{base}/papers/{p.id}")
             _sub(e, f"{{{ATOM}}}link", href=f"{base}/papers/{p.id}", rel="alternate", type="text/html")
             _sub(e, f"{{{ATOM}}}link", href=f"https://arxiv.org/pdf/{p.id}", rel="related", type="application/pdf")
-            _sub(e, f"{{{ATOM}}}updated", _rfc3339(_utc(p.updated or p.published)))
-            _sub(e, f"{{{ATOM}}}published", _rfc3339(_utc(p.published)))
+            _sub(e, f"{{{ATOM}}}updated", _rfc3339(_updated(p) or updated))  # required in Atom
+            if _published(p):
+                _sub(e, f"{{{ATOM}}}published", _rfc3339(_published(p)))
             for a in p.authors[:50] or ["unknown"]:
                 _sub(_sub(e, f"{{{ATOM}}}author"), f"{{{ATOM}}}name", a)
             for cat in p.categories:
@@ -89,7 +103,8 @@ def render_feed(request: Request, settings, fmt: str, title: str, page_url: str,
         _sub(it, "title", p.title_display)
         _sub(it, "link", f"{base}/papers/{p.id}")
         _sub(it, "guid", f"{base}/papers/{p.id}", isPermaLink="true")
-        _sub(it, "pubDate", format_datetime(_utc(p.published)))
+        if _published(p):
+            _sub(it, "pubDate", format_datetime(_published(p)))
         _sub(it, "description", p.abstract_display)
         for cat in p.categories:
             _sub(it, "category", cat)

@@ -131,8 +131,12 @@ def paper_markdown_text(store, pid: str) -> str | None:
         return None
     c, p = cs[0], cs[0].paper
     lines = [f"# {p.title_display}", "", f"**arXiv:** [{p.id}](https://arxiv.org/abs/{p.id})  ",
-             f"**Authors:** {', '.join(p.authors)}  ", f"**Published:** {(p.published or '')[:10]}  ",
-             f"**Categories:** {' '.join(p.categories)}  ", f"**Upvotes:** {c.upvotes}  "]
+             f"**Authors:** {', '.join(p.authors)}  "]
+    # a listing-only record knows the day arXiv listed it, not its first version's date
+    published = (p.published or "")[:10] or (f"{p.listed} (listed on arXiv)" if p.listed else "")
+    if published:
+        lines.append(f"**Published:** {published}  ")
+    lines += [f"**Categories:** {' '.join(p.categories)}  ", f"**Upvotes:** {c.upvotes}  "]
     if c.code_url:
         lines.append(f"**Code:** {c.code_url}  ")
     lines += ["", "## Abstract", "", p.abstract_display, ""]
