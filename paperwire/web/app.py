@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from paperwire.config import Settings
 from paperwire.search.engine import SearchEngine
 from paperwire.store import open_store
-from paperwire.web import api, auth, feeds, foryou, pages, subscriptions
+from paperwire.web import api, apidocs, auth, feeds, foryou, pages, subscriptions
 from paperwire.web.queries import TrendingMemo
 from paperwire.web.render import PageCache, flash_redirect, render
 from paperwire.web.security import CSRF_COOKIE, CSRF_MAX_AGE, RateLimiter
@@ -34,10 +34,6 @@ STATIC_DIR = Path(__file__).parent / "static"
 # No inline scripts or styles anywhere, so the policy can be strict.
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
        "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
-# the interactive API docs page loads its script and style from a CDN
-DOCS_CSP = ("default-src 'self'; img-src 'self' data: https://fastapi.tiangolo.com; "
-            "style-src 'self' https://cdn.jsdelivr.net; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-            "frame-ancestors 'none'")
 
 
 class SecurityMiddleware:
@@ -76,8 +72,7 @@ class SecurityMiddleware:
         async def send_wrapper(message):
             if message["type"] == "http.response.start":
                 h = list(message.get("headers", []))
-                csp = DOCS_CSP if path in ("/api/docs", "/api/redoc") else CSP
-                h += [(b"content-security-policy", csp.encode()), (b"x-content-type-options", b"nosniff"),
+                h += [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
                       (b"x-frame-options", b"DENY"), (b"referrer-policy", b"strict-origin-when-cross-origin")]
                 seed = state.get("csrf_seed")
                 if state.get("csrf_new") and seed:
@@ -108,7 +103,7 @@ def _wants_json(request: Request) -> bool:
 def create_app(settings: Settings | None = None, store=None) -> FastAPI:
     settings = settings or Settings.load()
     store = store or open_store(settings)
-    app = FastAPI(title=f"{settings.site_name} API", version="1", docs_url="/api/docs", redoc_url=None,
+    app = FastAPI(title=f"{settings.site_name} API", version="1", docs_url=None, redoc_url=None,
                   openapi_url="/api/openapi.json",
                   description="Hugging Face-compatible papers API (`/api/daily_papers`, `/api/papers/...`) "
                               "plus paperwire's own `/api/v1/...`. Write endpoints take `Authorization: Bearer <token>` "
@@ -116,7 +111,8 @@ def create_app(settings: Settings | None = None, store=None) -> FastAPI:
     _set_up_state(app, settings, store)
     _add_error_handlers(app)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-    for router in (api.router, feeds.router, auth.router, subscriptions.router, foryou.router):
+    app.mount(apidocs.ASSETS_URL, apidocs.assets(), name="apidocs")  # Swagger UI, served by us (no CDN)
+    for router in (api.router, apidocs.router, feeds.router, auth.router, subscriptions.router, foryou.router):
         app.include_router(router)
     # the page routes last: /papers/{id:path} would otherwise shadow more specific routes
     app.include_router(pages.router)
