@@ -48,7 +48,7 @@ _SYMBOLS = {r"\ss": "ß", r"\o": "ø", r"\O": "Ø", r"\ae": "æ", r"\AE": "Æ", 
             r"\l": "ł", r"\L": "Ł", r"\oe": "œ", r"\OE": "Œ", r"\i": "ı"}
 # "{\\o}" or "\\o" ; a bare control word swallows the space after it, as TeX does ("Stra\\ss e" = "Straße")
 _SYMBOL_RE = re.compile(r"\{(\\(?:ss|o|O|ae|AE|aa|AA|l|L|oe|OE|i))\}|(\\(?:ss|o|O|ae|AE|aa|AA|l|L|oe|OE|i))(?![A-Za-z])(?:\{\}| (?=[A-Za-z]))?")
-_MATH_RE = re.compile(r"(\$\$.+?\$\$|\$.+?\$)", re.S)
+MATH_RE = _MATH_RE = re.compile(r"(\$\$.+?\$\$|\$.+?\$)", re.S)  # MATH_RE: also used by the page renderer
 
 
 def _accent(m: re.Match) -> str:
@@ -354,3 +354,87 @@ def extract_links(*texts: str | None) -> list[Link]:
                     seen[link.url] = link
                     seen_lower.add(link.url.lower())
     return list(seen.values())
+
+
+# --- TeX as readable text ----------------------------------------------------------------
+
+# what pylatexenc would misread in prose: % starts a comment (it would drop the rest of the
+# abstract), & is an alignment tab, a lone $ opens math; references have no text worth showing
+_PROSE_SPECIALS = re.compile(r"(?<!\\)([%&$#])")
+_REFS = re.compile(r"\\(?:cite[a-z]*|ref|eqref|autoref|cref|Cref|label)\*?(?:\[[^\]]*\])*\{[^}]*\}\s?")
+_SUP = str.maketrans("0123456789+-=()ni", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱ")
+_SUB = str.maketrans("0123456789+-=()aeiojklmnrstuvx", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑᵢₒⱼₖₗₘₙᵣₛₜᵤᵥₓ")
+_SCRIPT = re.compile(r"([\^_])(?:\{([^{}]{1,12})\}|([0-9A-Za-z+\-=()]))")
+TEX_HINT = re.compile(r"\$[^$]+\$|\\[A-Za-z]+")  # math or a control word: worth converting
+
+
+def _scripts(m: re.Match) -> str:
+    """x^2 -> x², a_{ij} -> aᵢⱼ where Unicode has every character; else as written."""
+    body = m.group(2) or m.group(3)
+    table = _SUP if m.group(1) == "^" else _SUB
+    out = body.translate(table)
+    return out if all(a != b for a, b in zip(body, out)) else m.group(0)
+
+
+def _latex_converter():
+    from pylatexenc.latex2text import LatexNodes2Text  # loaded when a text first has TeX
+
+    global _converter
+    if _converter is None:
+        _converter = LatexNodes2Text(math_mode="text")
+    return _converter
+
+
+_converter = None
+
+
+def tex_math_text(math: str) -> str:
+    """The body of one ``$...$`` as Unicode: ``\\times`` -> ×, ``\\mu`` -> μ, ``x^2`` -> x²."""
+    try:
+        # "{}" ends a control word before the script: \alpha_i -> \alpha{}ᵢ
+        body = _SCRIPT.sub(lambda m: "{}" + _scripts(m) if _scripts(m) != m.group(0) else m.group(0), math)
+        text = _latex_converter().latex_to_text("$" + _REFS.sub("", body) + "$")
+    except Exception:  # pylatexenc is lenient; an unparseable formula is shown as written
+        return math
+    return " ".join(text.split())
+
+
+def _edges(raw: str, text: str) -> str:
+    """``text`` with ``raw``'s leading and trailing spaces: the parts are joined again."""
+    return raw[: len(raw) - len(raw.lstrip())] + text + (raw[len(raw.rstrip()):] if raw.strip() else "")
+
+
+_NOT_MATH = re.compile(r"^[^\\^_{}]*\b[A-Za-z]{3,}\s")  # "$5 and $10": prices, not a formula
+
+
+def tex_prose_text(prose: str) -> str:
+    """Prose outside math with its TeX commands read: ``\\emph{x}`` -> x, ``\\textbf{P}ref`` -> Pref."""
+    if "\\" not in prose and "{" not in prose:
+        return prose
+    try:
+        text = _latex_converter().latex_to_text(_PROSE_SPECIALS.sub(r"\\\1", _REFS.sub("", prose)))
+    except Exception:
+        return prose
+    return _edges(prose, " ".join(text.split()))
+
+
+def is_formula(body: str) -> bool:
+    """The text between two dollars is a formula (not "$5 and $10")."""
+    return not _NOT_MATH.search(body)
+
+
+def tex_to_text(s: str | None) -> str:
+    """Display text (display_text's output) as plain Unicode, for feeds, e-mail and terminals:
+    math between dollars and TeX commands become the characters they stand for. Text without
+    TeX comes back unchanged."""
+    if not s or not TEX_HINT.search(s):
+        return s or ""
+    parts = _MATH_RE.split(s)
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2:
+            body = part.strip("$")
+            out.append(part if not is_formula(body) else tex_math_text(body))
+        else:
+            out.append(tex_prose_text(part))
+    return "".join(out)

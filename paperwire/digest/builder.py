@@ -39,7 +39,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from paperwire.models import Paper
-from paperwire.text import extract_links
+from paperwire.text import extract_links, tex_to_text
 
 W_AUTHOR = 3.0
 W_TOPIC = 2.0
@@ -273,8 +273,9 @@ class DigestBuilder:
 
     # -- per-paper blocks (rendered once) -------------------------------------------------
     def _paper_ctx(self, p: Paper) -> dict:
-        return {"p": p, "title": p.title_display or p.title, "authors": authors_line(p.authors),
-                "categories": p.categories, "snippet": clean_snippet(p.abstract_display or p.abstract),
+        # mail clients show no TeX: formulas and commands as Unicode text
+        return {"p": p, "title": tex_to_text(p.title_display or p.title), "authors": authors_line(p.authors),
+                "categories": p.categories, "snippet": clean_snippet(tex_to_text(p.abstract_display or p.abstract)),
                 "code": code_link(p), "url": f"{self.base_url}/papers/{p.id}",
                 "arxiv": f"https://arxiv.org/abs/{p.id}" if ":" not in p.id else None, "why": Markup(_WHY),
                 "fb": Markup(_FB)}
@@ -448,7 +449,7 @@ class DigestBuilder:
         n = len(items)
         if n:
             first = self.papers[self.index[items[0].paper_id]]
-            top_title = first.title_display or first.title
+            top_title = tex_to_text(first.title_display or first.title)
             if len(top_title) > 70:
                 top_title = top_title[:67].rstrip() + "..."
             subject = f"{self.site_name}: {n} new paper{'s' if n != 1 else ''} for you \u2014 {top_title}"

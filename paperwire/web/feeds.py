@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from lxml import etree
 
 from paperwire.store import listings
+from paperwire.text import tex_to_text
 from paperwire.web.deps import EngineDep, SettingsDep, StoreDep, TrendingMemoDep
 from paperwire.web.queries import search_cards, trending_list
 from paperwire.web.security import rate_limit
@@ -76,7 +77,7 @@ def render_feed(request: Request, settings, fmt: str, title: str, page_url: str,
         for c in cards:
             p = c.paper
             e = _sub(feed, f"{{{ATOM}}}entry")
-            _sub(e, f"{{{ATOM}}}title", p.title_display)
+            _sub(e, f"{{{ATOM}}}title", tex_to_text(p.title_display))  # feed readers show text, not TeX
             _sub(e, f"{{{ATOM}}}id", f"{base}/papers/{p.id}")
             _sub(e, f"{{{ATOM}}}link", href=f"{base}/papers/{p.id}", rel="alternate", type="text/html")
             _sub(e, f"{{{ATOM}}}link", href=f"https://arxiv.org/pdf/{p.id}", rel="related", type="application/pdf")
@@ -87,7 +88,7 @@ def render_feed(request: Request, settings, fmt: str, title: str, page_url: str,
                 _sub(_sub(e, f"{{{ATOM}}}author"), f"{{{ATOM}}}name", a)
             for cat in p.categories:
                 _sub(e, f"{{{ATOM}}}category", term=cat)
-            _sub(e, f"{{{ATOM}}}summary", p.abstract_display, type="text")
+            _sub(e, f"{{{ATOM}}}summary", tex_to_text(p.abstract_display), type="text")
         body = etree.tostring(feed, xml_declaration=True, encoding="utf-8")
         return Response(body, media_type="application/atom+xml; charset=utf-8")
     rss = etree.Element("rss", version="2.0", nsmap={"atom": ATOM})
@@ -100,12 +101,12 @@ def render_feed(request: Request, settings, fmt: str, title: str, page_url: str,
     for c in cards:
         p = c.paper
         it = _sub(ch, "item")
-        _sub(it, "title", p.title_display)
+        _sub(it, "title", tex_to_text(p.title_display))
         _sub(it, "link", f"{base}/papers/{p.id}")
         _sub(it, "guid", f"{base}/papers/{p.id}", isPermaLink="true")
         if _published(p):
             _sub(it, "pubDate", format_datetime(_published(p)))
-        _sub(it, "description", p.abstract_display)
+        _sub(it, "description", tex_to_text(p.abstract_display))
         for cat in p.categories:
             _sub(it, "category", cat)
     body = etree.tostring(rss, xml_declaration=True, encoding="utf-8")

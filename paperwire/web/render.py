@@ -21,6 +21,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup, escape
 
+from paperwire.text import tex_to_text
+from paperwire.web.mathml import tex_html
 from paperwire.web.security import CSRF_SENTINEL, csrf_field, csrf_token, current_user
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -177,3 +179,6 @@ def mdlite(text: str) -> Markup:
 
 
 env.filters["mdlite"] = mdlite
+# titles and abstracts: formulas as MathML and TeX commands read, or (in <title>) as plain text
+env.filters["tex"] = tex_html
+env.filters["textonly"] = tex_to_text
