@@ -114,6 +114,121 @@ def latest_day(store: Store) -> str | None:
     return r[0] if r else None
 
 
+# -- what trending reads: one window's signals per paper ----------------------------------------
+
+_CREDIT = ("CASE WHEN t1 = t0 THEN amount "
+           "ELSE amount * max(0.0, min(t1, :e) - max(t0, :s)) / (t1 - t0) END")
+
+_WINDOW_SQL = f"""
+WITH s(pid, up, vw, cm, hfu, hfc, st) AS (
+    SELECT paper_id, count(*), 0, 0, 0, 0, 0 FROM upvotes
+        WHERE created_at > :ls AND created_at <= :le GROUP BY paper_id
+    UNION ALL
+    SELECT paper_id, 0, sum(value), 0, 0, 0, 0 FROM signals
+        WHERE kind = 'view' AND observed_at > :ls AND observed_at <= :le GROUP BY paper_id
+    UNION ALL
+    SELECT paper_id, 0, 0, count(*), 0, 0, 0 FROM comments
+        WHERE created_at > :ls AND created_at <= :le AND hidden = 0 GROUP BY paper_id
+    UNION ALL
+    SELECT paper_id, 0, 0, 0, sum({_CREDIT}), 0, 0 FROM trend_credits
+        WHERE kind = 'hf_upvotes' AND t1 > :s AND t0 <= :e GROUP BY paper_id
+    UNION ALL
+    SELECT paper_id, 0, 0, 0, 0, sum({_CREDIT}), 0 FROM trend_credits
+        WHERE kind = 'hf_comments' AND t1 > :s AND t0 <= :e GROUP BY paper_id
+    UNION ALL
+    SELECT paper_id, 0, 0, 0, 0, 0, sum({_CREDIT}) FROM trend_credits
+        WHERE kind = 'github_stars' AND t1 > :s AND t0 <= :e GROUP BY paper_id
+)
+SELECT s.pid, COALESCE(p.listed, substr(p.published, 1, 10), h.featured_on),
+       sum(up), sum(vw), sum(cm), sum(hfu), sum(hfc), sum(st)
+FROM s JOIN papers p ON p.id = s.pid LEFT JOIN hf_daily h ON h.paper_id = s.pid
+WHERE p.hidden = 0 GROUP BY s.pid
+"""
+
+
+def window_signals(store: Store, start: str, end: str, local_start: str | None = None,
+                   local_end: str | None = None) -> list[tuple]:
+    """Every visible paper with a signal in a window, one row each: (id, its day, local upvotes,
+    views, local comments, HF upvotes gained, HF comments gained, GitHub stars gained).
+
+    The Hugging Face and GitHub counts are what was gained in (start, end] (credits, see migration
+    0070); the site's own upvotes, views and comments are counted in (local_start, local_end],
+    which defaults to the same window (an archive scored as of its newest data still counts
+    this site's votes of the last real days). Bounds are ISO-8601 UTC."""
+    params = {"s": _julian(start), "e": _julian(end), "ls": local_start or start, "le": local_end or end}
+    return [tuple(r) for r in store.query(_WINDOW_SQL, params)]
+
+
+def _julian(iso: str) -> float:
+    dt = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp() / 86400.0 + 2440587.5
+
+
+def recent_papers(store: Store, start_day: str, end_day: str, skip: set[str], limit: int) -> list[tuple[str, str]]:
+    """The newest `limit` visible papers that appeared on a day in (start_day, end_day] and are
+    not in `skip`, as (id, day), newest day first, then by id: the tail of a trending list,
+    the papers ranked by recency alone."""
+    out: list[tuple[str, str]] = []
+    if limit <= 0:
+        return out
+    cur = store.conn.execute(
+        "SELECT id, day FROM (SELECT id, listed AS day FROM papers WHERE hidden = 0 AND listed > ? AND listed <= ? "
+        "UNION ALL SELECT id, substr(published, 1, 10) FROM papers WHERE hidden = 0 AND listed IS NULL "
+        "AND substr(published, 1, 10) > ? AND substr(published, 1, 10) <= ?) ORDER BY day DESC, id",
+        (start_day, end_day, start_day, end_day))
+    while len(out) < limit:
+        rows = cur.fetchmany(max(256, limit - len(out) + len(skip)))
+        if not rows:
+            break
+        out.extend((r[0], r[1]) for r in rows if r[0] not in skip)
+    cur.close()
+    return out[:limit]
+
+
+def rebuild_credits(store: Store) -> int:
+    """Recompute every trending credit from the recorded observations, oldest first (as migration
+    0070 does): needed only after observations were edited or inserted out of time order."""
+    kinds = "('hf_upvotes', 'hf_comments', 'github_stars')"
+    with store.transaction() as conn:
+        conn.execute("DELETE FROM trend_credits")
+        conn.execute(f"CREATE TEMP TABLE trend_replay AS SELECT * FROM signals WHERE kind IN {kinds}")
+        conn.execute(f"DELETE FROM signals WHERE kind IN {kinds}")
+        conn.execute("INSERT INTO signals(id, paper_id, kind, ref, value, observed_at) "
+                     "SELECT id, paper_id, kind, ref, value, observed_at FROM temp.trend_replay ORDER BY observed_at, id")
+        conn.execute("DROP TABLE temp.trend_replay")
+        return conn.execute("SELECT count(*) FROM trend_credits").fetchone()[0]
+
+
+def newest_data_day(store: Store) -> str | None:
+    """The newest day the store has papers for: listed, first published or featured on Hugging
+    Face. A store whose newest day is older than a trending window is scored as of that day."""
+    days = [latest_day(store)]
+    r = store.query_one("SELECT max(featured_on) FROM hf_daily")
+    days.append(r[0] if r else None)
+    days = [d for d in days if d]
+    return max(days) if days else None
+
+
+def paper_signal_details(store: Store, ids: Iterable[str]) -> dict[str, dict]:
+    """For the papers a page shows: their total Hugging Face upvotes, featured day and the GitHub
+    repositories with star counts (to name the parts of a score in words)."""
+    ids = list(dict.fromkeys(ids))
+    out: dict[str, dict] = {i: {"hf_total": None, "featured_on": None, "repos": []} for i in ids}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        marks = ",".join("?" * len(chunk))
+        for pid, total, day in store.query(
+                f"SELECT paper_id, upvotes, featured_on FROM hf_daily WHERE paper_id IN ({marks})", tuple(chunk)):
+            out[pid]["hf_total"], out[pid]["featured_on"] = total, day
+        for pid, ref in store.query(
+                f"SELECT DISTINCT paper_id, ref FROM trend_credits WHERE kind = 'github_stars' "
+                f"AND paper_id IN ({marks}) ORDER BY paper_id, ref", tuple(chunk)):
+            out[pid]["repos"].append(ref)
+    return out
+
+
 # -- GitHub repositories ---------------------------------------------------------------------
 
 def repos_to_refresh(store: Store, limit: int, since_day: str | None = None, now: str | None = None,

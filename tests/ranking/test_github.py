@@ -128,8 +128,12 @@ def test_refresh_records_history_and_velocity(gh, store, settings):
     ids = [r[0] for r in store.query("SELECT id FROM signals WHERE ref='org/alpha' ORDER BY id")]
     for i, when in zip(ids, ["2026-03-05T00:00:00Z", "2026-03-06T00:00:00Z", "2026-03-07T00:00:00Z"]):
         store.conn.execute("UPDATE signals SET observed_at=? WHERE id=?", (when, i))
+    sig.rebuild_credits(store)  # the credits follow the edited times
     tr = {t.paper_id: t for t in rank.trending(store, "week", "2026-03-07T12:00:00Z", settings=s)}
-    assert tr["2603.00000"].inputs["star_velocity"] == pytest.approx(15.0)  # 30 stars over 2 days
+    # 100 when first seen (spread from the paper's day, 03-01, to 03-05), then +30 on 03-06..07
+    assert tr["2603.00000"].inputs["stars"] == pytest.approx(130.0)
+    day = {t.paper_id: t for t in rank.trending(store, "day", "2026-03-07T12:00:00Z", settings=s)}
+    assert day["2603.00000"].inputs["stars"] == pytest.approx(15.0)  # half of the +30 falls in the last day
 
 
 def test_refresh_stops_on_rate_limit_and_keeps_progress(gh, store, settings):

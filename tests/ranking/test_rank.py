@@ -58,11 +58,14 @@ def test_parts_sum_to_score_and_order_is_by_score(world, settings):
     assert out, "papers of the window are ranked"
     for t in out:
         assert math.isclose(sum(t.parts.values()), t.score, rel_tol=1e-12)
-        assert set(t.parts) == {"upvotes", "views", "hf_upvotes", "star_velocity", "recency"}
+        assert set(t.parts) == {"hf_upvotes", "stars", "upvotes", "comments", "views", "recency"}
     assert [t.score for t in out] == sorted((t.score for t in out), reverse=True)
     by_id = {t.paper_id: t for t in out}
     assert by_id["2603.00002"].parts["upvotes"] > 0
-    assert by_id["2603.00003"].inputs["star_velocity"] == pytest.approx(50.0)  # 100 stars over 2 days
+    # 10 stars when first seen (before the paper's listing day: credited then), +100 two days later
+    assert by_id["2603.00003"].inputs["stars"] == pytest.approx(110.0)
+    assert [r.text for r in by_id["2603.00003"].reasons][0] == "+110 GitHub stars this week (a/b)"
+    assert [r.text for r in by_id["2603.00002"].reasons] == ["3 upvotes here", "new in this window"]
     assert by_id["2603.00001"].parts["upvotes"] == 0
     # the 20-day-old paper is outside a week's window and has no signal in it
     assert "2602.00005" not in by_id
@@ -131,8 +134,12 @@ def test_hf_upvotes_count_for_papers_featured_in_window(store, settings):
 
 def test_single_star_observation_counts_since_paper_day(world, settings):
     sig.add_signals(world, [("2603.00004", "github_stars", "x/y", 50, ts(0))])
+    # one count of 50, the paper listed 5.5 days before it: the 50 are spread over those days
     t = {t.paper_id: t for t in rank.trending(world, "week", NOW, settings=settings)}["2603.00004"]
-    assert t.inputs["star_velocity"] == pytest.approx(50 / 5.5)
+    assert t.inputs["stars"] == pytest.approx(50.0)
+    d = {t.paper_id: t for t in rank.trending(world, "day", NOW, settings=settings)}["2603.00004"]
+    assert d.inputs["stars"] == pytest.approx(50 / 5.5)
+    assert d.reasons[0].text == "+9 GitHub stars in the last day (x/y)"
 
 
 def test_hidden_papers_and_bad_window(world, settings):
