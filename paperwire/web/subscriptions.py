@@ -52,9 +52,22 @@ def _message(request: Request, heading: str, message: str, status: int = 200, **
                   status_code=status)
 
 
+# the same for every address (it tells nothing about any of them): the site cannot send mail
+MAIL_OFF_ANSWER = ("E-mail is not set up on this site yet, so no confirmation can be sent and no digest "
+                   "would reach you. The site's operator can turn it on (smtp_host, see docs/deployment.md); "
+                   "please subscribe again then.")
+
+
 def _start(store, settings, background: BackgroundTasks, email: str, prefs: dict) -> None:
     outcome = digest.subscribe(store, settings, email, prefs, send=False)
     log.info("subscribe %s: %s", outcome.subscriber.id, outcome.action)
+    if not mail_enabled(settings) and outcome.message_id is not None:
+        # as with password reset: a developer without a mail server can still confirm
+        if settings.env != "production" and outcome.confirm_url:
+            log.warning("e-mail is off; confirm the subscription of %s at %s", email, outcome.confirm_url)
+        else:
+            log.warning("e-mail is off; the confirmation for subscriber %s waits in the outbox",
+                        outcome.subscriber.id)
     _deliver_later(store, settings, outcome.message_id, background)
 
 
@@ -77,6 +90,8 @@ def subscribe_form(request: Request, background: BackgroundTasks, store: StoreDe
         return render(request, "digest/page_subscribe.html",
                       {"title": "Subscribe", "error": str(exc), "email": email, "categories": categories,
                        "topics": topics}, status_code=400)
+    if not mail_enabled(settings):
+        return _message(request, "E-mail is not set up", MAIL_OFF_ANSWER, is_error=True)
     return _message(request, "Check your inbox", digest.PUBLIC_ANSWER)
 
 
