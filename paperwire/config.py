@@ -85,9 +85,10 @@ class Settings:
     github_refresh_limit: int = _s(200, "`paperwire signals refresh`: repositories polled per run (most relevant first).")
     github_max_wait: float = _s(60.0, "Longest time (s) the GitHub client sleeps for a rate-limit reset before stopping the run.")
     rec_half_life_days: float = _s(180.0, "Recommendations: half-life (days) of a profile paper's weight by age of the reader's action.")
-    rec_method: str = _s("blend", "Default recommender: 'similarity', 'classifier' or 'blend'.")
+    rec_method: str = _s("fused", "Default recommender: 'fused', 'similarity', 'classifier' or 'blend'.")
     rec_trend_prior: float = _s(0.15, "Recommendations: weight of the trending prior in the 'blend' recommender.")
     rec_features: str = _s("tfidf", "Recommendation features: 'tfidf' or 'embeddings' (from the search index).")
+    rec_author_weight: float = _s(0.5, "Recommendations ('fused'): weight of authors who wrote papers in the reader's profile (0 = text and categories only).")
     rec_follow_bonus: float = _s(0.1, "Recommendations: score added per followed category / author a paper matches.")
 
     @property

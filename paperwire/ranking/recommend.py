@@ -1,9 +1,13 @@
 """Personal recommendations: which of a window's new papers a reader should read, and why.
 
-Three recommenders share one prepared candidate set (a `Day`: the window's papers, their
+Four recommenders share one prepared candidate set (a `Day`: the window's papers, their
 features, background papers and the trending prior), so serving many readers costs one
 feature pass plus a little linear algebra per reader:
 
+- ``fused`` (the default): standardised TF-IDF centroid and shared-covariance discriminant
+  scores in the store's background text model, plus the profile's categories and authors, in
+  one calibrated sum, computed for blocks of readers with matrix products (fused.py); the
+  digests and the batch mode score all their readers this way (``Day.recommend_many``).
 - ``similarity``: recency-weighted cosine similarity to the profile's positive papers (as in
   zotero-arxiv-daily): score(c) = sum_k w_k cos(c, p_k) / sum_k w_k, with w_k halving every
   ``rec_half_life_days`` since the reader's action on p_k; minus half the highest similarity to
@@ -19,7 +23,7 @@ Features are TF-IDF over title + abstract (``rec_features = "tfidf"``) or the se
 L2-normalised embeddings (``"embeddings"``): the caller passes the process's search engine
 (``engine``, for its ``paper_vectors`` and ``encode``); without one, TF-IDF is used.
 
-Every recommendation carries reasons ("close to your saved 2503.11731", "you follow cs.CL").
+Every recommendation carries reasons ("close to your saved “<title>”", "you follow cs.CL").
 """
 
 from __future__ import annotations
@@ -35,12 +39,14 @@ from datetime import date, datetime, timezone
 import numpy as np
 
 from paperwire.config import Settings
+from paperwire.ranking import fused
+from paperwire.ranking.features import EmbeddingFeatures, EncoderFeatures, TfidfFeatures  # noqa: F401  (re-exported)
 from paperwire.ranking import trending as rank
 from paperwire.store import profiles as prof_store
 
 log = logging.getLogger(__name__)
 
-METHODS = ("similarity", "classifier", "blend")
+METHODS = ("fused", "similarity", "classifier", "blend")
 KIND_WORDS = {"like": "liked", "save": "saved", "import": "imported", "upvote": "upvoted"}
 BACKGROUND = 1500  # papers before the window: IDF statistics and classifier negatives
 TRAIN_NEGATIVES = 1000  # unlabeled papers each reader's classifier is trained against
@@ -92,76 +98,19 @@ def reader_from_profile(p: prof_store.Profile, now: datetime, half_life_days: fl
                   list(p.categories), list(p.authors))
 
 
-# -- features ------------------------------------------------------------------------------------
-
-class TfidfFeatures:
-    """TF-IDF rows (L2-normalised) for any paper; the vocabulary/IDF is fit once per Day."""
-
-    def __init__(self, fit_texts: list[str], max_features: int = 50000):
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        self.vec = TfidfVectorizer(stop_words="english", sublinear_tf=True, min_df=2, max_df=0.5,
-                                   max_features=max_features, dtype=np.float32,
-                                   token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9\-]+\b")
-        try:
-            self.vec.fit(fit_texts)
-        except ValueError:  # tiny corpora: every term in fewer than min_df papers
-            self.vec.set_params(min_df=1, max_df=1.0)
-            self.vec.fit(fit_texts)
-        self.terms = self.vec.get_feature_names_out()
-        self.sparse = True
-
-    def transform(self, texts: list[str]):
-        return self.vec.transform(texts)
-
-
-class EncoderFeatures:
-    """Dense, L2-normalised vectors from an encoder (paperwire.search.encoders.load_encoder); the offline
-    benchmark uses this for the embedding variant without building a search index."""
-
-    sparse = False
-    terms = None
-
-    def __init__(self, encoder):
-        self.encoder = encoder
-
-    def rows(self, ids: list[str], texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, 1), np.float32)
-        return np.asarray(self.encoder.encode(list(texts)), dtype=np.float32)
-
-
-class EmbeddingFeatures:
-    """The search index's stored vectors; papers without one are encoded on the fly.
-    `engine`: the process's search engine (anything with ``paper_vectors(ids)`` and
-    ``encode(texts)``)."""
-
-    sparse = False
-    terms = None
-
-    def __init__(self, engine):
-        self.engine = engine
-
-    def rows(self, ids: list[str], texts: list[str]) -> np.ndarray:
-        got = self.engine.paper_vectors(ids)
-        missing = [i for i, pid in enumerate(ids) if pid not in got]
-        dim = len(next(iter(got.values()))) if got else None
-        if missing:
-            enc = self.engine.encode([texts[i] for i in missing])
-            for i, v in zip(missing, enc):
-                got[ids[i]] = v
-            dim = enc.shape[1]
-        return np.stack([np.asarray(got[pid], dtype=np.float32) for pid in ids]) if ids else np.zeros((0, dim or 1), np.float32)
-
-
+# Features of the older recommenders (similarity / classifier / blend) live in features.py.
 class Day:
     """The prepared candidate set of one window: shared by every reader of that window."""
 
     def __init__(self, cand_ids: list[str], infos: dict[str, dict], background_ids: list[str],
                  trend: dict[str, float] | None = None, features=None, text_lookup=None,
-                 trending_ids: set[str] | None = None):
+                 trending_ids: set[str] | None = None, text_model=None):
         """`infos`: {id: {title, text, categories, authors}} for candidates and background;
-        `text_lookup(ids) -> infos` fetches profile papers that are not among them."""
+        `text_lookup(ids) -> infos` fetches profile papers that are not among them;
+        `text_model`: the store's background TF-IDF model for the fused recommender (textmodel.py;
+        without one, a model is fitted on the candidates and background)."""
+        self.text_model = text_model
+        self._window = None
         self.cand_ids = list(cand_ids)
         self.infos = dict(infos)
         self.bg_ids = [b for b in background_ids if b in self.infos and b not in set(cand_ids)]
@@ -329,7 +278,51 @@ class Day:
         best = np.argsort(-contrib)[:k]
         return [str(terms[cols[b]]) for b in best if contrib[b] > 0]
 
-    def recommend(self, reader: Reader, method: str = "blend", limit: int = 20, settings: Settings | None = None,
+    @property
+    def window(self) -> fused.Window:
+        """The candidates in the fused recommender's text space (built on first use)."""
+        with self._lock:
+            if self._window is None:
+                from paperwire.ranking.textmodel import TextModel
+
+                model = self.text_model or TextModel.fit([self.infos[i]["text"] for i in self.cand_ids + self.bg_ids])
+                self._window = fused.Window(model, self.cand_ids, self.infos, self.trend_vec, self.text_lookup)
+            return self._window
+
+    def _reason_near(self, reader: Reader, pid: str) -> str:
+        kind = KIND_WORDS.get(reader.kinds.get(pid, ""), "liked")
+        title = (self.infos.get(pid) or {}).get("title") or pid
+        return f"close to your {kind} “{title}”"
+
+    def recommend_many(self, readers: list[Reader], limit: int = 20, settings: Settings | None = None,
+                       block: int = fused.BLOCK):
+        """Yield (reader index, [Rec]) for many readers with the fused recommender, scored a block
+        of readers at a time with shared matrix products (the digests' and batch mode's path)."""
+        s = settings or Settings()
+        win = self.window
+        for start, S in win.score_many(readers, s, block):
+            for k in range(S.shape[0]):
+                yield start + k, self._fused_recs(readers[start + k], S[k], limit, s, frozenset())
+
+    def _fused_recs(self, reader: Reader, score: np.ndarray, limit: int, s: Settings, exclude) -> list[Rec]:
+        follow, follow_why = self._follow(reader, s.rec_follow_bonus)
+        has_profile = any(p in self.window._rows for p in reader.positives)
+        lam = s.rec_trend_prior if has_profile or reader.categories or reader.authors else 1.0
+        score = score + follow * 10 + lam * self.trend_vec * (3.0 if has_profile else 1.0)
+        skip = set(exclude) | set(reader.positives) | set(reader.negatives)
+        bad = {i for i, pid in enumerate(self.cand_ids) if pid in skip}
+        order = fused.top_k(score[None, :], limit, [bad])[0] if limit > 0 else []
+        nearest = self.window.nearest(reader, order)
+        out = []
+        for i, (near, sim) in zip(order, nearest):
+            why = [self._reason_near(reader, near)] if near is not None and sim > 0.05 else []
+            why.extend(follow_why[i])
+            if self.cand_ids[i] in self.trending_ids:
+                why.append("trending this week")
+            out.append(Rec(self.cand_ids[i], float(score[i]), why or ["new in your window"]))
+        return out
+
+    def recommend(self, reader: Reader, method: str = "fused", limit: int = 20, settings: Settings | None = None,
                   exclude: set[str] = frozenset()) -> list[Rec]:
         if method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
@@ -337,6 +330,9 @@ class Day:
         n = len(self.cand_ids)
         if n == 0 or limit <= 0:
             return []
+        if method == "fused":
+            self.window.add_papers(list(reader.positives) + list(reader.negatives))
+            return self._fused_recs(reader, self.window.score([reader], s)[0], limit, s, exclude)
         follow, follow_why = self._follow(reader, s.rec_follow_bonus)
         sim, nearest, near_sim = self.similarity(reader, set(exclude))
         has_profile = any(p in self._row_of for p in reader.positives)
@@ -364,7 +360,7 @@ class Day:
         for i in order:
             why = []
             if nearest[i] is not None and near_sim[i] > 0.05:
-                why.append(f"close to your {KIND_WORDS.get(reader.kinds.get(nearest[i], ''), 'liked')} {nearest[i]}")
+                why.append(self._reason_near(reader, nearest[i]))
             why.extend(follow_why[i])
             if coef is not None:
                 terms = self.top_terms(i, coef)
@@ -424,7 +420,10 @@ def prepare_day(store, settings: Settings, window_start, window_end=None, engine
         except Exception as exc:  # no model / no index: TF-IDF still gives good results
             log.warning("embeddings unavailable for recommendations (%s); using TF-IDF", exc)
             feats = None
-    day = Day(cand, infos, bg, trend, feats, text_lookup=lambda ids: prof_store.paper_texts(store, ids),
+    from paperwire.ranking.textmodel import text_model
+
+    model = text_model(store, settings)
+    day = Day(cand, infos, bg, trend, feats, text_lookup=lambda ids: prof_store.paper_texts(store, ids), text_model=model,
               trending_ids=signalled)
     with _DAYS_LOCK:
         _DAYS[key] = (day, time.monotonic())

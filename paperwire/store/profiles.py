@@ -226,6 +226,26 @@ def paper_texts(store: Store, ids: Iterable[str]) -> dict[str, dict]:
     return out
 
 
+def paper_count(store: Store) -> tuple[int, int]:
+    """(number of papers, highest rowid): how far the recommenders' text model has counted."""
+    r = store.query_one("SELECT count(*), COALESCE(max(rowid), 0) FROM papers")
+    return int(r[0]), int(r[1])
+
+
+def recent_texts(store: Store, limit: int) -> tuple[list[str], int]:
+    """Title + abstract of the `limit` most recently added papers, and the highest rowid."""
+    rows = store.query("SELECT rowid, title_display, abstract_display FROM papers ORDER BY rowid DESC LIMIT ?",
+                       (limit,))
+    return [f"{r[1]}. {r[2]}" for r in rows], max((r[0] for r in rows), default=0)
+
+
+def texts_after_rowid(store: Store, rowid: int) -> tuple[list[str], int]:
+    """Title + abstract of papers added after `rowid`, and the new highest rowid."""
+    rows = store.query("SELECT rowid, title_display, abstract_display FROM papers WHERE rowid > ? ORDER BY rowid",
+                       (rowid,))
+    return [f"{r[1]}. {r[2]}" for r in rows], max((r[0] for r in rows), default=rowid)
+
+
 def data_version(store: Store) -> tuple:
     """Changes whenever papers or profiles change: a cache key for prepared candidate sets."""
     r = store.query_one("SELECT count(*), max(changed_at) FROM papers")

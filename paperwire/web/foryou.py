@@ -110,7 +110,7 @@ def _recs(store, settings, engine, key: str, days: int, limit: int, method: str 
 
 @router.get("/foryou", include_in_schema=False)
 def foryou_page(request: Request, store: StoreDep, settings: SettingsDep, engine: EngineDep, user: CurrentUser,
-                days: int = Query(7, ge=1, le=31), method: str = Query("", pattern="^(|similarity|classifier|blend)$")):
+                days: int = Query(7, ge=1, le=31), method: str = Query("", pattern="^(|fused|similarity|classifier|blend)$")):
     key = profiles.user_key(user.id)
     recs, win = _recs(store, settings, engine, key, days, 30, method or None)
     prof = profiles.load_profile(store, key)
@@ -259,7 +259,7 @@ def digest_feedback_apply(request: Request, store: StoreDep, settings: SettingsD
             dependencies=[Depends(rate_limit("recommendations", 60, 60))])
 def api_recommendations(store: StoreDep, settings: SettingsDep, engine: EngineDep, user: TokenUser,
                         days: int = Query(7, ge=1, le=31), limit: int = Query(20, ge=1, le=100),
-                        method: str = Query("", pattern="^(|similarity|classifier|blend)$")) -> list[dict]:
+                        method: str = Query("", pattern="^(|fused|similarity|classifier|blend)$")) -> list[dict]:
     """Papers of the last `days` listing days recommended for the token's user, best first,
     each with its score and the reasons."""
     recs, _ = _recs(store, settings, engine, profiles.user_key(user.id), days, limit, method or None)

@@ -67,7 +67,9 @@ def test_profile_topic_drives_recommendations(demo, method):
     scores = [r.score for r in got_cv]
     assert scores == sorted(scores, reverse=True)
     near = [x for r in got_cv for x in r.reasons if x.startswith("close to your saved ")]
-    assert near and all(x.split()[-1] in cv for x in near)
+    # the reason names the profile paper by its title, not a bare id
+    saved_titles = {f"“{st.query_one('SELECT title_display FROM papers WHERE id=?', (p,))[0]}”" for p in cv}
+    assert near and all(x[len("close to your saved "):] in saved_titles for x in near)
 
 
 def test_recommend_for_shape_and_errors(demo):
