@@ -83,15 +83,31 @@ def trending(c: Context, window: str, now: str | None, limit: int, offset: int, 
 @click.option("--since", help="First day of the window (default: --days before the newest listing day).")
 @click.option("--until", help="Last day of the window (default: the newest listing day).")
 @click.option("--days", default=7, show_default=True)
-@click.option("--method", type=click.Choice(["similarity", "classifier", "blend"]),
+@click.option("--method", type=click.Choice(["fused", "similarity", "classifier", "blend"]),
               help="Recommender (default: setting rec_method).")
 @click.option("--limit", default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--batch", "batch_file", type=click.Path(exists=True, dir_okay=False),
+              help="READERS.jsonl: rank every candidate for each reader (needs --from, --to, --run-out); one line "
+                   "per reader: {\"reader\": \"r1\", \"profile\": [{\"id\": \"2506.01234\", \"added\": \"2026-05-30\"}], "
+                   "\"negatives\": [\"...\"]}.")
+@click.option("--from", "from_day", help="With --batch: first listing day of the candidates (YYYY-MM-DD).")
+@click.option("--to", "to_day", help="With --batch: last listing day of the candidates (inclusive).")
+@click.option("--run-out", type=click.Path(dir_okay=False),
+              help="With --batch: write a TREC run here (reader Q0 paper_id rank score tag).")
 @pass_ctx
-def recommend(c: Context, user_id, subscriber, since, until, days, method, limit, as_json) -> None:
-    """Recommendations for one reader, with reasons."""
+def recommend(c: Context, user_id, subscriber, since, until, days, method, limit, as_json, batch_file, from_day,
+              to_day, run_out) -> None:
+    """Recommendations for one reader, with reasons; or, with --batch, a TREC run ranking every
+    candidate listed from --from to --to for each reader of READERS.jsonl (same recommender and
+    settings as the site and the digests)."""
     from paperwire.ranking import recommend as rec
 
+    if batch_file:
+        _recommend_batch(c, batch_file, from_day, to_day, run_out, method)
+        return
+    if from_day or to_day or run_out:
+        raise click.UsageError("--from, --to and --run-out go with --batch READERS.jsonl")
     key = _profile_key(user_id, subscriber)
     end = rank.as_utc(until) if until else rank.latest_now(c.store)
     if end is None:
@@ -112,6 +128,34 @@ def recommend(c: Context, user_id, subscriber, since, until, days, method, limit
         else:
             click.echo(f"{i:3d}. {r.paper_id:<16} {r.score:7.3f}  {titles.get(r.paper_id, '')[:70]}\n"
                        f"      {'; '.join(r.reasons)}")
+
+
+def _recommend_batch(c: Context, batch_file: str, from_day, to_day, run_out, method) -> None:
+    import os
+    import tempfile
+    import time
+
+    from paperwire.ranking.batch import BatchError, run_batch
+
+    if not (from_day and to_day and run_out):
+        raise click.UsageError("--batch needs --from D1, --to D2 and --run-out RUN.txt")
+    t0 = time.perf_counter()
+    out_dir = os.path.dirname(os.path.abspath(run_out))
+    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".run-")
+    try:
+        with open(batch_file, encoding="utf-8") as src, os.fdopen(fd, "w", encoding="utf-8") as out:
+            rep = run_batch(c.store, c.settings, src, from_day, to_day, method, out)
+        os.replace(tmp, run_out)  # a failed run leaves no half-written file behind
+    except BatchError as exc:
+        os.unlink(tmp)
+        raise click.ClickException(f"{batch_file}: {exc}; no run written")
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    click.echo(f"{rep['readers']} readers x {rep['candidates']} candidates ({from_day} .. {to_day}, "
+               f"{rep['method']}) -> {run_out} in {time.perf_counter() - t0:.1f} s"
+               + (f"; {rep['unknown_profile_papers']} profile papers not in the store" if rep["unknown_profile_papers"] else ""),
+               err=True)
 
 
 @cli.group()
