@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Create .venv and install paperwire (and, with --test, the test tools and Chromium).
+# Create .venv and install paperwire: the lean runtime (onnxruntime + tokenizers, the encoder's
+# ONNX graph ships in the package), or with --test the test tools, the build extra that checks
+# the graph against PyTorch, and Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 . .venv/bin/activate
 pip install -q --upgrade pip
-# torch first, pinned: the CPU wheel on the machine's disk (never an unpinned, multi-GB CUDA build)
-pip install -q torch==2.13.0
 if [ "${1:-}" = "--test" ]; then
+    # torch first, pinned: the CPU wheel on the machine's disk (never an unpinned, multi-GB CUDA build)
+    pip install -q torch==2.13.0
     pip install -q -e '.[test]'
     if ! command -v chromium >/dev/null 2>&1; then
         if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

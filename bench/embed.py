@@ -1,0 +1,173 @@
+"""Encoder throughput and quality: paperwire's ONNX MiniLM variants next to the anchor,
+sentence-transformers all-MiniLM-L6-v2 on PyTorch, in the same run.
+
+For each encoder: papers/s on N real abstracts (title + abstract, as the indexer embeds
+them) and the ratio to the anchor; the cosine of every vector to the anchor's (min, mean);
+CACM nDCG@10 of semantic and hybrid search (the real engine through the CLI, scored with
+bench/quality.py's evaluation). Variants:
+
+  * anchor        PyTorch sentence-transformers (fp32), the reference
+  * onnx-fp32     plain ONNX export, no fusion (what paperwire ran before)
+  * onnx-fused    fp32 with attention/LayerNorm/GELU fused
+  * minilm        the shipped graph (paperwire/search/model): fused, int8 matrix products
+
+Needs the build and test extras (torch, transformers, onnx, ir-measures):
+    pip install -e '.[build,test]'
+    python bench/embed.py --threads 2 [--n 2000] [--no-cacm]
+Prints a table and saves bench/results/embed.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+DATA = ROOT.parent / "shared" / "data" / "arxiv-daily-2025-2026" / "records.jsonl.gz"
+
+
+def load_abstracts(path: Path, n: int) -> list[str]:
+    from paperwire.store.search_index import embed_text
+
+    out = []
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            if r.get("summary"):
+                out.append(embed_text(r.get("title") or "", r["summary"]))
+            if len(out) >= n:
+                break
+    return out
+
+
+def load_avg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def build_variants(work: Path) -> dict[str, Path]:
+    """Folders with model.onnx + tokenizer.json, one per variant (built once, reused)."""
+    import build_model
+    from paperwire.search.encoders import MINILM_ONNX, TOKENIZER
+
+    raw = work / "graphs"
+    raw.mkdir(parents=True, exist_ok=True)
+    if not (raw / "minilm-fp32.onnx").exists():
+        build_model.export_fp32(raw / "minilm-fp32.onnx")
+    if not (raw / "minilm-opt.onnx").exists():
+        build_model.optimise(raw / "minilm-fp32.onnx", raw / "minilm-opt.onnx")
+    folders = {}
+    for name, graph in (("onnx-fp32", raw / "minilm-fp32.onnx"), ("onnx-fused", raw / "minilm-opt.onnx"),
+                        ("minilm", MINILM_ONNX)):
+        d = work / name
+        d.mkdir(exist_ok=True)
+        for src, dst in ((graph, d / "model.onnx"), (TOKENIZER, d / "tokenizer.json")):
+            if not dst.exists() or dst.stat().st_mtime < src.stat().st_mtime:
+                shutil.copy(src, dst)
+        folders[name] = d
+    return folders
+
+
+def throughput(enc, texts: list[str]) -> tuple[np.ndarray, float, str]:
+    enc.encode(texts[:32])  # warm-up
+    t = time.perf_counter()
+    v = enc.encode(texts)
+    secs = time.perf_counter() - t
+    return v, secs, load_avg()
+
+
+def cacm(folders: dict[str, Path], anchor_dir: Path, work: Path) -> dict:
+    """nDCG@10 of semantic and hybrid search with each encoder, through the CLI."""
+    import quality
+
+    data = quality.default_data()
+    db = work / "cacm.db"
+    env = dict(os.environ, PAPERWIRE_MODEL_CACHE=str(work / "models"), PYTHONPATH=str(ROOT))
+    queries = quality.read_queries(data / "query.text")
+    qrels = quality.read_qrels(data / "qrels.text", "cacm")
+    judged = sorted({q for q, _, _ in qrels}, key=int)
+    qfile = work / "queries.tsv"
+    qfile.write_text("".join(f"{q}\t{queries[q]}\n" for q in judged if q in queries))
+    if not db.exists():
+        quality.cli(db, env, "ingest", "--format", "smart", str(data / "cacm.all"))
+    out = {}
+    for name, folder in {"anchor": anchor_dir, **folders}.items():
+        menv = dict(env, PAPERWIRE_EMBED_MODEL=str(folder))
+        quality.cli(db, menv, "index")
+        for mode in ("semantic", "hybrid"):
+            run = work / f"run-{mode}-{name}.txt"
+            quality.cli(db, menv, "search", "--batch", str(qfile), "--run-out", str(run), "--mode", mode,
+                        "--limit", "100", "--tag", name)
+            out.setdefault(name, {})[f"{mode}_ndcg10"] = quality.evaluate(qrels, run)["nDCG@10"]
+        print(f"  CACM {name}: {out[name]}", flush=True)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--n", type=int, default=2000, help="abstracts to embed (at least 2,000 for the report)")
+    ap.add_argument("--threads", type=int, default=2, help="threads for every encoder (torch and onnxruntime)")
+    ap.add_argument("--no-cacm", action="store_true", help="skip the CACM search-quality runs")
+    ap.add_argument("--work", type=Path, default=ROOT / "var" / "bench-embed")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "embed.json")
+    args = ap.parse_args()
+
+    import torch
+    from paperwire.search.encoders import OnnxEncoder, SentenceTransformerEncoder, minilm_path
+
+    torch.set_num_threads(args.threads)
+    args.work.mkdir(parents=True, exist_ok=True)
+    texts = load_abstracts(args.data, args.n)
+    print(f"{len(texts)} abstracts from {args.data}; {args.threads} threads; load {load_avg()}", flush=True)
+    folders = build_variants(args.work)
+
+    anchor = SentenceTransformerEncoder(minilm_path(), name="anchor")
+    ref, ref_secs, ref_load = throughput(anchor, texts)
+    rows = {"anchor": {"papers_per_s": round(len(texts) / ref_secs, 1), "seconds": round(ref_secs, 2),
+                       "ratio_to_anchor": 1.0, "load_avg": ref_load}}
+    print(f"  anchor: {rows['anchor']}", flush=True)
+    for name, folder in folders.items():
+        enc = OnnxEncoder(folder / "model.onnx", folder / "tokenizer.json", name=name, threads=args.threads)
+        v, secs, load = throughput(enc, texts)
+        cos = (v * ref).sum(1)
+        rows[name] = {"papers_per_s": round(len(texts) / secs, 1), "seconds": round(secs, 2),
+                      "ratio_to_anchor": round(ref_secs / secs, 2), "cosine_min": round(float(cos.min()), 4),
+                      "cosine_mean": round(float(cos.mean()), 5), "load_avg": load}
+        print(f"  {name}: {rows[name]}", flush=True)
+    # the anchor again, last: on a shared machine the load drifts during the run
+    _, ref2_secs, ref2_load = throughput(anchor, texts)
+    rows["anchor"]["seconds_second_run"] = round(ref2_secs, 2)
+    rows["anchor"]["load_avg_second_run"] = ref2_load
+
+    quality_rows = {} if args.no_cacm else cacm(folders, minilm_path(), args.work)
+    for name, q in quality_rows.items():
+        rows[name].update(q)
+    print(f"\n{'encoder':<12}{'papers/s':>10}{'x anchor':>10}{'cos min':>9}{'cos mean':>10}"
+          f"{'sem nDCG':>10}{'hyb nDCG':>10}  load")
+    for name, r in rows.items():
+        print(f"{name:<12}{r['papers_per_s']:>10.1f}{r['ratio_to_anchor']:>10.2f}{r.get('cosine_min', 1.0):>9.4f}"
+              f"{r.get('cosine_mean', 1.0):>10.5f}{r.get('semantic_ndcg10', float('nan')):>10.4f}"
+              f"{r.get('hybrid_ndcg10', float('nan')):>10.4f}  {r['load_avg']}")
+    result = {"abstracts": len(texts), "data": str(args.data), "threads": args.threads, "encoders": rows,
+              "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+              "note": "load_avg is os.getloadavg() (1/5/15 min) right after each encoder's timed run"}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(f"saved {args.out}")
+
+
+if __name__ == "__main__":
+    main()
