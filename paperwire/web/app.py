@@ -144,7 +144,7 @@ def _add_error_handlers(app: FastAPI) -> None:
         if _wants_json(request):
             return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=headers)
         if exc.status_code == 401:
-            return flash_redirect("/signin?next=" + quote(request.url.path), "Sign in first.")
+            return flash_redirect("/signin?next=" + quote(request.url.path), "Sign in first.", notice=True)
         resp = render(request, "error.html", {"status": exc.status_code, "message": exc.detail,
                                                "title": _TITLES.get(exc.status_code, "Error")},
                       status_code=exc.status_code)

@@ -316,7 +316,7 @@ def comment(arxiv_id: str, store: StoreDep, page_cache: PageCacheDep, user: Curr
     except KeyError:
         raise HTTPException(404, f"No paper {arxiv_id}.")
     except users.AccountError as exc:
-        return flash_redirect(f"/papers/{arxiv_id}#comment-form", str(exc))
+        return flash_redirect(f"/papers/{arxiv_id}#comment-form", str(exc), notice=True)
     page_cache.bump()
     return flash_redirect(f"/papers/{arxiv_id}#c{cid}", "Comment posted.")
 

@@ -27,6 +27,7 @@ from paperwire.web.security import CSRF_SENTINEL, csrf_field, csrf_token, curren
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 FLASH_COOKIE = "pw_flash"
+NOTICE_MARK = "!"  # a flash cookie starting with it is a notice, not a success
 
 # autoescape everything (not only *.html): a template can never emit user text unescaped
 env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), autoescape=True,
@@ -93,7 +94,8 @@ def render(request: Request, name: str, context: dict | None = None, status_code
     from the page cache (the CSRF token is swapped in per visitor)."""
     ctx = base_context(request)
     flash = request.cookies.get(FLASH_COOKIE)
-    ctx["flash"] = flash
+    ctx["flash_notice"] = bool(flash and flash.startswith(NOTICE_MARK))
+    ctx["flash"] = flash[len(NOTICE_MARK):] if ctx["flash_notice"] else flash
     ctx.update(context or {})
     # a page carrying a one-time message is personal: never cached
     cacheable = (cache_seconds > 0 and request.method == "GET" and ctx["user"] is None and status_code == 200
@@ -140,10 +142,12 @@ def cached_render(request: Request, name: str, build, cache_seconds: float = 5) 
     return render(request, name, build(), cache_seconds=cache_seconds)
 
 
-def flash_redirect(url: str, message: str | None = None) -> RedirectResponse:
-    """303 redirect after a form post (post/redirect/get); `message` shows once on the next page."""
+def flash_redirect(url: str, message: str | None = None, notice: bool = False) -> RedirectResponse:
+    """303 redirect after a form post (post/redirect/get); `message` shows once on the next page,
+    styled as something to act on ('Sign in first.') with `notice`, else as a success."""
     resp = RedirectResponse(url, status_code=303)
     if message:
+        message = NOTICE_MARK + message if notice else message
         resp.set_cookie(FLASH_COOKIE, message[:200].replace(";", ","), max_age=60, httponly=True, samesite="lax")
     return resp
 

@@ -53,8 +53,8 @@ def _message(request: Request, heading: str, message: str, status: int = 200, **
 
 
 # the same for every address (it tells nothing about any of them): the site cannot send mail
-MAIL_OFF_ANSWER = ("E-mail is not set up on this site yet, so no confirmation can be sent and no digest "
-                   "would reach you. The site's operator can turn it on (smtp_host, see docs/deployment.md); "
+MAIL_OFF_ANSWER = ("E-mail is not set up on this site yet, so no confirmation can reach your inbox, and no "
+                   "digest would either. The site's operator can turn it on (smtp_host, see docs/deployment.md); "
                    "please subscribe again then.")
 
 
