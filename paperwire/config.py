@@ -30,6 +30,9 @@ class Settings:
     host: str = _s("127.0.0.1", "Address `paperwire serve` listens on.")
     port: int = _s(8000, "Port `paperwire serve` listens on.")
     workers: int = _s(1, "Number of server worker processes.")
+    trusted_proxies: str = _s("127.0.0.1", "Comma-separated addresses of reverse proxies whose X-Forwarded-For / "
+                                           "X-Forwarded-Proto `paperwire serve` believes ('*': any; '': none). "
+                                           "Rate limits key on the client address this yields.")
     # site
     max_body_bytes: int = _s(65536, "Largest request body the site accepts, in bytes (larger ones get 413).")
     submit_daily_limit: int = _s(5, "Papers one user may submit to the daily list per UTC day.")
@@ -128,6 +131,11 @@ class Settings:
     def check(self) -> None:
         if self.env == "production" and (not self.secret_key or len(self.secret_key) < 32):
             raise ValueError("PAPERWIRE_SECRET_KEY must be set (32+ characters) in production")
+        # a misspelt value ("prod") must not quietly run with development's relaxed defaults
+        env = str(self.env).strip().lower()
+        if env not in ENVIRONMENTS:
+            raise ValueError(f"PAPERWIRE_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.env!r}")
+        self.env = env
 
     @property
     def signing_key(self) -> str:
@@ -137,10 +145,33 @@ class Settings:
             return self.secret_key
         key_file = self.data_path / "dev-secret"
         if not key_file.exists():
-            key_file.parent.mkdir(parents=True, exist_ok=True)
-            key_file.write_text(secrets.token_urlsafe(48))
+            _create_key_file(key_file)
         return key_file.read_text().strip()
 
 
 def documented_settings() -> list[tuple[str, object, str]]:
     return [(f.name, f.default, f.metadata.get("help", "")) for f in dataclasses.fields(Settings)]
+ENVIRONMENTS = ("development", "production")
+
+
+def _create_key_file(key_file: Path) -> None:
+    """Write a new key readable by its owner only (0600), atomically: it is written whole to a
+    private temporary file and then hard-linked into place, which fails if another process
+    (a second worker starting at the same moment) linked its key first; every process then
+    reads the one key that won, so all workers sign alike."""
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = key_file.with_name(f".{key_file.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, key_file)
+        except FileExistsError:
+            pass
+    finally:
+        tmp.unlink(missing_ok=True)
+
+

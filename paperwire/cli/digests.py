@@ -84,6 +84,8 @@ def _digest_build(c: Context, period: str, as_of: str, to: str | None, out: str 
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
     click.echo(report.line() + (f" (topics: {report.topic_method})" if report.topic_method else ""))
+    for failure in report.failed:
+        click.echo(f"skipped {failure}", err=True)
     if dry_run:
         click.echo(f"dry run: messages written to {out}/ (nothing queued, nothing sent)")
     return report

@@ -24,6 +24,7 @@ def serve(c: Context, host: str | None, port: int | None, workers: int | None, l
     s = c.settings
     host, port, workers = host or s.host, port or s.port, workers or s.workers
     c.store  # apply migrations once here, not in every worker at the same time
+    s.signing_key  # and make the development key before the workers start, so they all sign alike
     # workers re-create the app from settings: pass the resolved ones through the environment
     os.environ["PAPERWIRE_DB"] = str(s.db)
     cfg = click.get_current_context().find_root().params.get("config_path")
@@ -32,7 +33,8 @@ def serve(c: Context, host: str | None, port: int | None, workers: int | None, l
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     click.echo(f"paperwire is serving {s.db} at http://{shown}:{port}/  (Ctrl+C stops)", err=True)
     uvicorn.run("paperwire.web.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, access_log=log_level in ("info", "debug"), proxy_headers=True)
+                log_level=log_level, access_log=log_level in ("info", "debug"),
+                proxy_headers=bool(s.trusted_proxies), forwarded_allow_ips=s.trusted_proxies or None)
 
 
 def _user_or_exit(c: Context, username: str):
@@ -97,3 +99,51 @@ def token_create(c: Context, username: str, name: str) -> None:
 
     u = _user_or_exit(c, username)
     click.echo(users.create_token(c.store, u.id, name))
+
+
+@token.command("list")
+@click.argument("username")
+@pass_ctx
+def token_list(c: Context, username: str) -> None:
+    """List a user's API tokens: id, name, created, expires (the tokens themselves are not kept)."""
+    from paperwire.store import users
+
+    u = _user_or_exit(c, username)
+    tokens = users.list_tokens(c.store, u.id)
+    for t in tokens:
+        click.echo(f"{t.id}\t{t.name or '-'}\t{t.created_at}\t{t.expires_at or 'never'}")
+    if not tokens:
+        click.echo(f"{u.username} has no API tokens", err=True)
+
+
+@token.command("revoke")
+@click.argument("username")
+@click.argument("token_id", required=False, type=int)
+@click.option("--all", "all_", is_flag=True, help="Revoke every token of the user.")
+@pass_ctx
+def token_revoke(c: Context, username: str, token_id: int | None, all_: bool) -> None:
+    """Revoke one token (its id from `paperwire token list`) or, with --all, every one."""
+    from paperwire.store import users
+
+    u = _user_or_exit(c, username)
+    if all_:
+        click.echo(f"revoked {users.revoke_tokens(c.store, u.id)} token(s) of {u.username}")
+        return
+    if token_id is None:
+        raise click.UsageError("give a TOKEN_ID (see `paperwire token list`) or --all")
+    if not users.revoke_token(c.store, u.id, token_id):
+        click.echo(f"error: {u.username} has no token {token_id}", err=True)
+        sys.exit(1)
+    click.echo(f"revoked token {token_id} of {u.username}")
+
+
+@user.command("signout")
+@click.argument("username")
+@pass_ctx
+def user_signout(c: Context, username: str) -> None:
+    """Sign a user out everywhere (every browser session ends; API tokens stay: `token revoke`)."""
+    from paperwire.store import users
+
+    u = _user_or_exit(c, username)
+    users.bump_session_epoch(c.store, u.id)
+    click.echo(f"{u.username}: signed out everywhere")

@@ -40,6 +40,7 @@ from markupsafe import Markup, escape
 
 from paperwire.models import Paper
 from paperwire.text import extract_links, tex_to_text
+from paperwire.validate import http_url
 
 W_AUTHOR = 3.0
 W_TOPIC = 2.0
@@ -116,7 +117,7 @@ def code_link(p: Paper) -> str | None:
     links = p.links or extract_links(p.abstract, p.comments)
     for kind in ("github", "gitlab", "hf_model", "hf_space", "hf_dataset", "project"):
         for link in links:
-            if link.kind == kind:
+            if link.kind == kind and http_url(link.url):
                 return link.url
     return None
 

@@ -34,6 +34,7 @@ from paperwire.store import subscriptions as subs
 from paperwire.store.papers import get_papers
 from paperwire.store.profiles import profile_keys, subscriber_key
 from paperwire.store.sqlite import Store
+from paperwire.validate import find_problem
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +79,15 @@ class BuildReport:
     written: list[str] = field(default_factory=list)  # dry run: files
     seconds: float = 0.0
     topic_method: str = ""
+    failed: list[str] = field(default_factory=list)  # "subscriber <id>: <reason>", skipped this run
 
     def line(self) -> str:
         s = (f"{self.period}: {self.subscribers} subscriber(s), {self.papers} new paper(s); "
              f"queued {self.queued}, nothing new for {self.empty}")
         if self.written:
             s += f"; wrote {len(self.written)} file(s)"
+        if self.failed:
+            s += f"; FAILED for {len(self.failed)} (skipped; see below)"
         return s
 
     def add(self, counts: "_Counts") -> None:
@@ -91,6 +95,7 @@ class BuildReport:
         self.empty += counts.empty
         self.already += counts.already
         self.written += counts.written
+        self.failed += counts.failed
 
 
 # --- who, and which papers ---------------------------------------------------------------------
@@ -248,6 +253,7 @@ class _Counts:
     empty: int = 0
     already: int = 0
     written: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -269,25 +275,70 @@ def _queue(job: _Job, store: Store, built: list[tuple[subs.Subscriber, Digest | 
     nothing new only has their mark moved. A dry run writes nothing."""
     if job.out_dir or not built:
         return
-    with store.transaction() as conn:
-        for s, d in built:
-            if d is None:
-                subs.mark_period_done(conn, s.id, job.until)
-                continue
-            mid = subs.add_message(conn, subscriber_id=s.id, period=job.period, kind="digest", to_addr=s.email,
-                                   subject=d.subject, text_body=d.text, html_body=d.html, headers=d.headers,
-                                   message_id=new_message_id(job.settings), n_items=len(d.items),
-                                   last_until=job.until)
-            if mid is None:  # another run wrote this one meanwhile
-                counts.already += 1
-                counts.queued -= 1
+    try:
+        with store.transaction() as conn:
+            for s, d in built:
+                _queue_one(job, conn, s, d, counts)
+    except Exception:
+        if len(built) == 1:
+            raise
+        # one message the database refuses must not cost the batch: the transaction was rolled
+        # back, so queue them one by one and report only the one that fails
+        for one in built:
+            try:
+                with store.transaction() as conn:
+                    _queue_one(job, conn, *one, counts)
+            except Exception as exc:
+                _fail(counts, one[0], exc, queued=one[1] is not None)
+
+
+def _queue_one(job: _Job, conn, s: subs.Subscriber, d: Digest | None, counts: _Counts) -> None:
+    if d is None:
+        subs.mark_period_done(conn, s.id, job.until)
+        return
+    mid = subs.add_message(conn, subscriber_id=s.id, period=job.period, kind="digest", to_addr=s.email,
+                           subject=d.subject, text_body=d.text, html_body=d.html, headers=d.headers,
+                           message_id=new_message_id(job.settings), n_items=len(d.items),
+                           last_until=job.until)
+    if mid is None:  # another run wrote this one meanwhile
+        counts.already += 1
+        counts.queued -= 1
+
+
+def _preference_problem(sub: subs.Subscriber) -> str | None:
+    """Why a subscriber's stored preferences cannot be used (text no encoder writes, a topic that
+    is not text), or None."""
+    for name in ("topics", "seeds", "categories", "authors"):
+        values = getattr(sub, name, None) or []
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            return f"{name}: must be a list of text"
+    return find_problem(sub.preferences(), "preferences")
+
+
+def _fail(counts: _Counts, sub: subs.Subscriber, exc: BaseException | str, queued: bool = False) -> None:
+    """Skip one subscriber this run, with the reason in the report and the log (everyone else's
+    digest still goes out; the next run tries this one again)."""
+    reason = exc if isinstance(exc, str) else f"{exc.__class__.__name__}: {exc}"
+    reason = reason.encode("utf-8", "backslashreplace").decode("utf-8")
+    counts.failed.append(f"subscriber {sub.id}: {reason}")
+    if queued:
+        counts.queued -= 1
+    log.error("digest for subscriber %s skipped: %s", sub.id, reason)
 
 
 def _build_chunk(job: _Job, store: Store, chunk: list[subs.Subscriber], progress: Progress | None) -> _Counts:
     counts = _Counts()
     built: list[tuple[subs.Subscriber, Digest | None]] = []
     for n, s in enumerate(chunk, 1):
-        d = job.builder.build(s, job.links.links(s), for_you=job.for_you(store, s))
+        problem = _preference_problem(s)
+        if problem:  # stored before the input check existed: it could fail anyone's batch
+            _fail(counts, s, problem)
+            continue
+        try:
+            d = job.builder.build(s, job.links.links(s), for_you=job.for_you(store, s))
+        except Exception as exc:
+            _fail(counts, s, exc)
+            continue
         if d is None:
             counts.empty += 1
         else:
@@ -386,9 +437,12 @@ def build_period(store: Store, settings: Settings, kind: str = "daily", as_of: s
         papers = _window_papers(store, since, until)
         report.papers = len(papers)
         trend, trending_week = _trending(store, settings, kind, day)
+        # the interests every digest shares are computed from the subscribers whose stored
+        # preferences are sound; the others are reported and skipped one by one (_build_chunk)
+        usable = [s for s in candidates if not _preference_problem(s)]
         topic_rows, seed_rows, report.topic_method = _interest_rows(
-            store, papers, distinct((s.topics for s in candidates), key=norm_topic),
-            distinct(s.seeds for s in candidates), since, until, engine)
+            store, papers, distinct((s.topics for s in usable), key=norm_topic),
+            distinct(s.seeds for s in usable), since, until, engine)
         builder = DigestBuilder(papers, period=report.period, site_name=settings.site_name,
                                 base_url=settings.base_url, trend=trend, trending_week=trending_week,
                                 topic_rows=topic_rows, seed_rows=seed_rows,

@@ -68,6 +68,8 @@ def as_list(value) -> list[str]:
         return []
     if isinstance(value, str):
         parts = re.split(r"[\n,;]+", value)
+    elif not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ValueError("must be a list of text or comma-separated text")
     else:
         parts = []
         for v in value:
@@ -108,6 +110,8 @@ def parse_preferences(data: dict, partial: bool = False) -> dict:
     if "size" in data or not partial:
         raw = data.get("size")
         try:
+            if isinstance(raw, (bool, float)) or not isinstance(raw, (int, str, type(None))):
+                raise TypeError(raw)  # 2.5, true, 1e999, a list: not a count of papers
             size = int(raw) if raw not in (None, "") else 10
         except (TypeError, ValueError):
             raise ValueError("size must be a whole number from 1 to 50")
@@ -116,7 +120,11 @@ def parse_preferences(data: dict, partial: bool = False) -> dict:
         out["size"] = size
     for key in ("categories", "authors", "topics", "seeds"):
         if key in data or not partial:
-            out[key] = _check_list(key, as_list(data.get(key)))
+            try:
+                values = as_list(data.get(key))
+            except ValueError as exc:
+                raise ValueError(f"{key} {exc}")
+            out[key] = _check_list(key, values)
     return out
 
 

@@ -17,6 +17,7 @@ from paperwire.models import HFEntry, Paper, Problem
 from paperwire.store import Store
 from paperwire.store.bulk import catch_up, deferred_batch, import_session
 from paperwire.store.papers import UpsertResult, upsert_papers
+from paperwire.validate import record_problem
 
 log = logging.getLogger(__name__)
 
@@ -108,12 +109,27 @@ def _run_import(store, parsed, source, source_ref, checkpoint_key, batch_size, o
     batch: list[Paper | HFEntry] = []
     last_pos = 0
 
-    def flush() -> None:
+    def write(items: list, checkpoint: bool) -> UpsertResult:
         with store.transaction() as conn, (deferred_batch(conn) if bulk else nullcontext()):
-            res = upsert_papers(store, batch, source, source_ref, conn=conn, bulk=bulk)
-            if checkpoint_key:
+            res = upsert_papers(store, items, source, source_ref, conn=conn, bulk=bulk)
+            if checkpoint and checkpoint_key:
                 store.set_checkpoint(checkpoint_key, str(last_pos), conn=conn)
-        summary.count_stored(res)
+        return res
+
+    def flush() -> None:
+        try:
+            summary.count_stored(write(batch, True))
+        except (TypeError, ValueError, OverflowError) as exc:
+            # a record the checks above let through and the store refuses: the batch was rolled
+            # back, so store its records one by one and report only the one that fails
+            log.warning("batch ending at position %s refused (%s); storing it record by record", last_pos, exc)
+            for item in batch:
+                try:
+                    summary.count_stored(write([item], False))
+                except (TypeError, ValueError, OverflowError) as one:
+                    summary.skip(Problem(f"{source_ref or source}: record {_record_id(item)}",
+                                         f"not stored ({one.__class__.__name__}: {one})"), on_problem, max_problems_kept)
+            summary.count_stored(write([], True))
         batch.clear()
         if on_progress:
             on_progress(summary)
@@ -122,6 +138,11 @@ def _run_import(store, parsed, source, source_ref, checkpoint_key, batch_size, o
         last_pos = pos
         if isinstance(item, Problem):
             summary.skip(item, on_problem, max_problems_kept)
+            continue
+        problem = record_problem(item)
+        if problem:
+            summary.skip(Problem(f"{source_ref or source}: position {pos} ({_record_id(item)})", problem),
+                         on_problem, max_problems_kept)
             continue
         summary.read += 1
         batch.append(item)
@@ -133,3 +154,9 @@ def _run_import(store, parsed, source, source_ref, checkpoint_key, batch_size, o
         store.set_checkpoint(checkpoint_key, None)  # finished: the next run starts from the top
     summary.indexed = catch_up(store, on_progress=on_catch_up)
     return summary
+
+
+def _record_id(item) -> str:
+    paper = item.paper if isinstance(item, HFEntry) else item
+    pid = getattr(paper, "id", None)
+    return pid if isinstance(pid, str) else "?"

@@ -17,6 +17,7 @@ from xxhash import xxh3_128_hexdigest
 from paperwire.ingest.files import iter_lines
 from paperwire.models import Paper, Problem
 from paperwire.text import split_arxiv_id
+from paperwire.validate import record_problem
 
 
 def required_id_and_title(rec) -> tuple[str, str]:
@@ -84,7 +85,7 @@ def check_types(p: Paper) -> Paper:
         else:
             try:
                 "".join(p.authors), "".join(p.categories)
-                return p
+                return _checked_text(p)
             except TypeError:
                 pass
     if not isinstance(p.title, str) or not isinstance(p.abstract, str):
@@ -96,4 +97,12 @@ def check_types(p: Paper) -> Paper:
     for f in ("authors", "categories"):
         if not all(isinstance(x, str) for x in getattr(p, f)):
             raise ValueError(f"{p.id}: every entry of {f!r} must be text")
+    return _checked_text(p)
+
+
+def _checked_text(p: Paper) -> Paper:
+    """ValueError for text no encoder can write back (a lone surrogate) or XML cannot carry."""
+    problem = record_problem(p)
+    if problem:
+        raise ValueError(f"{p.id}: {problem}")
     return p

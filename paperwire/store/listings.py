@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from paperwire.models import CODE_KINDS, Paper
 from paperwire.store.papers import get_papers
 from paperwire.store.sqlite import Store
+from paperwire.validate import http_url
 
 
 @dataclasses.dataclass
@@ -58,12 +59,15 @@ def cards(store: Store, ids, with_details: bool = True) -> list[Card]:
             out[r[0]].submitter, out[r[0]].submitted_on = r[1], r[2]
     for c in out.values():
         c.upvotes += c.local_upvotes
+        # only http(s) URLs are links anywhere (pages, feeds, digests, API): a source's
+        # "javascript:..." is dropped here, where every card is made
+        c.code_url, c.project_page = http_url(c.code_url), http_url(c.project_page)
         if not c.code_url:
-            code = [l for l in c.paper.links if l.kind in CODE_KINDS]
+            code = [l for l in c.paper.links if l.kind in CODE_KINDS and http_url(l.url)]
             code.sort(key=lambda l: l.origin != "hf")
             c.code_url = code[0].url if code else None
         if not c.project_page:
-            c.project_page = next((l.url for l in c.paper.links if l.kind == "project"), None)
+            c.project_page = next((l.url for l in c.paper.links if l.kind == "project" and http_url(l.url)), None)
         if not c.submitted_on:
             c.submitted_on = c.paper.listed
     return [out[i] for i in ids if i in out]

@@ -11,7 +11,7 @@ import dataclasses
 import hashlib
 import re
 import secrets
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -27,6 +27,10 @@ MIN_PASSWORD = 8
 
 class AccountError(ValueError):
     """A request the user can fix (bad e-mail, name taken, limit reached...). The message is shown."""
+
+
+class EmailTaken(AccountError):
+    """The address already has an account (the web answer must not say so: web.auth.signup)."""
 
 
 @dataclasses.dataclass
@@ -73,7 +77,7 @@ def create_user(store: Store, email: str, username: str, password: str | None = 
     pw_hash = password_hash or hash_password(password)
     with store.transaction() as conn:
         if conn.execute("SELECT 1 FROM users WHERE email=?", (email,)).fetchone():
-            raise AccountError("An account with that e-mail address exists; sign in or reset the password.")
+            raise EmailTaken("An account with that e-mail address exists; sign in or reset the password.")
         if conn.execute("SELECT 1 FROM users WHERE username=?", (username,)).fetchone():
             raise AccountError("That user name is taken.")
         cur = conn.execute(
@@ -115,12 +119,17 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 
 def set_password(store: Store, user_id: int, password: str) -> User:
+    """A new password voids every session and API token of the account: whoever knew the old
+    one (the reason for a reset, often) keeps nothing it let them make."""
     if len(password or "") < MIN_PASSWORD:
         raise AccountError(f"Passwords need at least {MIN_PASSWORD} characters.")
+    if len(password) > 1024:
+        raise AccountError("That password is too long.")
     pw_hash = hash_password(password)
     with store.transaction() as conn:
-        # a new password signs out every existing session
         conn.execute("UPDATE users SET password_hash=?, session_epoch=session_epoch+1 WHERE id=?", (pw_hash, user_id))
+        conn.execute("DELETE FROM sessions WHERE user_id=?", (user_id,))
+        conn.execute("DELETE FROM api_tokens WHERE user_id=?", (user_id,))
     return get_user(store, user_id)
 
 
@@ -130,8 +139,45 @@ def set_admin(store: Store, user_id: int, is_admin: bool = True) -> None:
 
 
 def bump_session_epoch(store: Store, user_id: int) -> None:
+    """Sign the user out everywhere: every session row goes."""
     with store.transaction() as conn:
         conn.execute("UPDATE users SET session_epoch=session_epoch+1 WHERE id=?", (user_id,))
+        conn.execute("DELETE FROM sessions WHERE user_id=?", (user_id,))
+
+
+# --- sessions ------------------------------------------------------------------------------------
+
+SESSION_DAYS = 30
+
+
+def _later(days: float) -> str:
+    return (datetime.now(timezone.utc) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def create_session(store: Store, user_id: int, days: float = SESSION_DAYS) -> str:
+    """A new session id for the cookie; only its hash is stored (a database leak gives no cookie)."""
+    sid = secrets.token_urlsafe(32)
+    with store.transaction() as conn:
+        conn.execute("DELETE FROM sessions WHERE user_id=? AND expires_at<=?", (user_id, utcnow()))
+        conn.execute("INSERT INTO sessions(id_hash, user_id, created_at, expires_at) VALUES (?,?,?,?)",
+                     (_token_hash(sid), user_id, utcnow(), _later(days)))
+    return sid
+
+
+def session_user(store: Store, sid: str) -> User | None:
+    if not sid or len(sid) > 100:
+        return None
+    return _user(store.query_one("SELECT u.* FROM sessions s JOIN users u ON u.id = s.user_id "
+                                 "WHERE s.id_hash=? AND s.expires_at>?", (_token_hash(sid), utcnow())))
+
+
+def end_session(store: Store, sid: str) -> None:
+    with store.transaction() as conn:
+        conn.execute("DELETE FROM sessions WHERE id_hash=?", (_token_hash(sid or ""),))
+
+
+def count_sessions(store: Store, user_id: int) -> int:
+    return store.query_one("SELECT count(*) FROM sessions WHERE user_id=? AND expires_at>?", (user_id, utcnow()))[0]
 
 
 def usernames(store: Store, user_ids) -> dict[int, str]:
@@ -293,21 +339,43 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(store: Store, user_id: int, name: str = "") -> str:
-    """A new API token; only its hash is stored, so this is the one time it can be shown."""
+def create_token(store: Store, user_id: int, name: str = "", days: float | None = None) -> str:
+    """A new API token; only its hash is stored, so this is the one time it can be shown.
+    `days`: it stops working after that many days (None: until revoked)."""
     token = "pw_" + secrets.token_urlsafe(32)
     with store.transaction() as conn:
-        conn.execute("INSERT INTO api_tokens(user_id, token_hash, name, created_at) VALUES (?,?,?,?)",
-                     (user_id, _token_hash(token), name[:100], utcnow()))
+        conn.execute("INSERT INTO api_tokens(user_id, token_hash, name, created_at, expires_at) VALUES (?,?,?,?,?)",
+                     (user_id, _token_hash(token), (name or "")[:100], utcnow(),
+                      _later(days) if days else None))
     return token
 
 
 def user_for_token(store: Store, token: str) -> User | None:
     if not token or not token.startswith("pw_") or len(token) > 200:
         return None
-    row = store.query_one("SELECT u.* FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash=?",
-                          (_token_hash(token),))
+    row = store.query_one("SELECT u.* FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash=? "
+                          "AND (t.expires_at IS NULL OR t.expires_at>?)", (_token_hash(token), utcnow()))
     return _user(row)
+
+
+@dataclasses.dataclass
+class TokenInfo:
+    id: int
+    name: str
+    created_at: str
+    expires_at: str | None
+
+
+def list_tokens(store: Store, user_id: int) -> list[TokenInfo]:
+    """The user's tokens (never the token itself: only its hash is kept), newest first."""
+    return [TokenInfo(r[0], r[1], r[2], r[3]) for r in store.query(
+        "SELECT id, name, created_at, expires_at FROM api_tokens WHERE user_id=? ORDER BY id DESC", (user_id,))]
+
+
+def revoke_token(store: Store, user_id: int, token_id: int) -> bool:
+    """Delete one of the user's tokens; False when the user has no such token."""
+    with store.transaction() as conn:
+        return conn.execute("DELETE FROM api_tokens WHERE id=? AND user_id=?", (token_id, user_id)).rowcount > 0
 
 
 def revoke_tokens(store: Store, user_id: int) -> int:

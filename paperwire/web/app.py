@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 from urllib.parse import quote
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -25,7 +25,7 @@ from paperwire.store import open_store
 from paperwire.web import api, apidocs, auth, feeds, foryou, pages, subscriptions
 from paperwire.web.queries import TrendingMemo
 from paperwire.web.render import PageCache, flash_redirect, render
-from paperwire.web.security import CSRF_COOKIE, CSRF_MAX_AGE, RateLimiter
+from paperwire.web.security import CSRF_COOKIE, CSRF_MAX_AGE, RateLimiter, check_request_text
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None, store=None) -> FastAPI:
     settings = settings or Settings.load()
     store = store or open_store(settings)
     app = FastAPI(title=f"{settings.site_name} API", version="1", docs_url=None, redoc_url=None,
-                  openapi_url="/api/openapi.json",
+                  openapi_url="/api/openapi.json", dependencies=[Depends(check_request_text)],
                   description="Hugging Face-compatible papers API (`/api/daily_papers`, `/api/papers/...`) "
                               "plus paperwire's own `/api/v1/...`. Write endpoints take `Authorization: Bearer <token>` "
                               "(create one with `paperwire token create`).")
@@ -135,6 +135,8 @@ def _set_up_state(app: FastAPI, settings: Settings, store) -> None:
     # their own threads so a page never waits for the embedding model to load
     app.state.similar_timeout = 1.0
     app.state.similar_pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="similar")
+    # account mails (reset, sign-up notices) are sent here, after the answer (web.auth.send_later)
+    app.state.mail_pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="mail")
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from urllib.parse import urlencode
 from email.message import EmailMessage
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -32,17 +33,37 @@ def signup_form(request: Request, next: str = ""):
 
 
 @router.post("/signup", dependencies=[Depends(rate_limit("signup", 10, 3600))])
-def signup(request: Request, store: StoreDep, csrf: str = Form(""), email: str = Form("", max_length=300),
+def signup(request: Request, store: StoreDep, settings: SettingsDep, csrf: str = Form(""), email: str = Form("", max_length=300),
            username: str = Form("", max_length=100), password: str = Form("", max_length=1024), next: str = Form("")):
     verify_csrf(request, csrf)
     try:
         user = users.create_user(store, email, username, password)
+    except users.EmailTaken:
+        # The page must not tell a stranger which addresses have accounts: it answers as for a new
+        # account that still has to be opened from the mail, and the owner is told by mail.
+        owner = users.get_user_by_email(store, email)
+        if owner is not None:
+            send_later(request, settings, owner.email, f"Your {settings.site_name} account",
+                                f"Someone (hopefully you) tried to sign up with this address, which already has "
+                                f"the account {owner.username}.\n\nSign in: {settings.base_url.rstrip('/')}/signin\n"
+                                f"Forgot the password? {settings.base_url.rstrip('/')}/reset\n\n"
+                                "If it was not you, ignore this message; nothing changes.")
+        return _signup_answer(next)
     except users.AccountError as exc:
         return render(request, "signup.html", {"title": "Sign up", "error": str(exc), "email": email,
                                                "username": username, "next": safe_next(next)}, status_code=400)
-    resp = flash_redirect(safe_next(next), f"Welcome, {user.username}!")
-    login(resp, request, user)
-    return resp
+    send_later(request, settings, user.email, f"Welcome to {settings.site_name}",
+                        f"Your account {user.username} is ready: sign in at "
+                        f"{settings.base_url.rstrip('/')}/signin\n\nIf it was not you, reply to this message.")
+    return _signup_answer(next)
+
+
+def _signup_answer(next: str):
+    """The one answer to a sign-up, new address or not: the new account is not signed in on the
+    spot (that would tell the two apart); its owner signs in with the password just chosen."""
+    return flash_redirect("/signin?" + urlencode({"next": safe_next(next)}),
+                          "Sign in with your new password. If the address already had an account, its owner "
+                          "got an e-mail instead.")
 
 
 @router.get("/signin")
@@ -67,7 +88,16 @@ def signin(request: Request, store: StoreDep, csrf: str = Form(""), email: str =
 def signout(request: Request, csrf: str = Form("")):
     verify_csrf(request, csrf)
     resp = flash_redirect("/", "Signed out.")
-    logout(resp)
+    logout(resp, request)
+    return resp
+
+
+@router.post("/signout/everywhere", dependencies=[Depends(require_csrf)])
+def signout_everywhere(request: Request, store: StoreDep, user: CurrentUser):
+    """Every session of the account ends (other browsers, a forgotten public computer)."""
+    users.bump_session_epoch(store, user.id)
+    resp = flash_redirect("/", "Signed out on every device.")
+    logout(resp, request)
     return resp
 
 
@@ -98,23 +128,30 @@ def send_mail(settings, to: str, subject: str, text: str) -> bool:
     return False
 
 
+def send_later(request: Request, settings, to: str, subject: str, text: str) -> None:
+    """Hand a mail to the app's small mail pool and return at once: the answer (and its timing)
+    never depends on whether a mail was sent, and an unresponsive mail server holds a pool
+    thread, not a request or the server's request threads."""
+    request.app.state.mail_pool.submit(send_mail, settings, to, subject, text)
+
+
 @router.get("/reset")
 def reset_request_form(request: Request):
     return render(request, "reset_request.html", {"title": "Reset your password"})
 
 
 @router.post("/reset", dependencies=[Depends(rate_limit("reset", 5, 3600))])
-def reset_request(request: Request, store: StoreDep, settings: SettingsDep, csrf: str = Form(""),
-                  email: str = Form("", max_length=300)):
+def reset_request(request: Request, store: StoreDep, settings: SettingsDep, csrf: str = Form(""), email: str = Form("", max_length=300)):
     verify_csrf(request, csrf)
     user = users.get_user_by_email(store, email)
     if user is not None:
         link = reset_link(request, settings, user)
-        send_mail(settings, user.email, f"Reset your {settings.site_name} password",
-                  f"Someone (hopefully you) asked to reset the password of {user.username}.\n\n"
-                  f"Open this link within an hour to choose a new one:\n{link}\n\n"
-                  "If it was not you, ignore this message; nothing changes.")
-    # the same answer whether or not the address has an account
+        # sent after the answer, like the subscription mails: the answer and its timing are the
+        # same whether or not the address has an account, and a slow mail server stalls no one
+        send_later(request, settings, user.email, f"Reset your {settings.site_name} password",
+                            f"Someone (hopefully you) asked to reset the password of {user.username}.\n\n"
+                            f"Open this link within an hour to choose a new one:\n{link}\n\n"
+                            "If it was not you, ignore this message; nothing changes.")
     return flash_redirect("/signin", "If that address has an account, a reset link is on its way.")
 
 
@@ -154,16 +191,29 @@ def reset(request: Request, token: str, store: StoreDep, csrf: str = Form(""),
 
 # --- API tokens ----------------------------------------------------------------------------------
 
+def _tokens_page(request: Request, store, user, new_token: str | None = None, status_code: int = 200):
+    return render(request, "tokens.html", {"title": "API tokens", "new_token": new_token, "who": user.username,
+                                           "tokens": users.list_tokens(store, user.id),
+                                           "sessions": users.count_sessions(store, user.id)},
+                  status_code=status_code)
+
+
 @router.get("/settings/tokens")
-def tokens_page(request: Request, user: CurrentUser):
-    return render(request, "tokens.html", {"title": "API tokens", "new_token": None, "who": user.username})
+def tokens_page(request: Request, store: StoreDep, user: CurrentUser):
+    return _tokens_page(request, store, user)
 
 
 # The CSRF check comes before the sign-in check: a forged post is refused whoever is signed in.
 @router.post("/settings/tokens", dependencies=[Depends(rate_limit("token", 10, 3600)), Depends(require_csrf)])
 def tokens_create(request: Request, store: StoreDep, user: CurrentUser, name: str = Form("", max_length=100)):
-    token = users.create_token(store, user.id, name)
-    return render(request, "tokens.html", {"title": "API tokens", "new_token": token, "who": user.username})
+    return _tokens_page(request, store, user, users.create_token(store, user.id, name))
+
+
+@router.post("/settings/tokens/{token_id}/revoke", dependencies=[Depends(require_csrf)])
+def tokens_revoke(request: Request, token_id: int, store: StoreDep, user: CurrentUser):
+    if not users.revoke_token(store, user.id, token_id):
+        raise HTTPException(404, "You have no such token.")
+    return flash_redirect("/settings/tokens", "Token revoked.")
 
 
 # --- moderation ----------------------------------------------------------------------------------

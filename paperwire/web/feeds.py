@@ -16,6 +16,7 @@ from lxml import etree
 
 from paperwire.store import listings
 from paperwire.text import tex_to_text
+from paperwire.validate import xml_safe
 from paperwire.web.deps import EngineDep, SettingsDep, StoreDep, TrendingMemoDep
 from paperwire.web.queries import search_cards, trending_list
 from paperwire.web.security import rate_limit
@@ -50,15 +51,16 @@ def _rfc3339(dt: datetime) -> str:
 
 
 def _sub(parent, tag, text=None, **attrs):
-    el = etree.SubElement(parent, tag, {k.rstrip("_"): v for k, v in attrs.items()})
+    el = etree.SubElement(parent, tag, {k.rstrip("_"): _clean(v) for k, v in attrs.items()})
     if text is not None:
         el.text = _clean(text)
     return el
 
 
 def _clean(s: str) -> str:
-    # XML 1.0 forbids most control characters; an abstract containing one must not break the feed
-    return "".join(ch for ch in str(s) if ch in "\t\n\r" or ord(ch) >= 0x20)
+    # XML 1.0 forbids most control characters, U+FFFE/U+FFFF and lone surrogates; a title or a
+    # query holding one (stored before the input check existed) must not break the feed
+    return xml_safe(str(s))
 
 
 def render_feed(request: Request, settings, fmt: str, title: str, page_url: str, cards: list) -> Response:

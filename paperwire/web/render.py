@@ -10,17 +10,18 @@ visitor.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from markdown_it import MarkdownIt
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
+from paperwire.validate import http_url
 from paperwire.text import tex_to_text
 from paperwire.web.mathml import tex_html
 from paperwire.web.security import CSRF_SENTINEL, csrf_field, csrf_token, current_user
@@ -152,34 +153,34 @@ def flash_redirect(url: str, message: str | None = None, notice: bool = False) -
     return resp
 
 
-# --- markdown-lite for comments ------------------------------------------------------------------
+# --- comments: Markdown, safely ------------------------------------------------------------------
 
-_URL = re.compile(r"(https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]])")
-_CODE = re.compile(r"`([^`\n]{1,500})`")
-_BOLD = re.compile(r"\*\*([^*\n]{1,500})\*\*")
-_EM = re.compile(r"(?<![*\w])\*([^*\n]{1,500})\*(?![*\w])")
+def _comment_markdown() -> MarkdownIt:
+    """CommonMark (markdown-it-py) in a safe configuration: raw HTML is shown as text, never
+    passed through; images and headings are off (a comment is prose); only absolute http(s)
+    URLs become links, marked nofollow/ugc.  The parser works on a token tree, so no character
+    a comment can contain is special to the renderer (no in-band placeholders)."""
+    md = MarkdownIt("commonmark", {"html": False, "linkify": True, "breaks": True, "typographer": False})
+    md.enable(["linkify"]).disable(["image", "heading", "lheading", "html_block", "html_inline"])
+    md.validateLink = lambda url: http_url(url) is not None
+    default_open = md.renderer.rules.get("link_open")
+
+    def link_open(renderer, tokens, idx, options, env):
+        tokens[idx].attrSet("rel", "nofollow noopener ugc")
+        if default_open:
+            return default_open(tokens, idx, options, env)
+        return renderer.renderToken(tokens, idx, options, env)
+
+    md.add_render_rule("link_open", link_open)
+    return md
+
+
+_MD = _comment_markdown()
 
 
 def mdlite(text: str) -> Markup:
-    """Comments as paragraphs with *em*, **strong**, `code` and bare links.
-    The text is HTML-escaped FIRST, so nothing typed can become markup; only the tags
-    added here exist in the output."""
-    out = []
-    for para in re.split(r"\n\s*\n", str(text or "").strip()):
-        s = str(escape(para))
-        codes: list[str] = []
-
-        def keep(m):
-            codes.append(m.group(1))
-            return f"\x00{len(codes) - 1}\x00"
-
-        s = _CODE.sub(keep, s)
-        s = _URL.sub(lambda m: f'<a href="{m.group(1)}" rel="nofollow noopener ugc">{m.group(1)}</a>', s)
-        s = _BOLD.sub(r"<strong>\1</strong>", s)
-        s = _EM.sub(r"<em>\1</em>", s)
-        s = re.sub(r"\x00(\d+)\x00", lambda m: f"<code>{codes[int(m.group(1))]}</code>", s)
-        out.append("<p>" + s.replace("\n", "<br>") + "</p>")
-    return Markup("\n".join(out))
+    """A comment's Markdown as HTML: emphasis, code, lists, quotes, links (see _comment_markdown)."""
+    return Markup(_MD.render(str(text or "")))
 
 
 env.filters["mdlite"] = mdlite

@@ -1,15 +1,18 @@
 """Who is asking and may they: sessions, CSRF, rate limits, sign-in redirects.
 
 Why these choices:
-- Sessions are signed cookies (itsdangerous) holding the user id and a per-user
-  "session epoch"; bumping the epoch (sign out everywhere, password reset) voids old cookies
-  without a sessions table.  Cookies are HttpOnly + SameSite=Lax (+ Secure behind https).
+- Sessions live on the server (store.users: a ``sessions`` row per sign-in, the cookie holds a
+  random id whose hash is the row's key): signing out deletes the row, "sign out everywhere"
+  and a password change delete all of the user's rows, so a copied cookie dies with them.
+  Cookies are HttpOnly + SameSite=Lax (+ Secure behind https).
 - CSRF is a signed double-submit token: a random seed in its own cookie, and a form field that
   is the seed signed with the server key.  A cross-site form cannot read the cookie nor forge
   the signature, so its post is refused (403).  Every form posts a hidden field
   ``<input type="hidden" name="csrf" value="...">`` (``{{ csrf_field(request) }}`` writes it).
 - Rate limits are in-process sliding windows (per worker): cheap and enough for one small
-  machine; per-user daily quotas that must hold across workers live in the database.
+  machine; per-user daily quotas that must hold across workers live in the database.  A
+  request counts against its verified user (session or checked API token), else its client
+  address: nothing the client merely claims picks the bucket.
 
 This module reads the app state that create_app sets up (settings, store, rate_limiter); the
 routers get the same objects through the typed dependencies of deps.py.
@@ -18,7 +21,7 @@ routers get the same objects through the typed dependencies of deps.py.
 from __future__ import annotations
 
 import functools
-import hashlib
+import json
 import secrets
 import threading
 import time
@@ -29,6 +32,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from markupsafe import Markup
 
 from paperwire.store import users
+from paperwire.validate import find_problem, text_problem
 
 SESSION_COOKIE = "pw_session"
 CSRF_COOKIE = "pw_csrf"
@@ -106,17 +110,8 @@ def current_user(request: Request) -> users.User | None:
     """The signed-in users.User, or None. Cached on the request."""
     if "user" in request.state.__dict__:
         return request.state.user
-    user = None
     raw = request.cookies.get(SESSION_COOKIE)
-    if raw:
-        try:
-            data = serializer(request, "session").loads(raw, max_age=SESSION_MAX_AGE)
-        except (BadSignature, SignatureExpired):
-            data = None
-        if isinstance(data, dict):
-            u = users.get_user(request.app.state.store, int(data.get("uid", 0)))
-            if u is not None and u.session_epoch == data.get("e"):
-                user = u
+    user = users.session_user(request.app.state.store, raw) if raw else None
     request.state.user = user
     return user
 
@@ -137,13 +132,18 @@ def require_admin(request: Request) -> users.User:
 
 
 def login(response, request: Request, user) -> None:
-    token = serializer(request, "session").dumps({"uid": user.id, "e": user.session_epoch})
-    response.set_cookie(SESSION_COOKIE, token, max_age=SESSION_MAX_AGE, httponly=True, samesite="lax",
+    """Start a server-side session (store.users.create_session) and set its cookie."""
+    sid = users.create_session(request.app.state.store, user.id, days=SESSION_MAX_AGE / 86400)
+    response.set_cookie(SESSION_COOKIE, sid, max_age=SESSION_MAX_AGE, httponly=True, samesite="lax",
                         secure=secure_cookies(request), path="/")
 
 
-def logout(response) -> None:
-    response.delete_cookie(SESSION_COOKIE, path="/")
+def logout(response, request: Request) -> None:
+    """End this session on the server (the cookie is then worthless, wherever it was copied)."""
+    raw = request.cookies.get(SESSION_COOKIE)
+    if raw:
+        users.end_session(request.app.state.store, raw)
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=secure_cookies(request), httponly=True, samesite="lax")
 
 
 def safe_next(url: str | None, default: str = "/") -> str:
@@ -178,14 +178,28 @@ class RateLimiter:
 
 
 def client_key(request: Request) -> str:
-    user = current_user(request)
+    """The bucket a request counts against: a verified identity (the session's user, or the owner
+    of a bearer token that was checked against the store), else the client address.  An
+    unverified header never picks the bucket: a made-up bearer per request would otherwise get
+    a fresh allowance each time.  The address is the one the ASGI server reports; behind a
+    reverse proxy the server rewrites it from X-Forwarded-For only for connections from the
+    proxies it trusts (uvicorn --forwarded-allow-ips, docs/security.md)."""
+    user = current_user(request) or bearer_user(request)
     if user is not None:
         return f"u{user.id}"
-    auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer ") and len(auth) < 300:
-        # API clients are limited per token (checked for validity later, by the endpoint)
-        return "t" + hashlib.sha256(auth[7:].strip().encode()).hexdigest()[:16]
     return "ip" + (request.client.host if request.client else "?")
+
+
+def bearer_user(request: Request) -> users.User | None:
+    """The owner of a valid ``Authorization: Bearer`` token, or None. Cached on the request."""
+    if "token_user" in request.state.__dict__:
+        return request.state.token_user
+    auth = request.headers.get("authorization", "")
+    user = None
+    if auth[:7].lower() == "bearer " and len(auth) < 300:
+        user = users.user_for_token(request.app.state.store, auth[7:].strip())
+    request.state.token_user = user
+    return user
 
 
 def rate_limit(name: str, limit: int, per_seconds: float):
@@ -202,3 +216,40 @@ def rate_limit(name: str, limit: int, per_seconds: float):
                                 headers={"Retry-After": str(int(wait) + 1)})
 
     return dependency
+
+
+# --- text at the door ----------------------------------------------------------------------------
+
+_BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+async def check_request_text(request: Request) -> None:
+    """App-wide dependency: the path, the query, a JSON body and a form are checked with the one
+    text rule (paperwire.validate) before any route sees them, so a lone surrogate or a character
+    XML forbids is refused with a 400 naming the field instead of being stored and failing later
+    (a page, a feed, everyone's digest)."""
+    problem = _first_problem("path", [("path", request.scope.get("path", ""))])
+    problem = problem or _first_problem("query", request.query_params.multi_items())
+    if not problem and request.method in _BODY_METHODS:
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype == "application/json" or ctype.endswith("+json"):
+            try:
+                data = json.loads(await request.body())
+            except (ValueError, RecursionError):
+                data = None  # not JSON: FastAPI's own validation answers
+            problem = find_problem(data)
+        elif ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            form = await request.form()
+            fields = [(k, v if isinstance(v, str) else getattr(v, "filename", "") or "") for k, v in form.multi_items()]
+            problem = _first_problem("form", fields)
+    if problem:
+        raise HTTPException(400, f"Refused: {problem}.")
+
+
+def _first_problem(where: str, items) -> str | None:
+    for key, value in items:
+        for text in (key, value):
+            problem = text_problem(text) if isinstance(text, str) else None
+            if problem:
+                return f"{where} field {key!r}: {problem}" if text is value else f"{where} field name: {problem}"
+    return None
