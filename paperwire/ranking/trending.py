@@ -143,8 +143,8 @@ def trending(store, window: str = "day", now: datetime | date | str | None = Non
     half_life = _half_life(s, window)
 
     rows = sig.window_signals(store, _iso(start), _iso(end), _iso(local_end - span), _iso(local_end))
-    ranked = _score_signalled(rows, end, window, half_life, s)
     want = offset + limit
+    ranked = _score_signalled(rows, end, window, half_life, s, want)
     tail = _recency_tail(store, start, end, window, half_life, s, {r[0] for r in rows}, want)
     merged = list(heapq.merge(ranked, tail, key=lambda t: t[0]))[offset:want]
     out = [make() for _, make in merged]
@@ -152,14 +152,15 @@ def trending(store, window: str = "day", now: datetime | date | str | None = Non
     return out
 
 
-def _score_signalled(rows: list[tuple], end: datetime, window: str, half_life: float, s: Settings) -> list[tuple]:
-    """[(sort key, Trend factory)] for the papers with a signal, best first."""
-    if not rows:
+def _score_signalled(rows: list[tuple], end: datetime, window: str, half_life: float, s: Settings,
+                     want: int) -> list[tuple]:
+    """[(sort key, Trend factory)] for the best `want` papers with a signal, best first: the
+    scores of all of them in arrays, Trend objects only for those a page can show."""
+    if not rows or want <= 0:
         return []
-    ids = [r[0] for r in rows]
+    ids = np.array([r[0] for r in rows])
     age, decay = _decay([r[1] for r in rows], end, window, half_life)
-    raw = np.array([r[2:] for r in rows], dtype=np.float64).reshape(len(rows), 6)
-    raw = np.maximum(raw, 0.0)
+    raw = np.maximum(np.array([r[2:] for r in rows], dtype=np.float64).reshape(len(rows), 6), 0.0)
     up, views, comments, hf, hf_comments, stars = raw.T
     parts = {
         "hf_upvotes": decay * s.trend_weight_hf * np.log1p(hf),
@@ -169,21 +170,20 @@ def _score_signalled(rows: list[tuple], end: datetime, window: str, half_life: f
         "views": decay * s.trend_weight_views * np.log1p(views),
         "recency": decay * s.trend_weight_recency,
     }
-    stacked = np.vstack([parts[k] for k in PARTS])
-    score = [math.fsum(col) for col in stacked.T.tolist()]
+    score = np.zeros(len(rows))
+    for k in PARTS:  # left to right, as sum(parts.values()) adds them
+        score = score + parts[k]
+    order = np.lexsort((ids, -decay, -score))  # best first; ties: newer, then id
+    order = order[score[order] > 0][:want]
     out = []
-    for i, sc in enumerate(score):
-        if sc <= 0:
-            continue
-
-        def make(i=i, sc=sc):
+    for i in order.tolist():
+        def make(i=i):
             inputs = {"hf_upvotes": float(hf[i]), "stars": float(stars[i]), "upvotes": float(up[i]),
                       "comments": float(comments[i]), "hf_comments": float(hf_comments[i]),
                       "views": float(views[i]), "age_days": float(age[i]), "decay": float(decay[i])}
-            return Trend(ids[i], sc, {k: float(parts[k][i]) for k in PARTS}, inputs)
+            return Trend(str(ids[i]), float(score[i]), {k: float(parts[k][i]) for k in PARTS}, inputs)
 
-        out.append(((-sc, -float(decay[i]), ids[i]), make))
-    out.sort(key=lambda t: t[0])
+        out.append(((-float(score[i]), -float(decay[i]), str(ids[i])), make))
     return out
 
 

@@ -119,44 +119,76 @@ def latest_day(store: Store) -> str | None:
 _CREDIT = ("CASE WHEN t1 = t0 THEN amount "
            "ELSE amount * max(0.0, min(t1, :e) - max(t0, :s)) / (t1 - t0) END")
 
-_WINDOW_SQL = f"""
-WITH s(pid, up, vw, cm, hfu, hfc, st) AS (
-    SELECT paper_id, count(*), 0, 0, 0, 0, 0 FROM upvotes
-        WHERE created_at > :ls AND created_at <= :le GROUP BY paper_id
+
+def _local_rows_sql(k: int) -> str:
+    """The site's own signals in the k-th local range (:s{k}, :e{k}]: whole days from trend_daily
+    (migration 0071), the partial first and last day from the raw rows. One row per source row,
+    as (paper, upvotes, views, comments, 0, 0, 0)."""
+    return f"""
+    SELECT paper_id, upvotes, views, comments, 0, 0, 0 FROM trend_daily WHERE day > :sd{k} AND day < :ed{k}
+    UNION ALL SELECT paper_id, 1, 0, 0, 0, 0, 0 FROM upvotes WHERE created_at > :s{k} AND created_at < :sn{k}
+    UNION ALL SELECT paper_id, 1, 0, 0, 0, 0, 0 FROM upvotes WHERE created_at >= :el{k} AND created_at <= :e{k}
+    UNION ALL SELECT paper_id, 0, value, 0, 0, 0, 0 FROM signals
+        WHERE kind = 'view' AND observed_at > :s{k} AND observed_at < :sn{k}
+    UNION ALL SELECT paper_id, 0, value, 0, 0, 0, 0 FROM signals
+        WHERE kind = 'view' AND observed_at >= :el{k} AND observed_at <= :e{k}
+    UNION ALL SELECT paper_id, 0, 0, 1, 0, 0, 0 FROM comments
+        WHERE hidden = 0 AND created_at > :s{k} AND created_at < :sn{k}
+    UNION ALL SELECT paper_id, 0, 0, 1, 0, 0, 0 FROM comments
+        WHERE hidden = 0 AND created_at >= :el{k} AND created_at <= :e{k}"""
+
+
+def _window_sql(ranges: int) -> str:
+    local = "\n    UNION ALL".join(_local_rows_sql(k) for k in range(ranges))
+    return f"""
+WITH s(pid, up, vw, cm, hfu, hfc, st) AS ({local}
     UNION ALL
-    SELECT paper_id, 0, sum(value), 0, 0, 0, 0 FROM signals
-        WHERE kind = 'view' AND observed_at > :ls AND observed_at <= :le GROUP BY paper_id
-    UNION ALL
-    SELECT paper_id, 0, 0, count(*), 0, 0, 0 FROM comments
-        WHERE created_at > :ls AND created_at <= :le AND hidden = 0 GROUP BY paper_id
-    UNION ALL
-    SELECT paper_id, 0, 0, 0, sum({_CREDIT}), 0, 0 FROM trend_credits
-        WHERE kind = 'hf_upvotes' AND t1 > :s AND t0 <= :e GROUP BY paper_id
-    UNION ALL
-    SELECT paper_id, 0, 0, 0, 0, sum({_CREDIT}), 0 FROM trend_credits
-        WHERE kind = 'hf_comments' AND t1 > :s AND t0 <= :e GROUP BY paper_id
-    UNION ALL
-    SELECT paper_id, 0, 0, 0, 0, 0, sum({_CREDIT}) FROM trend_credits
-        WHERE kind = 'github_stars' AND t1 > :s AND t0 <= :e GROUP BY paper_id
+    SELECT paper_id, 0, 0, 0,
+           CASE WHEN kind = 'hf_upvotes' THEN {_CREDIT} ELSE 0 END,
+           CASE WHEN kind = 'hf_comments' THEN {_CREDIT} ELSE 0 END,
+           CASE WHEN kind = 'github_stars' THEN {_CREDIT} ELSE 0 END
+        FROM trend_credits INDEXED BY trend_credits_window
+        WHERE kind IN ('hf_upvotes', 'hf_comments', 'github_stars') AND t1 > :s AND t0 <= :e
+), g AS (
+    SELECT pid, sum(up) AS up, sum(vw) AS vw, sum(cm) AS cm, sum(hfu) AS hfu, sum(hfc) AS hfc, sum(st) AS st
+    FROM s GROUP BY pid
 )
-SELECT s.pid, COALESCE(p.listed, substr(p.published, 1, 10), h.featured_on),
-       sum(up), sum(vw), sum(cm), sum(hfu), sum(hfc), sum(st)
-FROM s JOIN papers p ON p.id = s.pid LEFT JOIN hf_daily h ON h.paper_id = s.pid
-WHERE p.hidden = 0 GROUP BY s.pid
+SELECT g.pid, max(COALESCE(p.listed, substr(p.published, 1, 10), h.featured_on, ''), COALESCE(h.featured_on, '')),
+       g.up, g.vw, g.cm, g.hfu, g.hfc, g.st
+FROM g JOIN papers p INDEXED BY papers_trend_day ON p.id = g.pid LEFT JOIN hf_daily h ON h.paper_id = g.pid
+WHERE p.hidden = 0 AND (g.up > 0 OR g.vw > 0 OR g.cm > 0 OR g.hfu > 0 OR g.hfc > 0 OR g.st > 0)
 """
+
+
+def _range_params(k: int, start: str, end: str) -> dict[str, str]:
+    """Bounds of local range k: the first day's remainder (start, next midnight), the whole days
+    strictly between, the last day's part [its midnight, end]; a range within one day is all edge."""
+    sd, ed = start[:10], end[:10]
+    next_day = (datetime.fromisoformat(sd) + timedelta(days=1)).date().isoformat()
+    if sd == ed:  # within one day: the first part reads (start, end] (x < end + NUL is x <= end), the last nothing
+        return {f"s{k}": start, f"sn{k}": end + "\x00", f"e{k}": end, f"el{k}": "\uffff", f"sd{k}": sd, f"ed{k}": ed}
+    return {f"s{k}": start, f"sn{k}": next_day, f"el{k}": ed, f"e{k}": end, f"sd{k}": sd, f"ed{k}": ed}
 
 
 def window_signals(store: Store, start: str, end: str, local_start: str | None = None,
                    local_end: str | None = None) -> list[tuple]:
     """Every visible paper with a signal in a window, one row each: (id, its day, local upvotes,
-    views, local comments, HF upvotes gained, HF comments gained, GitHub stars gained).
+    views, local comments, HF upvotes gained, HF comments gained, GitHub stars gained). Its day
+    is the latest of the days it appeared: listed (else first published) or featured on Hugging
+    Face (a paper featured today is today's news, whenever arXiv listed it); '' if unknown.
 
     The Hugging Face and GitHub counts are what was gained in (start, end] (credits, see migration
-    0070); the site's own upvotes, views and comments are counted in (local_start, local_end],
-    which defaults to the same window (an archive scored as of its newest data still counts
-    this site's votes of the last real days). Bounds are ISO-8601 UTC."""
-    params = {"s": _julian(start), "e": _julian(end), "ls": local_start or start, "le": local_end or end}
-    return [tuple(r) for r in store.query(_WINDOW_SQL, params)]
+    0070); the site's own upvotes, views and comments are counted in (start, end] and also in
+    (local_start, local_end] (default: the same window), so an archive scored as of its newest
+    data still counts this site's votes of the last real days. Bounds are ISO-8601 UTC
+    'YYYY-MM-DDTHH:MM:SSZ'; two local ranges must not overlap."""
+    ranges = [(start, end)]
+    if (local_start or start, local_end or end) != (start, end):
+        ranges.append((local_start or start, local_end or end))
+    params: dict = {"s": _julian(start), "e": _julian(end)}
+    for k, (a, b) in enumerate(ranges):
+        params.update(_range_params(k, a, b))
+    return [tuple(r) for r in store.query(_window_sql(len(ranges)), params)]
 
 
 def _julian(iso: str) -> float:
@@ -169,21 +201,19 @@ def _julian(iso: str) -> float:
 def recent_papers(store: Store, start_day: str, end_day: str, skip: set[str], limit: int) -> list[tuple[str, str]]:
     """The newest `limit` visible papers that appeared on a day in (start_day, end_day] and are
     not in `skip`, as (id, day), newest day first, then by id: the tail of a trending list,
-    the papers ranked by recency alone."""
+    the papers ranked by recency alone. Read a day at a time (both by index), newest first,
+    so a page costs the days it shows, not the whole window."""
     out: list[tuple[str, str]] = []
-    if limit <= 0:
-        return out
-    cur = store.conn.execute(
-        "SELECT id, day FROM (SELECT id, listed AS day FROM papers WHERE hidden = 0 AND listed > ? AND listed <= ? "
-        "UNION ALL SELECT id, substr(published, 1, 10) FROM papers WHERE hidden = 0 AND listed IS NULL "
-        "AND substr(published, 1, 10) > ? AND substr(published, 1, 10) <= ?) ORDER BY day DESC, id",
-        (start_day, end_day, start_day, end_day))
-    while len(out) < limit:
-        rows = cur.fetchmany(max(256, limit - len(out) + len(skip)))
-        if not rows:
-            break
-        out.extend((r[0], r[1]) for r in rows if r[0] not in skip)
-    cur.close()
+    day = datetime.fromisoformat(end_day).date()
+    first = datetime.fromisoformat(start_day).date()
+    while len(out) < limit and day > first:
+        d, nxt = day.isoformat(), (day + timedelta(days=1)).isoformat()
+        rows = store.query(
+            "SELECT id FROM papers WHERE hidden = 0 AND listed = ? UNION "
+            "SELECT id FROM papers WHERE hidden = 0 AND listed IS NULL AND published >= ? AND published < ? "
+            "ORDER BY id", (d, d, nxt))
+        out.extend((r[0], d) for r in rows if r[0] not in skip)
+        day -= timedelta(days=1)
     return out[:limit]
 
 
