@@ -36,6 +36,8 @@ class Settings:
     # site
     max_body_bytes: int = _s(65536, "Largest request body the site accepts, in bytes (larger ones get 413).")
     submit_daily_limit: int = _s(5, "Papers one user may submit to the daily list per UTC day.")
+    submit_max_age_days: int = _s(7, "Only papers listed or published in the last N days can be submitted to the daily list "
+                                     "(counted back from the list's day).")
     rate_limit_factor: float = _s(1.0, "Multiplier on every per-user/IP rate limit (0 turns rate limiting off, e.g. for load tests).")
     page_cache_seconds: float = _s(5.0, "Seconds a rendered page is reused for anonymous visitors (0: off).")
     # arXiv sources

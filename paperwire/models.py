@@ -76,6 +76,11 @@ class HFEntry:
     github_repo: str | None = None
     github_stars: int | None = None
     project_page: str | None = None
+    ai_summary: str | None = None
+    ai_keywords: list[str] | None = None
+    organization: dict | None = None  # {"name", "fullname", "avatar", ...} as Hugging Face gives it
+    num_comments: int | None = None
+    item: dict | None = None  # the API item as received: every field, also those not used yet
 
 
 @dataclass

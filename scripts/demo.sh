@@ -4,8 +4,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 . .venv/bin/activate
+# The checkout's paperwire.toml names the demo database, so that any later `paperwire` command
+# run in the checkout (a new shell included) uses it. An existing paperwire.toml is left alone.
+[ -f paperwire.toml ] || printf '%s\n' '# written by scripts/demo.sh: paperwire commands run in this checkout use the demo database' \
+    'db = "var/demo.db"' > paperwire.toml
 export PAPERWIRE_DB=${PAPERWIRE_DB:-var/demo.db}
-paperwire ingest demo/records.jsonl.gz demo/hf-daily-papers.json
+paperwire ingest demo/records.jsonl.gz demo/hf/*.json
 paperwire stats
 # Meaning search and "similar papers" need paper vectors. Embedding the 3,000 demo papers
 # with MiniLM takes a minute or more on 2 cores, so it runs beside the server: the site is up

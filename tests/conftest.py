@@ -58,7 +58,8 @@ def site_template_db(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("site") / "template.db"
     store = open_store(str(path))
     import_file(store, DEMO / "records.jsonl.gz")
-    import_file(store, DEMO / "hf-daily-papers.json")
+    for day in sorted((DEMO / "hf").glob("*.json")):  # the Hugging Face daily lists of the same days
+        import_file(store, day)
     store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
     return path

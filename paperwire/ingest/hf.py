@@ -2,11 +2,12 @@
 
 1. ``/api/daily_papers`` (what https://huggingface.co/api/daily_papers?date=YYYY-MM-DD answers):
    a list of ``{"paper": {"id", "title", "summary", "authors": [{"name"}], "publishedAt",
-   "upvotes", "githubRepo", "githubStars", "projectPage", ...}, "publishedAt", "submittedBy",
-   "numComments", ...}``; the outer ``publishedAt`` is when HF featured it, the inner one
-   arXiv's publication time.
+   "upvotes", "submittedOnDailyAt", "submittedOnDailyBy", "githubRepo", "githubStars", "projectPage",
+   "ai_summary", "ai_keywords", "organization", ...}, "publishedAt", "submittedBy", "numComments",
+   ...}``; ``paper.submittedOnDailyAt`` is the day HF featured it (its curated day). The whole
+   item is kept (HFEntry.item), so no field the API sends is lost.
 2. The saved-file shape ``{arxiv_id: {"url", "title", "authors", "abstract",
-   "publication_date", "upvotes"}}`` (e.g. demo/hf-daily-papers.json). It has no featuring
+   "publication_date", "upvotes"}}`` (e.g. tests/data/hf-papers-2024-04-08.json). It has no featuring
    day; HF features papers within a day or two of their arXiv release, so the day of
    ``publication_date`` stands in for it.
 """
@@ -50,16 +51,34 @@ def api_item_to_entry(item: dict) -> HFEntry:
     title = (paper.get("title") or item.get("title") or "").strip()
     if not title:
         raise ValueError(f"{pid}: missing title")
-    featured = item.get("publishedAt") if item is not paper else None
-    submitter = item.get("submittedBy") or {}
+    # submittedOnDailyAt is the curated day; the outer publishedAt of the real answers is the
+    # arXiv submission time (days earlier), so it only stands in when the day is missing
+    featured = paper.get("submittedOnDailyAt") or (item.get("publishedAt") if item is not paper else None)
+    submitter = paper.get("submittedOnDailyBy") or item.get("submittedBy") or {}
     p = Paper(id=pid, title=title, abstract=(paper.get("summary") or item.get("summary") or "").strip(),
               authors=_names(paper.get("authors")), published=paper.get("publishedAt"))
+    keywords = paper.get("ai_keywords")
+    org = paper.get("organization") or item.get("organization")
+    summary = paper.get("ai_summary")
     return HFEntry(
-        paper=p, featured_on=(featured or paper.get("submittedOnDailyAt") or "")[:10] or None,
-        upvotes=_int(paper.get("upvotes")), submitted_by=submitter.get("name") if isinstance(submitter, dict) else None,
+        paper=p, featured_on=(featured or "")[:10] or None,
+        upvotes=_int(paper.get("upvotes")), submitted_by=_user_name(submitter),
         github_repo=paper.get("githubRepo") or None, github_stars=_int(paper.get("githubStars")),
         project_page=paper.get("projectPage") or None,
+        ai_summary=summary.strip() or None if isinstance(summary, str) else None,
+        ai_keywords=[k for k in keywords if isinstance(k, str) and k.strip()] if isinstance(keywords, list) else None,
+        organization=org if isinstance(org, dict) and org.get("name") else None,
+        num_comments=_int(item.get("numComments")) if item is not paper else _int(paper.get("numComments")),
+        item=item,
     )
+
+
+def _user_name(user) -> str | None:
+    """The Hub user name of a ``submittedOnDailyBy`` / ``submittedBy`` object."""
+    if not isinstance(user, dict):
+        return None
+    name = user.get("name") or user.get("user")
+    return name if isinstance(name, str) and name else None
 
 
 def file_item_to_entry(key: str, rec: dict) -> HFEntry:

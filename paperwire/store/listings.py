@@ -2,13 +2,23 @@
 "card" data a list shows (counts, submitter, code link) fetched in a fixed number of queries
 per page (no per-paper queries).
 
-A paper is on day D's list when it was first listed on D, featured on Hugging Face's daily
-papers on D, or submitted by a user to D's list.
+Three lists of a day D:
+- the *curated* list (curated_ids): the papers featured on Hugging Face's daily papers on D
+  (hf_featured) or submitted by a user to D's list (submissions), by upvotes (site + Hugging
+  Face), then code released, then the newest; the site's "Daily papers";
+- *all new on arXiv* (new_ids): the papers first listed on D, ranked by the interest a record
+  shows (upvotes, then evidence: code, GitHub stars, a project page, a venue named; see
+  INTEREST_SQL and interest_reasons), the site's "All new" tab;
+- everything on D (list_ids): listed, featured or submitted that day (the feeds' union).
+Being featured or submitted adds a curated day to a paper; it never changes its listing or
+publication dates.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import re
 from datetime import date, timedelta
 
 from paperwire.models import CODE_KINDS, Paper
@@ -28,6 +38,12 @@ class Card:
     project_page: str | None = None
     submitter: str | None = None  # site user name, or the HF submitter
     submitted_on: str | None = None  # the daily list the paper is on (YYYY-MM-DD)
+    curated_on: str | None = None  # the newest day it was featured on HF or submitted here, else None
+    ai_summary: str | None = None  # Hugging Face's AI summary, when it has one
+    ai_keywords: list[str] = dataclasses.field(default_factory=list)  # Hugging Face's AI keywords
+    organization: dict | None = None  # Hugging Face's organisation {"name", "fullname", "avatar"}
+    hf_comments: int = 0  # comments on the paper's Hugging Face page (numComments)
+    hf_item: dict | None = None  # the Hugging Face API item as it was received
 
     @property
     def id(self) -> str:
@@ -49,14 +65,24 @@ def cards(store: Store, ids, with_details: bool = True) -> list[Card]:
         marks = ",".join("?" * len(chunk))
         for r in store.query(f"SELECT paper_id, upvotes, comments FROM paper_counts WHERE paper_id IN ({marks})", chunk):
             out[r[0]].local_upvotes, out[r[0]].comments = r[1], r[2]
-        for r in store.query(f"SELECT paper_id, upvotes, submitted_by, github_repo, github_stars, project_page, featured_on "
+        for r in store.query(f"SELECT paper_id, upvotes, submitted_by, github_repo, github_stars, project_page, featured_on, "
+                             f"ai_summary, ai_keywords, organization, num_comments, item "
                              f"FROM hf_daily WHERE paper_id IN ({marks})", chunk):
             c = out[r[0]]
             c.upvotes = r[1] or 0
             c.submitter, c.code_url, c.github_stars, c.project_page, c.submitted_on = r[2], r[3], r[4], r[5], r[6]
+            c.ai_summary, c.ai_keywords = r[7], json.loads(r[8]) if r[8] else []
+            c.organization, c.hf_comments = json.loads(r[9]) if r[9] else None, r[10] or 0
+            if with_details and r[11]:
+                c.hf_item = json.loads(r[11])
+        for r in store.query(f"SELECT paper_id, max(day) FROM hf_featured WHERE paper_id IN ({marks}) GROUP BY paper_id",
+                             chunk):
+            out[r[0]].curated_on = r[1]
         for r in store.query(f"SELECT s.paper_id, u.username, s.day FROM submissions s JOIN users u ON u.id = s.user_id "
                              f"WHERE s.paper_id IN ({marks})", chunk):
-            out[r[0]].submitter, out[r[0]].submitted_on = r[1], r[2]
+            c = out[r[0]]
+            c.submitter, c.submitted_on = r[1], r[2]
+            c.curated_on = max(c.curated_on or "", r[2])
     for c in out.values():
         c.upvotes += c.local_upvotes
         # only http(s) URLs are links anywhere (pages, feeds, digests, API): a source's
@@ -153,6 +179,119 @@ def list_ids(store: Store, start: str, end: str, sort: str = "upvotes", limit: i
                                 params)[0]
         return [], total
     return [], 0
+
+
+# --- the curated list ("Daily papers") and all new papers ("All new on arXiv") -------------------
+
+_UPVOTES = "(COALESCE(pc.upvotes, 0) + COALESCE(h.upvotes, 0))"
+_HAS_CODE = f"EXISTS (SELECT 1 FROM links l WHERE l.paper_id = p.id AND l.kind IN ({', '.join(repr(k) for k in CODE_KINDS)}))"
+_CURATED_SORTS = {
+    # upvotes (site + Hugging Face); ties: code released, then the newest
+    "upvotes": f"{_UPVOTES} DESC, {_HAS_CODE} DESC, COALESCE(p.published, p.listed) DESC, p.id DESC",
+    "published": "COALESCE(p.published, p.listed) DESC, p.id DESC",
+}
+
+
+def _curated_candidates(submitter: str | None) -> str:
+    if submitter:
+        return ("SELECT s.paper_id AS pid FROM submissions s JOIN users u ON u.id = s.user_id "
+                "WHERE s.day BETWEEN :s AND :e AND u.username = :who "
+                "UNION SELECT f.paper_id FROM hf_featured f JOIN hf_daily h ON h.paper_id = f.paper_id "
+                "WHERE f.day BETWEEN :s AND :e AND h.submitted_by = :who")
+    return ("SELECT paper_id AS pid FROM hf_featured WHERE day BETWEEN :s AND :e "
+            "UNION SELECT paper_id FROM submissions WHERE day BETWEEN :s AND :e")
+
+
+def curated_ids(store: Store, start: str, end: str, sort: str = "upvotes", limit: int = 30, offset: int = 0,
+                submitter: str | None = None) -> tuple[list[str], int]:
+    """Ids on the curated lists of days start..end (featured on Hugging Face or submitted here),
+    sorted; and how many there are in all."""
+    order = _CURATED_SORTS.get(sort, _CURATED_SORTS["upvotes"])
+    params = {"s": start, "e": end, "who": submitter, "limit": limit, "offset": offset}
+    rows = store.query(
+        f"WITH c AS ({_curated_candidates(submitter)}) SELECT p.id, count(*) OVER () FROM c JOIN papers p ON p.id = c.pid "
+        f"LEFT JOIN paper_counts pc ON pc.paper_id = p.id LEFT JOIN hf_daily h ON h.paper_id = p.id "
+        f"WHERE p.hidden = 0 ORDER BY {order} LIMIT :limit OFFSET :offset", params)
+    if rows:
+        return [r[0] for r in rows], rows[0][1]
+    if offset:
+        total = store.query_one(f"WITH c AS ({_curated_candidates(submitter)}) SELECT count(*) FROM c "
+                                f"JOIN papers p ON p.id = c.pid WHERE p.hidden = 0", params)[0]
+        return [], total
+    return [], 0
+
+
+def latest_curated_day(store: Store) -> str | None:
+    """The newest day with a curated list (None on a fresh install with no curation yet)."""
+    days = [store.query_one("SELECT max(day) FROM hf_featured"), store.query_one("SELECT max(day) FROM submissions")]
+    days = [r[0] for r in days if r and r[0]]
+    return max(days) if days else None
+
+
+def latest_listing_day(store: Store) -> str | None:
+    r = store.query_one("SELECT listed FROM papers WHERE listed IS NOT NULL AND hidden=0 ORDER BY listed DESC LIMIT 1")
+    return r[0] if r else None
+
+
+def curated_neighbours(store: Store, day: str) -> tuple[str | None, str | None]:
+    """(previous, next) days that have a curated list, around `day`."""
+    prev = [store.query_one("SELECT max(day) FROM hf_featured WHERE day < ?", (day,)),
+            store.query_one("SELECT max(day) FROM submissions WHERE day < ?", (day,))]
+    nxt = [store.query_one("SELECT min(day) FROM hf_featured WHERE day > ?", (day,)),
+           store.query_one("SELECT min(day) FROM submissions WHERE day > ?", (day,))]
+    p = [r[0] for r in prev if r and r[0]]
+    n = [r[0] for r in nxt if r and r[0]]
+    return (max(p) if p else None), (min(n) if n else None)
+
+
+def listing_neighbours(store: Store, day: str) -> tuple[str | None, str | None]:
+    """(previous, next) arXiv listing days around `day`."""
+    p = store.query_one("SELECT max(listed) FROM papers WHERE listed < ?", (day,))
+    n = store.query_one("SELECT min(listed) FROM papers WHERE listed > ?", (day,))
+    return (p[0] if p else None), (n[0] if n else None)
+
+
+# Words in a paper's comments that name where it appeared or will appear.
+VENUE_WORDS = ("accepted", "to appear", "published in", "camera-ready", "camera ready")
+VENUE_RE = re.compile(r"\b(?:accepted|to appear|published in|camera[- ]ready)\b[^.;]*", re.I)
+# How much each kind of evidence weighs in the "All new" ranking (see docs/ranking.md).
+EVIDENCE_POINTS = {"code": 3, "stars": 1, "project": 2, "venue": 2}
+_HAS_PROJECT = "(h.project_page IS NOT NULL OR EXISTS (SELECT 1 FROM links l WHERE l.paper_id = p.id AND l.kind = 'project'))"
+_HAS_VENUE = "(p.journal_ref IS NOT NULL OR " + " OR ".join(
+    f"COALESCE(p.comments, '') LIKE '%{w}%'" for w in VENUE_WORDS) + ")"
+_STAR_TIERS = "((COALESCE(h.github_stars, 0) >= 10) + (COALESCE(h.github_stars, 0) >= 100) + (COALESCE(h.github_stars, 0) >= 1000))"
+# The evidence of interest a record carries by itself, in points (what interest_reasons says in words).
+EVIDENCE_SQL = (f"({EVIDENCE_POINTS['code']} * {_HAS_CODE} + {EVIDENCE_POINTS['stars']} * {_STAR_TIERS} + "
+                f"{EVIDENCE_POINTS['project']} * {_HAS_PROJECT} + {EVIDENCE_POINTS['venue']} * {_HAS_VENUE})")
+
+
+def new_ids(store: Store, start: str, end: str, limit: int = 30, offset: int = 0) -> tuple[list[str], int]:
+    """Ids of the papers first listed on days start..end, ranked: trending signals first
+    (upvotes here and on Hugging Face), then the evidence of interest in the record itself
+    (EVIDENCE_SQL), then the newest id; and how many there are in all."""
+    total = store.query_one("SELECT count(*) FROM papers WHERE listed BETWEEN ? AND ? AND hidden = 0", (start, end))[0]
+    rows = store.query(
+        f"SELECT p.id FROM papers p LEFT JOIN paper_counts pc ON pc.paper_id = p.id LEFT JOIN hf_daily h ON h.paper_id = p.id "
+        f"WHERE p.listed BETWEEN ? AND ? AND p.hidden = 0 "
+        f"ORDER BY {_UPVOTES} DESC, {EVIDENCE_SQL} DESC, p.id DESC LIMIT ? OFFSET ?", (start, end, limit, offset))
+    return [r[0] for r in rows], total
+
+
+def interest_reasons(card: Card) -> list[str]:
+    """Why a paper ranks where it does on the "All new" list, in words, strongest first."""
+    out = []
+    if card.upvotes:
+        out.append(f"{card.upvotes:,} upvote{'s' if card.upvotes != 1 else ''}")
+    if card.code_url:
+        stars = f", ★ {card.github_stars:,} on GitHub" if card.github_stars else ""
+        out.append(f"code released{stars}")
+    if card.project_page:
+        out.append("project page")
+    p = card.paper
+    venue = p.journal_ref or (VENUE_RE.search(p.comments or "") or [None])[0]
+    if venue:
+        out.append(f"venue named: {venue.strip()[:80]}")
+    return out
 
 
 def author_ids(store: Store, name: str, limit: int = 30, offset: int = 0) -> tuple[list[str], int]:

@@ -177,7 +177,7 @@ def record_hash(item: Paper | HFEntry) -> str:
              "\x1e".join(f"{v.number}\x1d{v.created}\x1d{v.size}" for v in rec.versions)]
     if isinstance(item, HFEntry):  # upvotes and stars change while the paper stays the same
         parts += [item.featured_on, str(item.upvotes), item.submitted_by, item.github_repo, str(item.github_stars),
-                  item.project_page]
+                  item.project_page, json.dumps(item.item, sort_keys=True) if item.item is not None else None]
     key = "\x1f".join("\x00" if x is None else x for x in parts)
     return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
 
@@ -288,7 +288,10 @@ def upsert_papers(store: Store, items: list[Paper | HFEntry | Prepared], source:
         touched[pid] = (before, merge(current, rec))
         if isinstance(item, HFEntry):
             hf_rows.append((pid, item.featured_on, item.upvotes, item.submitted_by, item.github_repo,
-                            item.github_stars, item.project_page, now))
+                            item.github_stars, item.project_page, now,
+                            json.dumps(item.item, ensure_ascii=False) if item.item is not None else None,
+                            item.ai_summary, json.dumps(item.ai_keywords) if item.ai_keywords is not None else None,
+                            json.dumps(item.organization) if item.organization else None, item.num_comments))
     new = [m for b, m in touched.values() if b is None]
     if new or fresh:
         _insert_new(conn, new, now, list(fresh.values()), derived=not bulk)
@@ -323,19 +326,27 @@ def _stored_hashes(conn: sqlite3.Connection, source: str, ids: list[str]) -> dic
 
 def _write_hf_rows(conn: sqlite3.Connection, hf_rows: list[tuple]) -> None:
     """Hugging Face's daily-paper rows (featured day, upvotes, submitter, repository, stars,
-    project page) and the code repository it reports as an 'hf' link."""
+    project page, the AI summary and keywords, organisation, comment count and the whole item),
+    the day it was featured on (hf_featured: a paper can be featured on several days) and the
+    code repository it reports as an 'hf' link. Upvotes only grow (the largest count seen is
+    kept); the other fields take the newest non-empty value."""
     for row in hf_rows:
         conn.execute(
-            "INSERT INTO hf_daily(paper_id, featured_on, upvotes, submitted_by, github_repo, github_stars, project_page, seen_at) "
-            "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(paper_id) DO UPDATE SET "
+            "INSERT INTO hf_daily(paper_id, featured_on, upvotes, submitted_by, github_repo, github_stars, project_page, "
+            "seen_at, item, ai_summary, ai_keywords, organization, num_comments) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(paper_id) DO UPDATE SET "
             "featured_on=COALESCE(hf_daily.featured_on, excluded.featured_on), "
             "upvotes=MAX(COALESCE(hf_daily.upvotes, 0), COALESCE(excluded.upvotes, 0)), "
             "submitted_by=COALESCE(excluded.submitted_by, hf_daily.submitted_by), "
             "github_repo=COALESCE(excluded.github_repo, hf_daily.github_repo), "
             "github_stars=COALESCE(excluded.github_stars, hf_daily.github_stars), "
-            "project_page=COALESCE(excluded.project_page, hf_daily.project_page), seen_at=excluded.seen_at "
-            "WHERE hf_daily.upvotes IS NOT excluded.upvotes OR hf_daily.featured_on IS NULL "
-            "OR hf_daily.github_stars IS NOT excluded.github_stars", row)
+            "project_page=COALESCE(excluded.project_page, hf_daily.project_page), seen_at=excluded.seen_at, "
+            "item=COALESCE(excluded.item, hf_daily.item), ai_summary=COALESCE(excluded.ai_summary, hf_daily.ai_summary), "
+            "ai_keywords=COALESCE(excluded.ai_keywords, hf_daily.ai_keywords), "
+            "organization=COALESCE(excluded.organization, hf_daily.organization), "
+            "num_comments=COALESCE(excluded.num_comments, hf_daily.num_comments)", row)
+        if row[1]:
+            conn.execute("INSERT OR IGNORE INTO hf_featured(day, paper_id) VALUES (?, ?)", (row[1], row[0]))
         if row[4]:
             link = classify_link(row[4])
             if link is not None and link.kind in CODE_KINDS:

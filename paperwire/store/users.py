@@ -11,7 +11,7 @@ import dataclasses
 import hashlib
 import re
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -235,20 +235,34 @@ def today() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%d")
 
 
-def submit_paper(store: Store, user_id: int, paper_id: str, day: str | None = None, daily_limit: int = 5) -> str:
-    """Put a stored paper on `day`'s list (default today, UTC). Returns the day.
-    Raises AccountError when the user's daily limit is reached or the paper is already listed."""
+def submit_paper(store: Store, user_id: int, paper_id: str, day: str | None = None, daily_limit: int = 5,
+                 max_age_days: int | None = None) -> str:
+    """Put a stored paper on `day`'s curated list (default today, UTC). Returns the day.
+    The paper's own dates (listing, publication) are not touched: the submission adds a curated day.
+    Raises AccountError, with the reason in words, when the paper is already on a curated list
+    (submitted here or featured on Hugging Face), when it is older than `max_age_days` before
+    `day`, or when the user's daily limit is reached."""
     day = day or today()
     with store.transaction() as conn:
-        if not conn.execute("SELECT 1 FROM papers WHERE id=? AND hidden=0", (paper_id,)).fetchone():
+        row = conn.execute("SELECT COALESCE(listed, substr(published, 1, 10)) FROM papers WHERE id=? AND hidden=0",
+                           (paper_id,)).fetchone()
+        if not row:
             raise KeyError(paper_id)
+        done = conn.execute("SELECT day FROM submissions WHERE paper_id=?", (paper_id,)).fetchone()
+        if done:
+            raise AccountError(f"{paper_id} was already submitted to the list of {done[0]}.")
+        featured = conn.execute("SELECT min(day) FROM hf_featured WHERE paper_id=?", (paper_id,)).fetchone()
+        if featured and featured[0]:
+            raise AccountError(f"{paper_id} is already on the list of {featured[0]} (featured on Hugging Face).")
+        if max_age_days is not None and row[0]:
+            oldest = (date.fromisoformat(day) - timedelta(days=max_age_days)).isoformat()
+            if row[0] < oldest:
+                raise AccountError(f"{paper_id} is from {row[0]}; only papers from the last {max_age_days} days "
+                                   f"(since {oldest}) can be submitted to the list of {day}.")
         n = conn.execute("SELECT count(*) FROM submissions WHERE user_id=? AND substr(created_at, 1, 10)=?",
                          (user_id, today())).fetchone()[0]
         if n >= daily_limit:
             raise AccountError(f"You can submit {daily_limit} papers a day; try again tomorrow.")
-        row = conn.execute("SELECT day FROM submissions WHERE paper_id=?", (paper_id,)).fetchone()
-        if row:
-            raise AccountError(f"{paper_id} was already submitted to the list of {row[0]}.")
         conn.execute("INSERT INTO submissions(paper_id, user_id, day, created_at) VALUES (?,?,?,?)",
                      (paper_id, user_id, day, utcnow()))
     return day

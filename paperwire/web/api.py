@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from paperwire.models import CODE_KINDS
@@ -24,7 +24,7 @@ from paperwire.store import listings, users
 from paperwire.text import canonical_id
 from paperwire.web.deps import EngineDep, PageCacheDep, SettingsDep, StoreDep, TokenUser, TrendingMemoDep
 from paperwire.web.queries import (latest_period, parse_period, period_ids, run_search, search_cards,
-                                   submit_by_id, trending_list)
+                                   submit_by_id, trending_as_of, trending_list)
 from paperwire.web.security import rate_limit
 
 router = APIRouter(prefix="/api")
@@ -46,37 +46,61 @@ def _user_json(name: str | None) -> dict | None:
 
 
 def paper_json(card: listings.Card) -> dict:
+    """The `paper` object of the Hub (also the answer of /api/papers/{id}). A paper Hugging Face
+    reported is answered with its item as received (every field, e.g. discussionId, mediaUrls,
+    ai_summary_model), with the counts made current: upvotes are Hugging Face's plus the site's,
+    and 0 is written as 0."""
     p = card.paper
-    return {
+    hf = dict((card.hf_item or {}).get("paper") or {})
+    out = {
         "id": p.id,
-        "authors": [{"name": a, "hidden": False} for a in p.authors],
-        "publishedAt": _iso(p.published or p.listed),  # listing records only know their listing day
-        "title": p.title_display,
-        "summary": p.abstract_display,
+        "authors": hf.get("authors") or [{"name": a, "hidden": False} for a in p.authors],
+        "publishedAt": hf.get("publishedAt") or _iso(p.published or p.listed),  # listing records know only their day
+        "submittedOnDailyAt": hf.get("submittedOnDailyAt") or _iso(card.curated_on),
+        "title": hf.get("title") or p.title_display,
+        "submittedOnDailyBy": hf.get("submittedOnDailyBy") or _user_json(card.submitter if card.curated_on else None),
+        "summary": hf.get("summary") or p.abstract_display,
         "upvotes": card.upvotes,
-        "numComments": card.comments,
-        "submittedOnDailyAt": _iso(card.submitted_on),
-        "submittedOnDailyBy": _user_json(card.submitter),
+        "numComments": card.comments + card.hf_comments,
         "githubRepo": card.code_url,
         "githubStars": card.github_stars,
         "projectPage": card.project_page,
-        "categories": p.categories,
-        "url": f"https://arxiv.org/abs/{p.id}",
+        "ai_summary": card.ai_summary,
+        "ai_keywords": card.ai_keywords or None,
+        "organization": card.organization,
     }
+    for key, value in hf.items():  # the fields paperwire has no column for, as Hugging Face sent them
+        out.setdefault(key, value)
+    out["categories"], out["url"] = p.categories, f"https://arxiv.org/abs/{p.id}"
+    # AI fields and the organisation only where known (as the Hub leaves them out); the rest as null
+    return {k: v for k, v in out.items() if v is not None or k not in _WHEN_KNOWN}
+
+
+_WHEN_KNOWN = {"ai_summary", "ai_keywords", "organization"}
 
 
 def daily_json(card: listings.Card) -> dict:
-    """One item of /api/daily_papers and /api/papers/search, shaped like the Hub's."""
+    """One item of /api/daily_papers and /api/papers/search, shaped like the Hub's: the item as
+    Hugging Face sent it where it did, with current counts."""
     paper = paper_json(card)
-    return {
+    item = dict(card.hf_item or {})
+    item.update({
         "paper": paper,
-        "publishedAt": paper["submittedOnDailyAt"] or paper["publishedAt"],
+        "publishedAt": item.get("publishedAt") or paper.get("submittedOnDailyAt") or paper["publishedAt"],
         "title": paper["title"],
         "summary": paper["summary"],
-        "numComments": card.comments,
-        "submittedBy": paper["submittedOnDailyBy"],
-        "isAuthorParticipating": False,
-    }
+        "numComments": paper["numComments"],
+        "submittedBy": item.get("submittedBy") or paper.get("submittedOnDailyBy"),
+        "isAuthorParticipating": item.get("isAuthorParticipating", False),
+    })
+    # The Hub keeps these inside `paper` only, where huggingface_hub's PaperInfo does not look
+    # for a daily item (it reads them from the item's top level); repeated here so that the
+    # unmodified client reads every field back. Nothing of the Hub's shape is changed.
+    for key in ("ai_summary", "ai_keywords", "githubRepo", "githubStars", "projectPage", "organization",
+                "discussionId", "upvotes"):
+        if paper.get(key) is not None:
+            item.setdefault(key, paper[key])
+    return item
 
 
 def _pid(raw: str) -> str:
@@ -88,15 +112,22 @@ def _pid(raw: str) -> str:
 
 # --- Hugging Face compatible ---------------------------------------------------------------------
 
+DAILY_LIMIT_MAX = 100
+
+
 @router.get("/daily_papers", tags=["huggingface"])
-def daily_papers(store: StoreDep,
+def daily_papers(request: Request, response: Response, store: StoreDep,
                  date_: str | None = Query(None, alias="date", description="YYYY-MM-DD"),
-                 week: str | None = Query(None, description="ISO week, e.g. 2025-W09"),
+                 week: str | None = Query(None, description="ISO week, e.g. 2025-W09 (Monday to Sunday)"),
                  month: str | None = Query(None, description="YYYY-MM"),
                  submitter: str | None = Query(None, max_length=100, description="User name of the submitter"),
-                 sort: str = Query("publishedAt", pattern="^(publishedAt|trending)$"),
+                 sort: str = Query("publishedAt", pattern="^(publishedAt|trending)$",
+                                   description="publishedAt: newest first; trending: most upvotes first"),
                  p: int = Query(0, ge=0, le=10_000, description="Page, from 0"),
-                 limit: int = Query(50, ge=1, le=100)) -> list[dict]:
+                 limit: int = Query(50, ge=1, le=10_000, description="Papers per page (at most 100 are sent)")) -> list[dict]:
+    """The curated lists (featured on Hugging Face or submitted here) of a day, week or month
+    (default: the newest day with a list). A `Link: <...>; rel="next"` header points to the next
+    page when there is one."""
     asked = [(kind, key) for kind, key in (("day", date_), ("week", week), ("month", month)) if key]
     try:
         period = parse_period(*asked[0]) if asked else latest_period(store)
@@ -104,8 +135,12 @@ def daily_papers(store: StoreDep,
         raise HTTPException(400, "date must be YYYY-MM-DD, week YYYY-Www, month YYYY-MM")
     if period is None:  # nothing listed yet
         return []
+    limit = min(limit, DAILY_LIMIT_MAX)
     order = "upvotes" if sort == "trending" else "published"
-    ids, _ = period_ids(store, period, order, limit, p * limit, submitter=submitter)
+    ids, total = period_ids(store, period, order, limit, p * limit, submitter=submitter)
+    if (p + 1) * limit < total:
+        nxt = request.url.include_query_params(p=p + 1, limit=limit)
+        response.headers["Link"] = f'<{nxt}>; rel="next"'
     return [daily_json(c) for c in listings.cards(store, ids)]
 
 
@@ -154,11 +189,16 @@ def arxiv_repos(paper_id: str, store: StoreDep) -> dict:
 @router.get("/v1/trending", tags=["paperwire"])
 def v1_trending(store: StoreDep, settings: SettingsDep, memo: TrendingMemoDep, window: str = Query("week", pattern="^(day|week|month)$"),
                 limit: int = Query(20, ge=1, le=100), offset: int = Query(0, ge=0, le=10_000)) -> dict:
-    """Trending papers with the score broken into its parts (they sum to the score)."""
+    """Trending papers with the score broken into its parts (they sum to the score), each part
+    in words (`reasons`). `as_of` is the day the window ends on when the store's data is older
+    than the window (else null: the window ends now)."""
     rows = trending_list(store, settings, memo, window, limit, offset)
-    return {"window": window, "papers": [
+    as_of = trending_as_of(store, window)
+    return {"window": window, "as_of": as_of.isoformat() if as_of else None, "papers": [
         {"id": t.paper_id, "title": c.paper.title_display, "score": t.score, "parts": t.parts,
-         "inputs": t.inputs, "upvotes": c.upvotes, "githubRepo": c.code_url} for t, c in rows]}
+         "reasons": [{"part": r.part, "text": r.text, "points": r.points} for r in t.reasons],
+         "freshness": t.freshness, "inputs": t.inputs, "upvotes": c.upvotes, "githubRepo": c.code_url}
+        for t, c in rows]}
 
 
 @router.get("/v1/search", tags=["paperwire"], dependencies=[Depends(rate_limit("search", 120, 60))])

@@ -18,7 +18,7 @@ from paperwire.store import listings
 from paperwire.text import tex_to_text
 from paperwire.validate import xml_safe
 from paperwire.web.deps import EngineDep, SettingsDep, StoreDep, TrendingMemoDep
-from paperwire.web.queries import search_cards, trending_list
+from paperwire.web.queries import search_cards, trending_list, trending_note
 from paperwire.web.security import rate_limit
 
 router = APIRouter(prefix="/feeds", include_in_schema=False)
@@ -57,13 +57,20 @@ def _sub(parent, tag, text=None, **attrs):
     return el
 
 
+def _noted(notes: dict[str, str] | None, pid: str, text: str) -> str:
+    note = (notes or {}).get(pid)
+    return f"{note}.\n\n{text}" if note else text
+
+
 def _clean(s: str) -> str:
     # XML 1.0 forbids most control characters, U+FFFE/U+FFFF and lone surrogates; a title or a
     # query holding one (stored before the input check existed) must not break the feed
     return xml_safe(str(s))
 
 
-def render_feed(request: Request, settings, fmt: str, title: str, page_url: str, cards: list) -> Response:
+def render_feed(request: Request, settings, fmt: str, title: str, page_url: str, cards: list,
+                notes: dict[str, str] | None = None) -> Response:
+    """`notes`: a line per paper id put before its abstract (why a paper is trending)."""
     base = settings.base_url.rstrip("/")
     self_url = base + request.url.path + (("?" + request.url.query) if request.url.query else "")
     # a feed without a dated entry is as new as the moment it is built (never 1970)
@@ -90,7 +97,7 @@ def render_feed(request: Request, settings, fmt: str, title: str, page_url: str,
                 _sub(_sub(e, f"{{{ATOM}}}author"), f"{{{ATOM}}}name", a)
             for cat in p.categories:
                 _sub(e, f"{{{ATOM}}}category", term=cat)
-            _sub(e, f"{{{ATOM}}}summary", tex_to_text(p.abstract_display), type="text")
+            _sub(e, f"{{{ATOM}}}summary", _noted(notes, p.id, tex_to_text(p.abstract_display)), type="text")
         body = etree.tostring(feed, xml_declaration=True, encoding="utf-8")
         return Response(body, media_type="application/atom+xml; charset=utf-8")
     rss = etree.Element("rss", version="2.0", nsmap={"atom": ATOM})
@@ -108,7 +115,7 @@ def render_feed(request: Request, settings, fmt: str, title: str, page_url: str,
         _sub(it, "guid", f"{base}/papers/{p.id}", isPermaLink="true")
         if _published(p):
             _sub(it, "pubDate", format_datetime(_published(p)))
-        _sub(it, "description", tex_to_text(p.abstract_display))
+        _sub(it, "description", _noted(notes, p.id, tex_to_text(p.abstract_display)))
         for cat in p.categories:
             _sub(it, "category", cat)
     body = etree.tostring(rss, xml_declaration=True, encoding="utf-8")
@@ -127,8 +134,11 @@ def _fmt(fmt: str) -> str:
 @router.get("/daily.{fmt}")
 def daily_feed(request: Request, fmt: str, store: StoreDep, settings: SettingsDep,
                date: str | None = Query(None, pattern=r"^\d{4}-\d{2}-\d{2}$")):
-    day = date or listings.latest_day(store) or "0000-00-00"
-    ids, _ = listings.list_ids(store, day, day, "upvotes", FEED_SIZE, 0)
+    # the site's daily list: the curated one (featured or submitted), else the day's new papers
+    day = date or listings.latest_curated_day(store) or listings.latest_listing_day(store) or "0000-00-00"
+    ids, total = listings.curated_ids(store, day, day, "upvotes", FEED_SIZE, 0)
+    if not total:
+        ids, _ = listings.new_ids(store, day, day, FEED_SIZE, 0)
     return render_feed(request, settings, _fmt(fmt), f"Daily papers {day}", f"/papers/date/{day}", listings.cards(store, ids))
 
 
@@ -138,7 +148,7 @@ def trending_feed(request: Request, fmt: str, store: StoreDep, settings: Setting
     _fmt(fmt)
     rows = trending_list(store, settings, memo, window, FEED_SIZE, 0)
     return render_feed(request, settings, fmt, f"Trending this {window}", f"/papers/trending?window={window}",
-                       [c for _, c in rows])
+                       [c for _, c in rows], notes={t.paper_id: "Trending: " + trending_note(t) for t, _ in rows})
 
 
 @router.get("/search.{fmt}", dependencies=[Depends(rate_limit("search", 120, 60))])

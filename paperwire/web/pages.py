@@ -24,8 +24,9 @@ from paperwire.store.sqlite import utcnow
 from paperwire.text import canonical_id
 from paperwire.web.deps import (CurrentUser, EngineDep, OptionalUser, PageCacheDep, SettingsDep,
                                 StoreDep, TrendingMemoDep)
-from paperwire.web.queries import (PERIOD_FORMS, Period, latest_period, paper_markdown_text, parse_period,
-                                   period_ids, run_search, submit_by_id, trending_list, with_cards)
+from paperwire.web.queries import (PERIOD_FORMS, Period, card_keywords, latest_listing_period, latest_period,
+                                   new_period_ids, paper_markdown_text, parse_period, period_ids, run_search,
+                                   submit_by_id, trending_as_of, trending_list, with_cards)
 from paperwire.web.render import cached_render, flash_redirect, render
 from paperwire.web.security import rate_limit, require_csrf, require_user, safe_next
 
@@ -56,50 +57,73 @@ def _iso_week(d: date) -> str:
     return f"{year}-W{week:02d}"
 
 
-def _period_nav(store, period: Period) -> dict:
-    """Heading and previous / next links of a day's, week's or month's list."""
+def _period_nav(store, period: Period, listing: str) -> dict:
+    """Heading and previous / next links of a day's, week's or month's list; `listing` is
+    'curated' (Daily papers) or 'new' (All new on arXiv), whose days differ."""
     d = date.fromisoformat(period.start)
+    tail = "/new" if listing == "new" else ""
     if period.kind == "day":
-        prev, nxt = listings.neighbour_days(store, period.start)
-        return dict(prev_url=prev and f"/papers/date/{prev}", next_url=nxt and f"/papers/date/{nxt}",
+        near = listings.listing_neighbours if listing == "new" else listings.curated_neighbours
+        prev, nxt = near(store, period.start)
+        return dict(prev_url=prev and f"/papers/date/{prev}{tail}", next_url=nxt and f"/papers/date/{nxt}{tail}",
                     heading=d.strftime("%A, %-d %B %Y"), week=_iso_week(d), month=period.start[:7], day=period.start)
     if period.kind == "week":
-        return dict(prev_url=f"/papers/week/{_iso_week(d - timedelta(days=7))}",
-                    next_url=f"/papers/week/{_iso_week(d + timedelta(days=7))}",
+        return dict(prev_url=f"/papers/week/{_iso_week(d - timedelta(days=7))}{tail}",
+                    next_url=f"/papers/week/{_iso_week(d + timedelta(days=7))}{tail}",
                     heading=f"Week {period.key} ({period.start} – {period.end})", week=period.key,
                     month=period.start[:7], day=period.start)
     prev_month = (d - timedelta(days=1)).strftime("%Y-%m")
     next_month = (date.fromisoformat(period.end) + timedelta(days=1)).strftime("%Y-%m")
-    return dict(prev_url=f"/papers/month/{prev_month}", next_url=f"/papers/month/{next_month}",
+    return dict(prev_url=f"/papers/month/{prev_month}{tail}", next_url=f"/papers/month/{next_month}{tail}",
                 heading=d.strftime("%B %Y"), week=None, month=period.key, day=period.start)
 
 
-def _daily(request: Request, store, settings, user, period: Period, page: int):
+def _daily(request: Request, store, settings, user, period: Period, page: int, listing: str = "curated",
+           fallback: bool = False):
+    """A period's curated list ("Daily papers") or its new arXiv papers ("All new", ranked by
+    interest, each card saying why), with the other list's count on its tab."""
     def build():
-        ids, total = period_ids(store, period, "upvotes", PAGE_SIZE, (page - 1) * PAGE_SIZE)
+        offset = (page - 1) * PAGE_SIZE
+        if listing == "new":
+            ids, total = new_period_ids(store, period, PAGE_SIZE, offset)
+            curated_total = period_ids(store, period, "upvotes", 1, 0)[1]
+            new_total = total
+        else:
+            ids, total = period_ids(store, period, "upvotes", PAGE_SIZE, offset)
+            curated_total, new_total = total, new_period_ids(store, period, 0, 0)[1]
         ctx = _list_context(store, user, ids, total, page)
-        ctx.update(_period_nav(store, period))
-        ctx.update(kind=period.kind, title=f"Daily papers: {ctx['heading']}", base_url=request.url.path)
+        ctx.update(_period_nav(store, period, listing))
+        path = {"day": f"/papers/date/{period.key}", "week": f"/papers/week/{period.key}",
+                "month": f"/papers/month/{period.key}"}[period.kind]
+        reasons = {c.id: listings.interest_reasons(c) for c in ctx["cards"]} if listing == "new" else {}
+        ctx.update(kind=period.kind, listing=listing, base_url=request.url.path, fallback=fallback, reasons=reasons,
+                   curated_url=path, new_url=path + "/new", curated_total=curated_total, new_total=new_total,
+                   keywords={c.id: card_keywords(c) for c in ctx["cards"]},
+                   title=f"{'All new on arXiv' if listing == 'new' else 'Daily papers'}: {ctx['heading']}")
         return ctx
 
     return cached_render(request, "daily.html", build, settings.page_cache_seconds)
 
 
-def _period_page(request: Request, store, settings, user, kind: str, key: str, p: int):
+def _period_page(request: Request, store, settings, user, kind: str, key: str, p: int, listing: str = "curated"):
     try:
         period = parse_period(kind, key)
     except ValueError:
         raise HTTPException(404, f"{key!r} is not {PERIOD_FORMS[kind]}.")
-    return _daily(request, store, settings, user, period, _page(p))
+    return _daily(request, store, settings, user, period, _page(p), listing)
 
 
 @router.get("/")
 def front(request: Request, store: StoreDep, settings: SettingsDep, user: OptionalUser,
           p: int = Query(1, ge=1, le=10_000)):
-    period = latest_period(store)
+    """The newest day's curated list; with no curation yet (a fresh install), the newest listing
+    day ranked by interest, saying so."""
+    if listings.latest_curated_day(store):
+        return _daily(request, store, settings, user, latest_period(store), _page(p))
+    period = latest_listing_period(store)
     if period is None:
         return render(request, "empty.html", {"title": "No papers yet"})
-    return _daily(request, store, settings, user, period, _page(p))
+    return _daily(request, store, settings, user, period, _page(p), "new", fallback=True)
 
 
 @router.get("/papers/date/{day}")
@@ -108,16 +132,44 @@ def by_day(request: Request, day: str, store: StoreDep, settings: SettingsDep, u
     return _period_page(request, store, settings, user, "day", day, p)
 
 
+@router.get("/papers/date/{day}/new")
+def new_by_day(request: Request, day: str, store: StoreDep, settings: SettingsDep, user: OptionalUser,
+               p: int = Query(1, ge=1, le=10_000)):
+    return _period_page(request, store, settings, user, "day", day, p, "new")
+
+
 @router.get("/papers/week/{week}")
 def by_week(request: Request, week: str, store: StoreDep, settings: SettingsDep, user: OptionalUser,
             p: int = Query(1, ge=1, le=10_000)):
     return _period_page(request, store, settings, user, "week", week, p)
 
 
+@router.get("/papers/week/{week}/new")
+def new_by_week(request: Request, week: str, store: StoreDep, settings: SettingsDep, user: OptionalUser,
+                p: int = Query(1, ge=1, le=10_000)):
+    return _period_page(request, store, settings, user, "week", week, p, "new")
+
+
 @router.get("/papers/month/{month}")
 def by_month(request: Request, month: str, store: StoreDep, settings: SettingsDep, user: OptionalUser,
              p: int = Query(1, ge=1, le=10_000)):
     return _period_page(request, store, settings, user, "month", month, p)
+
+
+@router.get("/papers/month/{month}/new")
+def new_by_month(request: Request, month: str, store: StoreDep, settings: SettingsDep, user: OptionalUser,
+                 p: int = Query(1, ge=1, le=10_000)):
+    return _period_page(request, store, settings, user, "month", month, p, "new")
+
+
+@router.get("/new")
+def new_front(request: Request, store: StoreDep, settings: SettingsDep, user: OptionalUser,
+              p: int = Query(1, ge=1, le=10_000)):
+    """All new papers of the newest listing day."""
+    period = latest_listing_period(store)
+    if period is None:
+        return render(request, "empty.html", {"title": "No papers yet"})
+    return _daily(request, store, settings, user, period, _page(p), "new")
 
 
 # --- trending and search -------------------------------------------------------------------------
@@ -129,7 +181,8 @@ def trending_page(request: Request, store: StoreDep, settings: SettingsDep, memo
     def build():
         rows = trending_list(store, settings, memo, window, PAGE_SIZE, (p - 1) * PAGE_SIZE)
         return {"rows": rows, "window": window, "page": p, "voted": _voted(store, user, [c.id for _, c in rows]),
-                "offset": (p - 1) * PAGE_SIZE, "title": f"Trending this {window}"}
+                "offset": (p - 1) * PAGE_SIZE, "title": f"Trending this {window}",
+                "as_of": trending_as_of(store, window)}
 
     return cached_render(request, "trending.html", build, settings.page_cache_seconds)
 
@@ -236,7 +289,7 @@ def paper_page(request: Request, arxiv_id: str, store: StoreDep, settings: Setti
         card = cs[0]
         comments = users.list_comments(store, pid, include_hidden=bool(user and user.is_admin))
         return {"card": card, "p": card.paper, "title": card.paper.title_display, "comments": comments,
-                "voted": _voted(store, user, [pid]), "similar": similar_cards(request, store, engine, pid)}
+                "keywords": card_keywords(card, limit=12), "voted": _voted(store, user, [pid]), "similar": similar_cards(request, store, engine, pid)}
 
     resp = cached_render(request, "paper.html", build, settings.page_cache_seconds)
     request.app.state.view_counter.add(store, pid)  # after rendering: 404s raise above and are not counted

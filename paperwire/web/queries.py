@@ -12,12 +12,13 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from paperwire.ingest import run_import
 from paperwire.ingest.arxiv_api import fetch_arxiv
 from paperwire.ranking import trending as rank
 from paperwire.search.engine import SearchEngine, SearchResult
+from paperwire.search.keyphrases import keyphrases
 from paperwire.search.query import parse_query
 from paperwire.store import listings, users
 from paperwire.text import canonical_id
@@ -54,15 +55,37 @@ def parse_period(kind: str, key: str) -> Period:
 
 
 def latest_period(store) -> Period | None:
-    """The newest day with papers (the data may be historical, so not 'today')."""
-    day = listings.latest_day(store)
+    """The newest day with a curated list; on a fresh install with no curation yet, the newest
+    listing day (the data may be historical, so not 'today')."""
+    day = listings.latest_curated_day(store) or listings.latest_listing_day(store)
+    return Period("day", day, day, day) if day else None
+
+
+def latest_listing_period(store) -> Period | None:
+    day = listings.latest_listing_day(store)
     return Period("day", day, day, day) if day else None
 
 
 def period_ids(store, period: Period, order: str, limit: int, offset: int,
                submitter: str | None = None) -> tuple[list[str], int]:
-    """(paper ids, total) of the period's list in `order` ('upvotes' or 'published')."""
-    return listings.list_ids(store, period.start, period.end, order, limit, offset, submitter=submitter)
+    """(paper ids, total) of the period's curated list in `order` ('upvotes' or 'published')."""
+    return listings.curated_ids(store, period.start, period.end, order, limit, offset, submitter=submitter)
+
+
+def new_period_ids(store, period: Period, limit: int, offset: int) -> tuple[list[str], int]:
+    """(paper ids, total) of the papers first listed in the period, ranked by interest."""
+    return listings.new_ids(store, period.start, period.end, limit, offset)
+
+
+def submission_day(store, today: str | None = None, max_age_days: int = 7) -> str:
+    """The day a submission goes to: today on a live install; on a store whose newest data is
+    older than the submission window (the demo, an archive), its newest day, so that a paper of
+    that data can still be put on a list and the newest list is the one it joins."""
+    today = today or users.today()
+    newest = max(filter(None, [listings.latest_listing_day(store), listings.latest_curated_day(store)]), default=None)
+    if newest and newest < (date.fromisoformat(today) - timedelta(days=max_age_days)).isoformat():
+        return newest
+    return today
 
 
 # --- cards for ranked items ----------------------------------------------------------------------
@@ -114,15 +137,35 @@ class TrendingMemo:
 
 
 def trending_list(store, settings, memo: TrendingMemo, window: str, limit: int, offset: int) -> list[tuple]:
-    """[(Trend, Card)] for the window ending at the newest listing day (the data may be historical)."""
+    """[(Trend, Card)] for the window ending now, or as of the store's newest day when its data
+    is older than the window (trending_as_of says which)."""
     def compute():
-        return rank.trending(store, window=window, now=rank.latest_now(store), limit=limit, offset=offset,
-                             settings=settings)
+        end = rank.window_end(store, window)
+        return rank.trending(store, window=window, now=end.now, local_now=end.local_now, limit=limit,
+                             offset=offset, settings=settings)
 
     return with_cards(store, memo.get((window, limit, offset), compute))
 
 
+def trending_as_of(store, window: str):
+    """The day a trending window is scored as of (a store older than the window), else None."""
+    return rank.window_end(store, window).as_of
+
+
+def trending_note(t) -> str:
+    """A trending score in words, for feeds: "212 upvotes on Hugging Face; +1,240 GitHub stars this week"."""
+    return "; ".join(r.text for r in t.reasons)
+
+
 # --- a paper -------------------------------------------------------------------------------------
+
+def card_keywords(card: listings.Card, limit: int = 6) -> tuple[list[str], str]:
+    """(keywords, where from) for a paper's chips: Hugging Face's AI keywords ('hf') when it has
+    them, else key phrases paperwire derives from the abstract ('derived')."""
+    if card.ai_keywords:
+        return card.ai_keywords[:limit], "hf"
+    return keyphrases(card.paper.abstract_display or card.paper.abstract, limit=limit), "derived"
+
 
 def paper_markdown_text(store, pid: str) -> str | None:
     """The paper page as Markdown (Hugging Face's `read_paper` reads this), or None."""
@@ -144,7 +187,7 @@ def paper_markdown_text(store, pid: str) -> str | None:
 
 
 def submit_by_id(store, settings, user, raw_id: str) -> tuple[str, str]:
-    """Put a paper on today's list for `user`: (paper id, day). Unknown papers are fetched from
+    """Put a paper on the current curated list for `user` (submission_day): (paper id, day). Unknown papers are fetched from
     arXiv first. users.AccountError says why not (not an id, daily limit, not found). The
     caller drops the page cache."""
     pid = canonical_id(raw_id or "")
@@ -153,7 +196,8 @@ def submit_by_id(store, settings, user, raw_id: str) -> tuple[str, str]:
     if not users.paper_exists(store, pid, include_hidden=True):
         fetch_from_arxiv(store, settings, pid)
     try:
-        day = users.submit_paper(store, user.id, pid, daily_limit=settings.submit_daily_limit)
+        day = users.submit_paper(store, user.id, pid, day=submission_day(store, max_age_days=settings.submit_max_age_days),
+                                 daily_limit=settings.submit_daily_limit, max_age_days=settings.submit_max_age_days)
     except KeyError:
         raise users.AccountError(f"{pid} is not in this collection and could not be fetched from arXiv.")
     return pid, day

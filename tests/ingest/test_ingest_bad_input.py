@@ -297,7 +297,7 @@ def test_oai_record_updated_later_replaces_text_without_version_numbers(store, t
 
 
 def test_bad_hf_items_and_broken_hf_json(tmp_path):
-    demo = json.loads((DEMO / "hf-daily-papers.json").read_text())
+    demo = json.loads((DATA / "hf-papers-2024-04-08.json").read_text())
     some = dict(list(demo.items())[:4])
     first = next(iter(some))
     some[first] = dict(some[first], title="")

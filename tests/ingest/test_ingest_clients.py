@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from repo_paths import DEMO
+from repo_paths import DATA, DEMO
 from ingest_replay import OAI_DIR, Replay, atom_recordings, atom_route, with_token
 from paperwire.cli import cli
 from paperwire.config import Settings
@@ -211,7 +211,7 @@ def api_shape(demo_hf: dict, day: str, n: int) -> list[dict]:
 
 
 def test_hf_daily_api_shape(store):
-    demo = json.loads((DEMO / "hf-daily-papers.json").read_text())
+    demo = json.loads((DATA / "hf-papers-2024-04-08.json").read_text())
     items = api_shape(demo, "2024-04-08", 5)
 
     def route(path, q):
@@ -230,7 +230,7 @@ def test_hf_daily_api_shape(store):
 
 
 def test_hf_upvotes_update_on_reharvest(store):
-    demo = json.loads((DEMO / "hf-daily-papers.json").read_text())
+    demo = json.loads((DATA / "hf-papers-2024-04-08.json").read_text())
     items = api_shape(demo, "2024-04-08", 2)
     with Replay(lambda p, q: (200, {}, json.dumps(items))) as srv:
         run_import(store, fetch_hf_daily(srv.url, "2024-04-08", delay=0), source="hf")
@@ -249,7 +249,7 @@ def test_hf_server_error_is_reported(store):
 
 def hf_and_oai():
     """Three Hugging Face daily papers, and a route serving them beside the two OAI-PMH pages."""
-    items = api_shape(json.loads((DEMO / "hf-daily-papers.json").read_text()), "2024-04-09", 3)
+    items = api_shape(json.loads((DATA / "hf-papers-2024-04-08.json").read_text()), "2024-04-09", 3)
     route_oai, _ = oai_pages()
 
     def route(path, q):

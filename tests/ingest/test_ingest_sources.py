@@ -29,7 +29,7 @@ def items(parsed):
 @pytest.mark.parametrize("path, fmt", [
     (DATA / "kaggle-snapshot-head.jsonl", "snapshot"),
     (DEMO / "records.jsonl.gz", "listing"),
-    (DEMO / "hf-daily-papers.json", "hf"),
+    (DATA / "hf-papers-2024-04-08.json", "hf"),
     (OAI / "arxiv-physics-hep-th.xml", "oai"),
     (OAI / "sample_arxiv_record.xml", "oai"),
     (ATOM / "q_testing_s0_m10_bc5a6c384fe9.xml", "arxiv_api"),
@@ -86,9 +86,9 @@ def test_atom_versions_from_id_suffix():
 
 
 def test_hf_file_shape():
-    got = items(parse_hf_file(DEMO / "hf-daily-papers.json"))
+    got = items(parse_hf_file(DATA / "hf-papers-2024-04-08.json"))
     assert len(got) == 753 and all(isinstance(e, HFEntry) for e in got)
-    raw = json.loads((DEMO / "hf-daily-papers.json").read_text())
+    raw = json.loads((DATA / "hf-papers-2024-04-08.json").read_text())
     e = got[0]
     rec = raw[e.paper.id]
     assert e.upvotes == rec["upvotes"] and e.featured_on == rec["publication_date"][:10]
@@ -120,10 +120,10 @@ def test_cli_show_works_for_collection_ids(tmp_path):
 
 def test_demo_files_ingest_together(tmp_path):
     db = str(tmp_path / "demo.db")
-    r = CliRunner().invoke(cli, ["--db", db, "ingest", str(DEMO / "records.jsonl.gz"), str(DEMO / "hf-daily-papers.json")])
+    r = CliRunner().invoke(cli, ["--db", db, "ingest", str(DEMO / "records.jsonl.gz"), str(DATA / "hf-papers-2024-04-08.json")])
     assert r.exit_code == 0, r.output
     assert "records.jsonl.gz: read 3000, stored 3000" in r.output
-    assert "hf-daily-papers.json: read 753" in r.output
+    assert "hf-papers-2024-04-08.json: read 753" in r.output
     from paperwire.store import Store
 
     st = Store(db)
@@ -136,7 +136,7 @@ def test_demo_files_ingest_together(tmp_path):
 
 def test_every_parser_resumes_after_a_position():
     for path, fmt in [(DATA / "kaggle-snapshot-head.jsonl", "snapshot"), (OAI / "sample_arxiv_record.xml", "oai"),
-                      (ATOM / "q_testing_s0_m15_80c242b59d59.xml", "arxiv_api"), (DEMO / "hf-daily-papers.json", "hf"),
+                      (ATOM / "q_testing_s0_m15_80c242b59d59.xml", "arxiv_api"), (DATA / "hf-papers-2024-04-08.json", "hf"),
                       (DATA / "ir-cacm" / "cacm.all", "smart")]:
         parse = parser_for(fmt)
         full = list(parse(path))

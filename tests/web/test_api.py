@@ -8,6 +8,7 @@ import math
 import pytest
 
 from paperwire.store import listings, users
+from paperwire.web.queries import submission_day
 from web_support import make_user
 
 
@@ -17,8 +18,8 @@ def _store(app):
 
 def test_daily_papers_default_is_latest_day_in_hub_shape(client, app):
     store = _store(app)
-    day = listings.latest_day(store)
-    _, total = listings.list_ids(store, day, day)
+    day = listings.latest_curated_day(store)
+    _, total = listings.curated_ids(store, day, day)
     r = client.get("/api/daily_papers")
     assert r.status_code == 200
     items = r.json()
@@ -37,37 +38,43 @@ def test_daily_papers_default_is_latest_day_in_hub_shape(client, app):
 
 def test_daily_papers_filters_paging_and_sort(client, app):
     store = _store(app)
-    r = client.get("/api/daily_papers", params={"month": "2024-01", "limit": 100, "sort": "trending"})
+    r = client.get("/api/daily_papers", params={"month": "2026-06", "limit": 100, "sort": "trending"})
     month = r.json()
-    assert month and all(i["paper"]["submittedOnDailyAt"].startswith("2024-01") for i in month)
+    assert month and all(i["paper"]["submittedOnDailyAt"].startswith("2026-06") for i in month)
     votes = [i["paper"]["upvotes"] for i in month]
     assert votes == sorted(votes, reverse=True)
-    p0 = client.get("/api/daily_papers", params={"month": "2024-01", "limit": 5, "p": 0}).json()
-    p1 = client.get("/api/daily_papers", params={"month": "2024-01", "limit": 5, "p": 1}).json()
+    p0 = client.get("/api/daily_papers", params={"month": "2026-06", "limit": 5, "p": 0}).json()
+    p1 = client.get("/api/daily_papers", params={"month": "2026-06", "limit": 5, "p": 1}).json()
     assert len(p0) == len(p1) == 5 and not {i["paper"]["id"] for i in p0} & {i["paper"]["id"] for i in p1}
     start, end = listings.week_range("2026-W26")
-    _, wk_total = listings.list_ids(store, start, end)
+    _, wk_total = listings.curated_ids(store, start, end)
     wk = client.get("/api/daily_papers", params={"week": "2026-W26", "limit": 100}).json()
     assert len(wk) == min(100, wk_total)
     assert all(start <= i["paper"]["submittedOnDailyAt"][:10] <= end for i in wk)
     for bad in ({"date": "2024-13-01"}, {"week": "2024-W60"}, {"month": "May"}):
         e = client.get("/api/daily_papers", params=bad)
         assert e.status_code == 400 and "error" in e.json()
-    assert client.get("/api/daily_papers", params={"limit": 1000}).status_code == 422
+    # limit is capped at 100 (as on the Hub), the rest is on the next pages
+    capped = client.get("/api/daily_papers", params={"month": "2026-06", "limit": 1000})
+    assert capped.status_code == 200 and len(capped.json()) == 100 and 'rel="next"' in capped.headers["link"]
+    assert client.get("/api/daily_papers", params={"limit": 0}).status_code == 422
 
 
 def test_daily_papers_submitter_filter(client, app, shared_hash):
     store = _store(app)
     u = make_user(store, "curator", shared_hash)
-    day = listings.latest_day(store)
-    prev, _ = listings.neighbour_days(store, day)
-    ids, _ = listings.list_ids(store, prev, prev, limit=2)
+    day = listings.latest_listing_day(store)
+    ids = [i for i in listings.new_ids(store, day, day, limit=50)[0] if not listings.cards(store, [i])[0].curated_on][:2]
     for pid in ids:
         users.submit_paper(store, u.id, pid)
     got = client.get("/api/daily_papers", params={"date": users.today(), "submitter": "curator"}).json()
     assert sorted(i["paper"]["id"] for i in got) == sorted(ids)
     assert all(i["submittedBy"]["user"] == "curator" for i in got)
     assert client.get("/api/daily_papers", params={"date": users.today(), "submitter": "nobody"}).json() == []
+    # Hugging Face's submitters are found the same way
+    hf = client.get("/api/daily_papers", params={"month": "2026-06", "limit": 1}).json()[0]["submittedBy"]["name"]
+    by_hf = client.get("/api/daily_papers", params={"month": "2026-06", "submitter": hf}).json()
+    assert by_hf and all(i["paper"]["submittedOnDailyBy"]["name"] == hf for i in by_hf)
 
 
 def test_paper_info_repos_and_json_errors(client, app):
@@ -102,7 +109,8 @@ def test_v1_token_auth_upvote_submit(client, app, shared_hash):
     store = _store(app)
     u = make_user(store, "bot", shared_hash)
     token = users.create_token(store, u.id, "test")
-    pid = listings.list_ids(store, listings.latest_day(store), listings.latest_day(store))[0][0]
+    day = listings.latest_listing_day(store)
+    pid = next(i for i in listings.new_ids(store, day, day, limit=50)[0] if not listings.cards(store, [i])[0].curated_on)
     r = client.post(f"/api/v1/papers/{pid}/upvote")
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer" and "error" in r.json()
     r = client.post(f"/api/v1/papers/{pid}/upvote", headers={"Authorization": "Bearer pw_wrong"})
@@ -114,7 +122,8 @@ def test_v1_token_auth_upvote_submit(client, app, shared_hash):
     assert client.post("/api/v1/papers/2601.00000/upvote", headers=auth).status_code == 404
     assert client.get("/api/v1/me", headers=auth).json() == {"user": "bot", "isAdmin": False}
     r = client.post("/api/v1/submissions", json={"id": pid}, headers=auth)
-    assert r.status_code == 201 and r.json()["day"] == users.today()
+    # the demo's data ends long before today: a submission joins its newest day's list
+    assert r.status_code == 201 and r.json()["day"] == submission_day(store)
     again = client.post("/api/v1/submissions", json={"id": pid}, headers=auth)
     assert again.status_code == 400 and "already" in again.json()["error"]
     assert client.post("/api/v1/submissions", json={"nope": 1}, headers=auth).status_code == 422
@@ -162,12 +171,13 @@ def test_huggingface_hub_client_works_against_paperwire(live_server, monkeypatch
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
 
     api = HfApi(endpoint=live_server, token=False)
-    daily = list(api.list_daily_papers(month="2024-01", sort="trending", limit=10))
+    daily = list(api.list_daily_papers(month="2026-06", sort="trending", limit=10))
     assert 0 < len(daily) <= 10
     first = daily[0]
     assert first.id and first.title and first.authors and first.authors[0].name
     assert first.upvotes == max(d.upvotes or 0 for d in daily)
-    assert first.submitted_at is not None and first.submitted_at.strftime("%Y-%m") == "2024-01"
+    # submitted_at is the item's publishedAt, as the Hub sends it (arXiv's time, days before the list's)
+    assert first.submitted_at is not None and first.submitted_at.strftime("%Y") == "2026"
     info = api.paper_info(first.id)
     assert info.id == first.id and info.title == first.title and info.published_at is not None
     md = api.read_paper(first.id)

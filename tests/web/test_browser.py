@@ -48,13 +48,14 @@ def _shot(page, name: str):
 
 def test_visitor_journey(page, site_settings):
     store = open_store(site_settings.db)
-    day = listings.latest_day(store)
-    top_ids, total = listings.list_ids(store, day, day, limit=3)
+    day = listings.latest_curated_day(store)
+    top_ids, total = listings.curated_ids(store, day, day, limit=3)
     top = listings.cards(store, top_ids[:1])[0]
-    prev, _ = listings.neighbour_days(store, day)
-    to_submit = listings.list_ids(store, prev, prev, limit=1)[0][0]
+    listed = listings.latest_listing_day(store)
+    to_submit = next(c.id for c in listings.cards(store, listings.new_ids(store, listed, listed, limit=100)[0])
+                     if not c.curated_on)  # a recent paper on no curated list yet
 
-    # front page: the latest day's list, best first
+    # front page: the latest curated day's list, best first
     page.goto("/")
     assert page.locator("article.card").count() == min(30, total)
     assert page.locator("article.card h2 a").first.inner_text() == top.paper.title_display
@@ -124,8 +125,8 @@ def test_works_without_javascript(live_server, site_settings):
     from playwright.sync_api import sync_playwright
 
     store = open_store(site_settings.db)
-    day = listings.latest_day(store)
-    pid = listings.list_ids(store, day, day, limit=1)[0][0]
+    day = listings.latest_curated_day(store)
+    pid = listings.curated_ids(store, day, day, limit=1)[0][0]  # the front page's first card
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         ctx = browser.new_context(java_script_enabled=False, base_url=live_server)

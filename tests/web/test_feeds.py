@@ -21,8 +21,8 @@ def _parse(client, url):
 @pytest.mark.parametrize("fmt,version", [("atom", "atom10"), ("rss", "rss20")])
 def test_daily_feed(client, app, fmt, version):
     store = app.state.store
-    day = listings.latest_day(store)
-    ids, total = listings.list_ids(store, day, day, "upvotes", 50, 0)
+    day = listings.latest_curated_day(store)
+    ids, total = listings.curated_ids(store, day, day, "upvotes", 50, 0)
     r, feed = _parse(client, f"/feeds/daily.{fmt}")
     assert feed.version == version
     assert r.headers["content-type"].startswith(f"application/{fmt}+xml")
@@ -35,7 +35,7 @@ def test_daily_feed(client, app, fmt, version):
         assert [a.name for a in e.authors] == first.paper.authors[:50]
         assert e.summary == first.paper.abstract_display.strip() or e.summary.strip() == first.paper.abstract_display.strip()
     # another day by parameter
-    prev, _ = listings.neighbour_days(store, day)
+    prev, _ = listings.curated_neighbours(store, day)
     _, feed2 = _parse(client, f"/feeds/daily.{fmt}?date={prev}")
     assert {x.link for x in feed2.entries}.isdisjoint({x.link for x in feed.entries})
 

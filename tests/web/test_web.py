@@ -28,37 +28,45 @@ def _a_listed_paper(store, day=None):
 
 # --- pages ---------------------------------------------------------------------------------------
 
-def test_front_page_shows_latest_day_with_cards(client, app):
+def test_front_page_shows_latest_curated_day_with_cards(client, app):
     store = _store(app)
-    day = listings.latest_day(store)
-    expected, total = listings.list_ids(store, day, day, "upvotes", 30, 0)
+    day = listings.latest_curated_day(store)
+    expected, total = listings.curated_ids(store, day, day, "upvotes", 30, 0)
     r = client.get("/")
     assert r.status_code == 200
-    assert f"{total} papers" in r.text
+    assert f"{total} papers" in r.text and total > 0
     shown = re.findall(r'<article class="card" id="p-([^"]+)"', r.text)
     assert shown == [i.replace("/", "-") for i in expected]
+    # the tab beside it counts every paper listed on arXiv that day
+    assert f'All new on arXiv <span class="n">{listings.new_ids(store, day, day, 0)[1]}</span>' in r.text
     assert "Get trending papers in your email inbox" in r.text
     assert 'action="/subscribe"' in r.text
 
 
 def test_day_week_month_views_and_navigation(client, app):
     store = _store(app)
-    day = listings.latest_day(store)
-    prev, nxt = listings.neighbour_days(store, day)
+    day = listings.latest_curated_day(store)
+    prev, nxt = listings.curated_neighbours(store, day)
     assert prev is not None and nxt is None
     r = client.get(f"/papers/date/{prev}")
     assert r.status_code == 200
     assert f'href="/papers/date/{day}"' in r.text and 'rel="next"' in r.text
-    ids, total = listings.list_ids(store, prev, prev)
+    ids, total = listings.curated_ids(store, prev, prev)
     assert f"{total} paper" in r.text
     week = client.get(f"/papers/week/2026-W26")
     assert week.status_code == 200 and "Week 2026-W26" in week.text
-    wk_ids, wk_total = listings.list_ids(store, *listings.week_range("2026-W26"))
+    wk_ids, wk_total = listings.curated_ids(store, *listings.week_range("2026-W26"))
     assert wk_total >= total and f"{wk_total} paper" in week.text
     month = client.get("/papers/month/2026-06")
     assert month.status_code == 200 and "June 2026" in month.text
-    # HF featured days (2024) are lists too
-    assert client.get("/papers/month/2024-01").text.count('class="card"') > 0
+    # the "All new" tab of the day: every paper listed that day, ranked, each card saying why
+    new = client.get(f"/papers/date/{prev}/new")
+    new_ids, new_total = listings.new_ids(store, prev, prev)
+    assert new.status_code == 200 and f"{new_total} papers" in new.text
+    shown = re.findall(r'<article class="card" id="p-([^"]+)"', new.text)
+    assert shown == [i.replace("/", "-") for i in new_ids]
+    assert "Why here:" in new.text
+    assert client.get("/papers/month/2026-06/new").text.count('class="card"') == 30
     assert client.get("/?p=2").status_code == 200
 
 
@@ -250,17 +258,21 @@ def test_submit_by_id_with_daily_limit(client, app, shared_hash):
     assert client.get("/submit").status_code == 303  # sign in first
     sign_in(client, "sub@example.org")
     assert client.get("/submit").status_code == 200
-    # papers not yet on any site submission: take some from an older day
-    day = listings.latest_day(store)
-    prev, _ = listings.neighbour_days(store, day)
-    ids, _ = listings.list_ids(store, prev, prev, limit=7)
+    # papers on no curated list yet: the newest listing day's, less those Hugging Face featured
+    day = listings.latest_listing_day(store)
+    listed, _ = listings.new_ids(store, day, day, limit=100)
+    ids = [i for i in listed if not listings.cards(store, [i])[0].curated_on][:7]
     limit = app.state.settings.submit_daily_limit
+    dates = {pid: (p.listed, p.published) for pid, p in ((c.id, c.paper) for c in listings.cards(store, ids))}
     for pid in ids[:limit]:
         r = client.post("/submit", data={"csrf": csrf_of(client, "/submit"), "arxiv_id": f"arXiv:{pid}v1"})
         assert r.status_code == 303 and r.headers["location"] == f"/papers/{pid}"
-    today = users.today()
-    on_today, _ = listings.list_ids(store, today, today, limit=100)
+    # the demo's data ends long before today, so submissions join its newest day's list
+    today = max(day, listings.latest_curated_day(store))
+    on_today, _ = listings.curated_ids(store, today, today, limit=100)
     assert set(ids[:limit]) <= set(on_today)
+    # and never move a paper's own dates
+    assert {c.id: (c.paper.listed, c.paper.published) for c in listings.cards(store, ids)} == dates
     r = client.post("/submit", data={"csrf": csrf_of(client, "/submit"), "arxiv_id": ids[limit]})
     assert r.status_code == 400 and "a day" in r.text
     r = client.post("/submit", data={"csrf": csrf_of(client, "/submit"), "arxiv_id": "not an id"})
@@ -490,7 +502,9 @@ def test_submit_fetches_unknown_paper_from_arxiv_api(site_settings, shared_hash,
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        settings = dataclasses.replace(site_settings, arxiv_api_url=f"http://127.0.0.1:{server.server_port}/api/query")
+        # a 2016 paper: the submission window (a setting, 7 days by default) opened wide for it
+        settings = dataclasses.replace(site_settings, arxiv_api_url=f"http://127.0.0.1:{server.server_port}/api/query",
+                                       submit_max_age_days=100_000)
         app = create_app(settings)
         store = app.state.store
         assert not users.paper_exists(store, "1605.08386")
