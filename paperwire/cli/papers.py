@@ -12,7 +12,7 @@ from paperwire.cli.base import Context, cli, pass_ctx
 from paperwire.models import CODE_KINDS
 from paperwire.store.papers import get_paper, latest_papers
 from paperwire.store.papers import stats as store_stats
-from paperwire.text import canonical_id
+from paperwire.text import canonical_id, tex_to_text
 
 
 @cli.command()
@@ -108,7 +108,7 @@ def show(c: Context, paper_id: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(dataclasses.asdict(p), indent=2, ensure_ascii=False))
         return
-    click.echo(f"{p.id}  {p.title_display}")
+    click.echo(f"{p.id}  {tex_to_text(p.title_display)}")  # a terminal shows text, not TeX
     click.echo(f"authors:    {', '.join(p.authors)}")
     click.echo(f"categories: {' '.join(p.categories)}")
     for label, val in (("published", p.published), ("updated", p.updated), ("listed", p.listed),
@@ -124,7 +124,7 @@ def show(c: Context, paper_id: str, as_json: bool) -> None:
         click.echo(f"hf:         featured {p.hf_featured_on}, {p.hf_upvotes} upvotes")
     click.echo(f"sources:    {', '.join(p.sources)}")
     click.echo("")
-    click.echo(p.abstract_display)
+    click.echo(tex_to_text(p.abstract_display))
 
 
 @cli.command()
@@ -134,7 +134,7 @@ def latest(c: Context, limit: int) -> None:
     """The most recently listed papers."""
     for p in latest_papers(c.store, limit=limit):
         code = " [code]" if any(link.kind in CODE_KINDS for link in p.links) else ""
-        click.echo(f"{p.listed or (p.published or '')[:10]}  {p.id:<12} {p.title_display[:90]}{code}")
+        click.echo(f"{p.listed or (p.published or '')[:10]}  {p.id:<12} {tex_to_text(p.title_display)[:90]}{code}")
 
 
 # --- harvest: oai / arxiv / hf ---------------------------------------------------------------
