@@ -132,3 +132,12 @@ def test_a_store_without_curation_has_no_curated_day(store, put):
     assert listings.latest_curated_day(store) is None and listings.latest_listing_day(store) == "2025-01-06"
     assert listings.curated_ids(store, "2025-01-06", "2025-01-06") == ([], 0)
     assert listings.new_ids(store, "2025-01-06", "2025-01-06") == (["2501.00001"], 1)
+
+
+def test_rows_written_to_hf_daily_by_any_writer_are_on_the_curated_list(store, put):
+    """hf_featured follows hf_daily by trigger (a bulk load or a script writes hf_daily directly)."""
+    put("2501.00002", listed="2025-01-06")
+    store.conn.execute("INSERT INTO hf_daily(paper_id, featured_on, upvotes, seen_at) "
+                       "VALUES ('2501.00002', '2025-01-07', 4, '2025-01-07T09:00:00Z')")
+    assert listings.curated_ids(store, "2025-01-07", "2025-01-07") == (["2501.00002"], 1)
+    assert listings.latest_curated_day(store) == "2025-01-07"
