@@ -17,6 +17,7 @@ from typing import Iterable, Sequence
 
 from paperwire.search.analysis import INDEX_WORD, fold, porter_stem
 from paperwire.search.query import MAX_TERMS, content_clauses
+from paperwire.text import tex_to_text
 
 OPEN, CLOSE = "\ue000", "\ue001"  # private-use sentinels: escaped text cannot contain them
 _FLAT_MARKS = re.compile("[^\ue000\ue001]*(?:\ue000[^\ue000\ue001]*\ue001[^\ue000\ue001]*)*", re.S)
@@ -164,7 +165,9 @@ def title_html(hl: Highlighter | None, title: str) -> str:
 
 
 def snippet_html(hl: Highlighter | None, abstract: str) -> str:
-    """The escaped part of the abstract with the most matches, marked; its start without matches."""
+    """The escaped part of the abstract with the most matches, marked; its start without matches.
+    TeX is read first (7.7$\\times$ -> 7.7×): a snippet cut out of a formula could not be."""
+    abstract = tex_to_text(abstract)
     snip = hl.snippet(abstract, OPEN, CLOSE) if hl else None
     return _marks_to_html(snip) if snip else _plain_snippet(abstract)
 

@@ -46,3 +46,15 @@ def test_feeds_read_tex_as_unicode(client, app):
         feed = feedparser.parse(client.get(f"/feeds/author/{name}.atom").content)
         entry = next(e for e in feed.entries if e.link.endswith("/papers/" + pid))
         assert not RAW_TEX.search(entry.title + " " + entry.summary), (pid, entry.summary[:200])
+
+
+def test_search_snippets_read_tex(client):
+    found = 0
+    for q in ("faster", "speedup", "accuracy"):
+        r = client.get("/papers", params={"q": q})
+        assert r.status_code == 200
+        for snippet in re.findall(r'<p class="snippet">(.*?)</p>', r.text, re.S):
+            text = re.sub(r"<[^>]+>", "", snippet)
+            assert not RAW_TEX.search(text), (q, text[:200])
+            found += "×" in text
+    assert found  # the demo's "100$\times$ faster" and the like, read
