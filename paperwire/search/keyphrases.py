@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from functools import lru_cache
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
@@ -50,6 +51,12 @@ def _trim(words: list[str]) -> list[str]:
 
 def keyphrases(text: str, limit: int = 6, max_words: int = 4) -> list[str]:
     """Up to `limit` key phrases of `text`, best first, lower case except acronyms."""
+    return list(_keyphrases(text or "", limit, max_words))
+
+
+# A list page shows the same papers to every visitor: each abstract is read once, not per view.
+@lru_cache(maxsize=20_000)
+def _keyphrases(text: str, limit: int, max_words: int) -> tuple[str, ...]:
     phrases: list[list[str]] = []
     for chunk in _SPLIT.split(text or ""):
         run: list[str] = []
@@ -85,4 +92,4 @@ def keyphrases(text: str, limit: int = 6, max_words: int = 4) -> list[str]:
             out.append(k)
         if len(out) == limit:
             break
-    return [shown[k] for k in out]
+    return tuple(shown[k] for k in out)
