@@ -51,3 +51,9 @@ def test_formulas_cannot_carry_markup(attack):
     assert "<script" not in html and "<img" not in html
     assert "href=" not in html and "style=" not in html
     etree.fromstring(f"<p>{html}</p>".encode())  # well-formed: nothing escaped its element
+
+
+def test_styled_letters_become_their_unicode_characters():
+    # browsers (MathML Core) ignore mathvariant="double-struck": the letter itself must be ℝ
+    html = str(tex_html(r"kissing in $\mathbb R^{12}$ and $\mathfrak g$"))
+    assert "ℝ" in html and "𝔤" in html and "double-struck" not in html and "fraktur" not in html

@@ -9,6 +9,7 @@ elements and attributes; a formula that does not survive that is shown as Unicod
 from __future__ import annotations
 
 import functools
+import unicodedata
 
 from lxml import etree
 from markupsafe import Markup, escape
@@ -25,6 +26,31 @@ ATTRIBUTES = {"display", "mathvariant", "stretchy", "fence", "separator", "lspac
               "notation", "form", "columnlines", "rowlines", "frame"}
 
 
+# MathML Core (what browsers draw) ignores mathvariant other than "normal": a letter styled by it
+# is written as its own Unicode character instead (\\mathbb R -> ℝ, \\mathfrak g -> 𝔤)
+_VARIANTS = {"double-struck": "DOUBLE-STRUCK", "script": "SCRIPT", "fraktur": "FRAKTUR", "bold": "BOLD",
+             "bold-italic": "BOLD ITALIC", "bold-script": "BOLD SCRIPT", "bold-fraktur": "BOLD FRAKTUR",
+             "sans-serif": "SANS-SERIF", "monospace": "MONOSPACE"}
+_OLD_NAMES = {"FRAKTUR": "BLACK-LETTER"}  # the letters Unicode had before the math block (ℌ, ℭ)
+
+
+def _styled(ch: str, variant: str) -> str:
+    style = _VARIANTS[variant]
+    if ch.isascii() and ch.isalpha():
+        kind = "CAPITAL" if ch.isupper() else "SMALL"
+        names = [f"MATHEMATICAL {style} {kind} {ch.upper()}", f"{_OLD_NAMES.get(style, style)} {kind} {ch.upper()}"]
+    elif ch.isascii() and ch.isdigit():
+        names = [f"MATHEMATICAL {style} DIGIT {unicodedata.name(ch).split()[-1]}"]
+    else:
+        return ch
+    for name in names:
+        try:
+            return unicodedata.lookup(name)
+        except KeyError:
+            continue
+    return ch
+
+
 def _clean(el) -> bool:
     """Strip attributes off the allow-list in place; False when an element is not MathML."""
     for node in el.iter():
@@ -36,6 +62,10 @@ def _clean(el) -> bool:
         for name in list(node.attrib):
             if name not in ATTRIBUTES:
                 del node.attrib[name]
+        variant = node.get("mathvariant")
+        if variant in _VARIANTS and node.text:
+            node.text = "".join(_styled(ch, variant) for ch in node.text)
+            node.set("mathvariant", "normal")
         if "\\" in (node.text or ""):  # a command latex2mathml did not know: text reads better
             return False
     return True

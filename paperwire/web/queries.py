@@ -21,7 +21,7 @@ from paperwire.search.engine import SearchEngine, SearchResult
 from paperwire.search.keyphrases import keyphrases
 from paperwire.search.query import parse_query
 from paperwire.store import listings, users
-from paperwire.text import canonical_id
+from paperwire.text import canonical_id, tex_to_text
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,8 @@ def card_keywords(card: listings.Card, limit: int = 6) -> tuple[list[str], str]:
     them, else key phrases paperwire derives from the abstract ('derived')."""
     if card.ai_keywords:
         return card.ai_keywords[:limit], "hf"
-    return keyphrases(card.paper.abstract_display or card.paper.abstract, limit=limit), "derived"
+    # from the text a reader sees: "mathbb R" is no key phrase
+    return keyphrases(tex_to_text(card.paper.abstract_display or card.paper.abstract), limit=limit), "derived"
 
 
 def paper_markdown_text(store, pid: str) -> str | None:
