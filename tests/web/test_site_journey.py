@@ -63,7 +63,10 @@ def browser():
 @pytest.mark.parametrize("width", list(WIDTHS))
 def test_first_visit(browser, live_server, site_settings, shared_hash, width):
     store = open_store(site_settings.db)
-    make_user(store, "reader", shared_hash)
+    reader = make_user(store, "reader", shared_hash)
+    from paperwire.store import users  # the reader likes three papers of the week: For you has reasons to give
+    for (pid,) in store.query("SELECT id FROM papers WHERE hidden=0 AND listed IS NOT NULL ORDER BY listed DESC, id LIMIT 3"):
+        users.set_upvote(store, reader.id, pid, True)
     settings = Settings.load(env={}, db=site_settings.db, secret_key="s" * 40, base_url=live_server)
     sub = digest.subscribe(store, settings, "digest-reader@example.org", {"topics": ["retrieval"]}, send=False)
     prefs_url = digest.links_for(settings, sub.subscriber).preferences
@@ -174,6 +177,8 @@ def test_first_visit(browser, live_server, site_settings, shared_hash, width):
         assert page.locator(f'.tools a[href="{anchor}"]').count() == 1
         assert page.locator(anchor).count() == 1
     assert not re.search(r"[\U0001F000-\U0001FAFF]", page.locator("main").inner_text())  # no emoji-font glyphs
+    reasons = " ".join(page.locator("main .why").all_inner_texts())
+    assert reasons and not re.search(r"\b\d{4}\.\d{4,5}\b", reasons), reasons  # papers cited by title, not id
     file_input = page.locator('input[type=file]').bounding_box()
     assert file_input and file_input["height"] >= 24
     if phone:
