@@ -51,10 +51,10 @@ class Settings:
     harvest_sources: str = _s("oai,hf", "What the scheduled harvest (`paperwire schedule`) fetches: 'oai' and/or 'hf', comma-separated; empty for nothing.")
     harvest_sets: str = _s("cs", "OAI-PMH sets the scheduled harvest asks for, comma-separated (e.g. 'cs,stat,physics:hep-th'); empty for all of arXiv.")
     # search
-    embed_model: str = _s("minilm", "Embedding model: 'minilm' (bundled all-MiniLM-L6-v2), 'static' (model2vec distilled), or a path to a local sentence-transformers model.")
+    embed_model: str = _s("minilm", "Embedding model: 'minilm' (all-MiniLM-L6-v2, shipped as an ONNX graph), 'static' (model2vec distilled; the 'static' extra), or a folder with model.onnx + tokenizer.json (or a sentence-transformers model, if that library is installed).")
     exact_search_below: int = _s(20000, "Use exact vector search below this many papers, ANN above.")
     encode_timeout: float = _s(2.0, "Seconds a query embedding may take before search falls back to lexical.")
-    model_cache: str = _s("", "Folder for converted embedding models (ONNX export, distilled static model); default: '$XDG_CACHE_HOME/paperwire/models' (~/.cache), shared by all databases.")
+    model_cache: str = _s("", "Folder for converted embedding models (the distilled static model); default: '$XDG_CACHE_HOME/paperwire/models' (~/.cache), shared by all databases.")
     fast_lexical_above: int = _s(50000, "Rank lexical search with the tantivy index (kept by `paperwire index`) once the store holds this many papers; 0: always SQLite FTS5.")
     ann_ef_search: int = _s(768, "HNSW beam width per vector query: higher finds more true neighbours, slower (768: recall@10 0.98 at 75k papers).")
     # mail
@@ -102,16 +102,24 @@ class Settings:
 
     @classmethod
     def load(cls, toml_path: str | os.PathLike | None = None, env: dict | None = None, **overrides) -> "Settings":
-        """defaults, then the TOML file (PAPERWIRE_CONFIG or ./paperwire.toml), then PAPERWIRE_* env, then overrides."""
+        """defaults, then the TOML file (PAPERWIRE_CONFIG, else the nearest paperwire.toml in the
+        working folder or its parents), then PAPERWIRE_* env, then overrides."""
         env = os.environ if env is None else env
         values: dict = {}
         path = toml_path or env.get("PAPERWIRE_CONFIG")
-        if path is None and Path("paperwire.toml").exists():
-            path = "paperwire.toml"
+        found = None
+        if path is None:
+            found = find_project_config()
+            path = found
         if path:
             with open(path, "rb") as fh:
                 data = tomllib.load(fh)
             data = data.get("paperwire", data)
+            if found is not None:
+                # a project's file found from a subfolder names paths relative to itself
+                for key in ("db", "data_dir", "model_cache"):
+                    if isinstance(data.get(key), str) and data[key] and not Path(data[key]).is_absolute():
+                        data[key] = str(found.parent / data[key])
             values.update(data)
         fields = {f.name: f for f in dataclasses.fields(cls)}
         for name, f in fields.items():
@@ -154,6 +162,17 @@ class Settings:
 def documented_settings() -> list[tuple[str, object, str]]:
     return [(f.name, f.default, f.metadata.get("help", "")) for f in dataclasses.fields(Settings)]
 ENVIRONMENTS = ("development", "production")
+
+
+def find_project_config(start: Path | None = None) -> Path | None:
+    """The nearest paperwire.toml in the working folder or one of its parents (as git finds
+    its repository), so the CLI run anywhere in a checkout uses the checkout's database."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / "paperwire.toml"
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def _create_key_file(key_file: Path) -> None:

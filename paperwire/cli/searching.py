@@ -33,12 +33,16 @@ def index(c: Context, rebuild: bool, model: str | None) -> None:
                   disable=not sys.stderr.isatty()) as progress:
         tasks: dict = {}
         t0 = time.perf_counter()
+        # Not a terminal (a log file, as in scripts/demo.sh): a plain line now and then instead.
+        lines = PlainProgress() if progress.disable else None
 
         def on_progress(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
                 tasks[stage] = progress.add_task(stage, total=total, rate="")
             rate = done / max(time.perf_counter() - t0, 1e-9)
             progress.update(tasks[stage], completed=done, total=total, rate=f"{rate:,.0f} papers/s")
+            if lines is not None:
+                lines.update(stage, done, total)
 
         try:
             result = (indexer.rebuild if rebuild else indexer.refresh)(c.store, settings, progress=on_progress)
@@ -130,11 +134,41 @@ def search(c: Context, query: str | None, mode: str, limit: int, offset: int, as
     res = engine.search(query, mode=mode, limit=limit, offset=offset)
     if as_json:
         click.echo(json.dumps({"query": res.query, "mode": res.mode, "fallback": res.fallback, "total": res.total,
-                               "hits": [dataclasses.asdict(h) for h in res.hits]}, indent=2, ensure_ascii=False))
+                               "coverage": res.coverage_note, "hits": [dataclasses.asdict(h) for h in res.hits]}, indent=2, ensure_ascii=False))
         return
     if res.fallback:
         click.echo(f"note: {res.mode} search ({res.fallback})", err=True)
+    if res.coverage_note:
+        click.echo(f"note: {res.coverage_note} (run `paperwire index` for the rest)", err=True)
     click.echo(f"{res.total} matches ({res.mode})")
     for n, h in enumerate(res.hits, offset + 1):
         pin = " *" if h.parts.get("pinned") else ""
         click.echo(f"{n:>3}. {h.paper_id:<14} {h.score:8.4f}  {h.title[:100]}{pin}")
+
+
+class PlainProgress:
+    """Progress lines on stderr for logs: done/total, rate and time left, every few seconds."""
+
+    def __init__(self, every: float = 5.0):
+        import time
+
+        self.clock = time.perf_counter
+        self.every = every
+        self.started: dict[str, tuple[float, int]] = {}
+        self.last = 0.0
+
+    def update(self, stage: str, done: int, total: int) -> None:
+        now = self.clock()
+        t_first, done_first = self.started.setdefault(stage, (now, done))
+        if now - self.last < self.every and done < total:
+            return
+        self.last = now
+        rate = (done - done_first) / (now - t_first) if now > t_first and done > done_first else 0.0
+        left = f", about {format_seconds((total - done) / rate)} left" if rate > 0 and total > done else ""
+        speed = f" ({rate:,.1f} papers/s{left})" if rate > 0 else ""
+        click.echo(f"{stage}: {done:,}/{total:,}{speed}", err=True)
+
+
+def format_seconds(secs: float) -> str:
+    secs = int(round(secs))
+    return f"{secs // 60}m{secs % 60:02d}s" if secs >= 60 else f"{secs}s"

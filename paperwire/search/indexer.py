@@ -61,7 +61,7 @@ def _refresh(store, settings, vectors: VectorSearch, engine: SearchEngine | None
     return out
 
 
-def embed_new(store, vectors: VectorSearch, progress: Progress | None = None, batch: int = 256) -> dict:
+def embed_new(store, vectors: VectorSearch, progress: Progress | None = None, batch: int = 64) -> dict:
     """Embed papers without a vector (or whose text changed), store the vectors and bring the
     vector index up to date."""
     enc = vectors.encoder
