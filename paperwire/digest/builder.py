@@ -172,6 +172,7 @@ class Digest:
     trending: list[str]  # paper ids of the "trending this week" section
     subject: str = ""
     for_you: list[str] = field(default_factory=list)  # paper ids of the "For you" section
+    for_you_named: dict[str, list[str]] = field(default_factory=dict)  # profile name -> its section's paper ids
     text: str = ""
     html: str = ""
     headers: dict = field(default_factory=dict)
@@ -300,10 +301,13 @@ class DigestBuilder:
         ctx["trending"] = True
         return self._item_text.render(ctx).replace(_WHY, "").replace(_FB, "")
 
-    def _feedback(self, pid: str, token: str | None) -> tuple[str, str]:
-        """The item's "more like this" / "not interested" links (HTML, text) for one token."""
+    def _feedback(self, pid: str, token: str | None, profile: str = "") -> tuple[str, str]:
+        """The item's "more like this" / "not interested" links (HTML, text) for one token and profile slug."""
         if not token:
             return "", ""
+        if profile:  # a named profile's section: its slug rides along (the token stays the subscriber's)
+            h, t, n = *self._feedback(pid, token), quote(profile, safe="")
+            return h.replace("&amp;a=", f"&amp;n={n}&amp;a="), t.replace("&a=", f"&n={n}&a=")
         pair = self._fb_cache.get(pid)
         if pair is None:
             base = f"{self.base_url}/foryou/d?p={quote(pid, safe='')}"
@@ -314,9 +318,9 @@ class DigestBuilder:
         # the token is URL-safe base64 and dots: nothing to escape in either form
         return pair[0].replace(_TOK, token), pair[1].replace(_TOK, token)
 
-    def _row(self, pid: str, why: list[str], token: str | None) -> dict:
+    def _row(self, pid: str, why: list[str], token: str | None, profile: str = "") -> dict:
         h, t = self._block(self.index[pid])
-        fh, ft = self._feedback(pid, token)
+        fh, ft = self._feedback(pid, token, profile)
         why_text = " · ".join(why)
         return {"html": Markup(h.replace(_WHY, str(escape(why_text))).replace(_FB, fh)),
                 "text": t.replace(_WHY, why_text).replace(_FB, ft), "why": why}
@@ -423,25 +427,24 @@ class DigestBuilder:
 
     # -- rendering ------------------------------------------------------------------------------
     def build(self, sub, links: Links, message_id: str | None = None,
-              for_you: Sequence[tuple[str, str]] = ()) -> Digest | None:
+              for_you: Sequence[tuple[str, str]] = (),
+              for_you_named: Sequence[tuple[str, str, Sequence[tuple[str, str]]]] = ()) -> Digest | None:
         """Score and render one subscriber's digest; None when there is nothing to send.
 
         `for_you`: the subscriber's recommendations as (paper id, reason), best first, computed
         by the caller from the reader's profile; only papers of this period that are new to the
-        subscriber and not already in the main list are shown (at most FOR_YOU_SHOWN)."""
+        subscriber and not already in the main list are shown (at most FOR_YOU_SHOWN); likewise
+        `for_you_named`: (profile name, slug, recommendations), a section per named profile."""
         items = self.score(sub)
         chosen = {it.paper_id for it in items}
         new = self._new_cache.get(sub.last_until)
-        fy = []
-        for pid, reason in for_you:
-            i = self.index.get(pid)
-            if i is None or pid in chosen or (new is not None and not new[i]):
-                continue
-            chosen.add(pid)
-            fy.append((pid, reason))
-            if len(fy) >= FOR_YOU_SHOWN:
-                break
-        if not items and not fy and not self.send_empty:
+
+        def pick(recs):  # this period's papers new to the reader, not shown above, at most FOR_YOU_SHOWN
+            out = [(p, why) for p, why in recs if p in self.index and p not in chosen and (new is None or new[self.index[p]])]
+            chosen.update(p for p, _ in out[:FOR_YOU_SHOWN])
+            return out[:FOR_YOU_SHOWN]
+        fy, named = pick(for_you), [(name, slug, sec) for name, slug, recs in for_you_named if (sec := pick(recs))]
+        if not items and not fy and not named and not self.send_empty:
             return None
         trending = [(pid, h, t) for pid, h, t in self._trend_blocks if pid not in chosen][:TRENDING_SHOWN]
         rows = [self._row(it.paper_id, it.why, links.feedback) for it in items]
@@ -458,6 +461,8 @@ class DigestBuilder:
             subject = f"{self.site_name}: no new papers matched your interests"
         ctx = {"site_name": self.site_name, "base_url": self.base_url, "label": label, "items": rows,
                "for_you": fy_rows,
+               "for_you_named": [{"name": name, "items": [self._row(pid, [why], links.feedback, slug) for pid, why in sec]}
+                                 for name, slug, sec in named],
                "trending": [{"html": Markup(h), "text": t} for _, h, t in trending], "links": links,
                "email": sub.email, "frequency": sub.frequency, "interests": _interests_line(sub)}
         html = self._page_html.render(ctx)
@@ -469,7 +474,8 @@ class DigestBuilder:
         if self.list_id:
             headers["List-Id"] = self.list_id
         return Digest(sub.id, sub.email, self.period, items, [pid for pid, _, _ in trending],
-                      subject=subject, text=text, html=html, headers=headers, for_you=[pid for pid, _ in fy])
+                      subject=subject, text=text, html=html, headers=headers, for_you=[pid for pid, _ in fy],
+                      for_you_named={name: [pid for pid, _ in sec] for name, _, sec in named})
 
 
 def _interests_line(sub) -> str:

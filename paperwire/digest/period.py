@@ -23,16 +23,15 @@ import numpy as np
 
 from paperwire.config import Settings
 from paperwire.digest.builder import Digest, DigestBuilder, distinct, lexical_rows, norm_topic, vector_rows
+from paperwire.digest.foryou import Recommendations
 from paperwire.digest.outbox import new_message_id, write_dry_run
 from paperwire.digest.subscriptions import PERIOD_DAYS, LinkSigner, list_id, normalise_email
 from paperwire.models import Paper
-from paperwire.ranking import recommend
 from paperwire.ranking import trending as rank
 from paperwire.search.query import Filters
 from paperwire.store import signals
 from paperwire.store import subscriptions as subs
 from paperwire.store.papers import get_papers
-from paperwire.store.profiles import profile_keys, subscriber_key
 from paperwire.store.sqlite import Store
 from paperwire.validate import find_problem
 
@@ -217,32 +216,6 @@ def _interest_rows(store: Store, papers: list[Paper], topics: list[str], seeds: 
     return topic_rows, seed_rows, method
 
 
-class _Recommendations:
-    """The "For you" papers of a subscriber. Only subscribers with a profile (likes, imports,
-    dismissals, follows) pay for recommendations; the builder gets them as data and stays pure."""
-
-    def __init__(self, store: Store, settings: Settings, since: str, until: str, have_papers: bool, engine=None):
-        self.settings = settings
-        self.engine = engine
-        self.since = since
-        self.until = until
-        self.profiled = {k for k in profile_keys(store) if k.startswith("sub:")} if have_papers else set()
-
-    def __call__(self, store: Store, sub: subs.Subscriber) -> list[tuple[str, str]]:
-        key = subscriber_key(sub.id)
-        if key not in self.profiled:
-            return []
-        try:
-            # the digest's window is (last_until, until]; the recommender's is inclusive
-            start = (date.fromisoformat(sub.last_until or self.since) + timedelta(days=1)).isoformat()
-            ids, _scores, reasons = recommend.recommend_for(store, self.settings, key, start, limit=20,
-                                                            window_end=self.until, engine=self.engine)
-        except Exception:  # a broken recommender must not cost anyone their digest
-            log.exception("recommendations failed for subscriber %s", sub.id)
-            return []
-        return list(zip(ids, reasons))
-
-
 # --- building and queueing ---------------------------------------------------------------------
 
 @dataclass
@@ -265,7 +238,7 @@ class _Job:
     until: str
     builder: DigestBuilder
     links: LinkSigner
-    for_you: _Recommendations
+    for_you: Recommendations
     out_dir: Path | None  # a dry run's folder: files instead of outbox rows
     batch: int
 
@@ -335,7 +308,8 @@ def _build_chunk(job: _Job, store: Store, chunk: list[subs.Subscriber], progress
             _fail(counts, s, problem)
             continue
         try:
-            d = job.builder.build(s, job.links.links(s), for_you=job.for_you(store, s))
+            d = job.builder.build(s, job.links.links(s), for_you=job.for_you(store, s),
+                                  for_you_named=job.for_you.named_sections(store, s))
         except Exception as exc:
             _fail(counts, s, exc)
             continue
@@ -451,7 +425,7 @@ def build_period(store: Store, settings: Settings, kind: str = "daily", as_of: s
         if out_dir:
             out_dir.mkdir(parents=True, exist_ok=True)
         job = _Job(settings, report.period, until, builder, LinkSigner(settings),
-                   _Recommendations(store, settings, since, until, bool(papers), engine), out_dir, batch)
+                   Recommendations(store, settings, since, until, bool(papers), engine), out_dir, batch)
         for counts in _build_all(job, store, candidates, workers, progress):
             report.add(counts)
     report.seconds = time.perf_counter() - t0

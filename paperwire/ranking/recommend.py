@@ -308,7 +308,12 @@ class Day:
         follow, follow_why = self._follow(reader, s.rec_follow_bonus)
         has_profile = any(p in self.window._rows for p in reader.positives)
         lam = s.rec_trend_prior if has_profile or reader.categories or reader.authors else 1.0
-        score = score + follow * 10 + lam * self.trend_vec * (3.0 if has_profile else 1.0)
+        # the prior counts only papers with a real signal (votes, stars), not the recency term: a
+        # week's papers differ in age by days, which says nothing about a reader's interests
+        if getattr(self, "_signal_vec", None) is None:
+            self._signal_vec = self.trend_vec * np.array([pid in self.trending_ids for pid in self.cand_ids])
+        prior = self._signal_vec if has_profile else self.trend_vec
+        score = score + follow * fused.FOLLOW_SCALE + lam * fused.W_TREND * prior
         skip = set(exclude) | set(reader.positives) | set(reader.negatives)
         bad = {i for i, pid in enumerate(self.cand_ids) if pid in skip}
         order = fused.top_k(score[None, :], limit, [bad])[0] if limit > 0 else []
