@@ -129,6 +129,8 @@ def week_range(week: str) -> tuple[str, str]:
     """'2026-W25' -> ('2026-06-15', '2026-06-21') (ISO weeks, Monday first). ValueError if malformed."""
     y, w = week.split("-W")
     start = date.fromisocalendar(int(y), int(w), 1)
+    if start.year == date.max.year and start.month == 12 and start.day > 25:
+        raise ValueError(f"{week} ends after the last day a date can have")  # 9999-W52 would overflow
     return start.isoformat(), (start + timedelta(days=6)).isoformat()
 
 
@@ -136,7 +138,7 @@ def month_range(month: str) -> tuple[str, str]:
     """'2026-06' -> ('2026-06-01', '2026-06-30'). ValueError if malformed."""
     y, m = (int(x) for x in month.split("-"))
     start = date(y, m, 1)
-    end = date(y + (m == 12), m % 12 + 1, 1) - timedelta(days=1)
+    end = date.max if (y, m) == (date.max.year, 12) else date(y + (m == 12), m % 12 + 1, 1) - timedelta(days=1)
     return start.isoformat(), end.isoformat()
 
 
@@ -269,7 +271,11 @@ def new_ids(store: Store, start: str, end: str, limit: int = 30, offset: int = 0
     """Ids of the papers first listed on days start..end, ranked: trending signals first
     (upvotes here and on Hugging Face), then the evidence of interest in the record itself
     (EVIDENCE_SQL), then the newest id; and how many there are in all."""
-    total = store.query_one("SELECT count(*) FROM papers WHERE listed BETWEEN ? AND ? AND hidden = 0", (start, end))[0]
+    # counted on the listing index alone, less the (few) hidden papers found through their partial
+    # index: checking `hidden` on each of a day's rows read every row from the table
+    total = store.query_one("SELECT count(*) FROM papers WHERE listed BETWEEN ? AND ?", (start, end))[0]
+    total -= store.query_one("SELECT count(*) FROM papers INDEXED BY search_papers_hidden "
+                             "WHERE hidden = 1 AND listed BETWEEN ? AND ?", (start, end))[0]
     rows = store.query(
         f"SELECT p.id FROM papers p LEFT JOIN paper_counts pc ON pc.paper_id = p.id LEFT JOIN hf_daily h ON h.paper_id = p.id "
         f"WHERE p.listed BETWEEN ? AND ? AND p.hidden = 0 "

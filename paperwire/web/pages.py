@@ -98,7 +98,9 @@ def _daily(request: Request, store, settings, user, period: Period, page: int, l
         reasons = {c.id: listings.interest_reasons(c) for c in ctx["cards"]} if listing == "new" else {}
         ctx.update(kind=period.kind, listing=listing, base_url=request.url.path, fallback=fallback, reasons=reasons,
                    curated_url=path, new_url=path + "/new", curated_total=curated_total, new_total=new_total,
-                   keywords={c.id: card_keywords(c) for c in ctx["cards"]},
+                   # Hugging Face's keywords on list cards; the derived ones only on a paper's page
+                   # (reading 30 abstracts would cost a list page far more than its queries)
+                   keywords={c.id: (c.ai_keywords[:6], "hf") for c in ctx["cards"] if c.ai_keywords},
                    title=f"{'All new on arXiv' if listing == 'new' else 'Daily papers'}: {ctx['heading']}")
         return ctx
 

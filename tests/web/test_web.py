@@ -39,7 +39,7 @@ def test_front_page_shows_latest_curated_day_with_cards(client, app):
     assert shown == [i.replace("/", "-") for i in expected]
     # the tab beside it counts every paper listed on arXiv that day
     assert f'All new on arXiv <span class="n">{listings.new_ids(store, day, day, 0)[1]}</span>' in r.text
-    assert "Get trending papers in your email inbox" in r.text
+    assert "Trending papers by e-mail" in r.text  # the subscribe form in the header
     assert 'action="/subscribe"' in r.text
 
 
