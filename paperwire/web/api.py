@@ -184,6 +184,47 @@ def arxiv_repos(paper_id: str, store: StoreDep) -> dict:
     return out
 
 
+class HubSubmitIn(BaseModel):
+    paperId: str = Field(max_length=200, description="arXiv id, e.g. 2501.01234 (Hugging Face's field name)")
+
+
+@router.post("/papers/submit", tags=["huggingface"], status_code=201,
+             dependencies=[Depends(rate_limit("submit", 20, 3600))])
+def hub_submit(store: StoreDep, settings: SettingsDep, page_cache: PageCacheDep, user: TokenUser,
+               body: HubSubmitIn = Body(...)) -> dict:
+    """Submit a paper to the current daily list, as on Hugging Face (token auth): answers the
+    list item it became. Refused with the reason (400): not an arXiv id, already submitted or
+    featured, older than `submit_max_age_days`, or the daily limit reached."""
+    try:
+        pid, _ = submit_by_id(store, settings, user, body.paperId)
+    except users.AccountError as exc:
+        raise HTTPException(400, str(exc))
+    page_cache.bump()
+    return daily_json(listings.cards(store, [pid])[0])
+
+
+class HubCommentIn(BaseModel):
+    comment: str = Field(min_length=1, max_length=20000, description="Markdown text")
+
+
+@router.post("/papers/{paper_id:path}/comment", tags=["huggingface"], status_code=201,
+             dependencies=[Depends(rate_limit("comment", 10, 60))])
+def hub_comment(paper_id: str, store: StoreDep, page_cache: PageCacheDep, user: TokenUser,
+                body: HubCommentIn = Body(...)) -> dict:
+    """Comment on a paper's discussion, as on Hugging Face (token auth)."""
+    pid = _pid(paper_id)
+    try:
+        cid = users.add_comment(store, user.id, pid, body.comment)
+    except KeyError:
+        raise HTTPException(404, f"No paper {pid}.")
+    except users.AccountError as exc:
+        raise HTTPException(400, str(exc))
+    page_cache.bump()
+    c = next(c for c in users.list_comments(store, pid) if c.id == cid)
+    return {"id": str(cid), "paperId": pid, "comment": c.body, "createdAt": _iso(c.created_at),
+            "author": _user_json(user.username), "numComments": paper_json(listings.cards(store, [pid])[0])["numComments"]}
+
+
 # --- paperwire's own /api/v1 ---------------------------------------------------------------------
 
 @router.get("/v1/trending", tags=["paperwire"])

@@ -173,3 +173,33 @@ def test_harvest_hf_replays_real_days_and_keeps_every_field(tmp_path):
                 assert (row[3], row[4]) == (it["numComments"], it["paper"]["upvotes"])
     finally:
         st.close()
+
+
+def test_hub_submit_and_comment_with_a_token(client, app, shared_hash):
+    from paperwire.store import users
+    from web_support import make_user
+
+    store = app.state.store
+    u = make_user(store, "poster", shared_hash)
+    auth = {"Authorization": f"Bearer {users.create_token(store, u.id, 'hub')}"}
+    day = listings.latest_listing_day(store)
+    fresh = next(c for c in listings.cards(store, listings.new_ids(store, day, day, limit=100)[0]) if not c.curated_on)
+    assert client.post("/api/papers/submit", json={"paperId": fresh.id}).status_code == 401
+    r = client.post("/api/papers/submit", json={"paperId": fresh.id}, headers=auth)
+    assert r.status_code == 201
+    item = r.json()
+    assert item["paper"]["id"] == fresh.id and item["submittedBy"]["user"] == "poster"
+    assert item["paper"]["publishedAt"].startswith((fresh.paper.published or fresh.paper.listed)[:10])
+    again = client.post("/api/papers/submit", json={"paperId": fresh.id}, headers=auth)
+    assert again.status_code == 400 and "already submitted" in again.json()["error"]
+    featured = DAYS[DAY][0]["paper"]["id"]
+    r = client.post("/api/papers/submit", json={"paperId": featured}, headers=auth)
+    assert r.status_code == 400 and "featured on Hugging Face" in r.json()["error"]
+
+    before = client.get(f"/api/papers/{featured}").json()["numComments"]
+    r = client.post(f"/api/papers/{featured}/comment", json={"comment": "Nice **work**"}, headers=auth)
+    assert r.status_code == 201 and r.json()["comment"] == "Nice **work**" and r.json()["author"]["user"] == "poster"
+    assert r.json()["numComments"] == before + 1 == client.get(f"/api/papers/{featured}").json()["numComments"]
+    assert client.post(f"/api/papers/{featured}/comment", json={"comment": "x"}).status_code == 401
+    assert client.post("/api/papers/2601.00000/comment", json={"comment": "x"}, headers=auth).status_code == 404
+    assert client.post(f"/api/papers/{featured}/comment", json={"comment": ""}, headers=auth).status_code == 422
