@@ -142,10 +142,23 @@ def trending(store, window: str = "day", now: datetime | date | str | None = Non
     start = end - span
     half_life = _half_life(s, window)
 
-    rows = sig.window_signals(store, _iso(start), _iso(end), _iso(local_end - span), _iso(local_end))
     want = offset + limit
+    bounds = (_iso(start), _iso(end), _iso(local_end - span), _iso(local_end))
+    # SQL ranks the papers with a signal by the same formula and returns the best few (a margin
+    # for rounding); their exact scores, parts and order are computed here
+    order = sig.ScoreOrder((s.trend_weight_hf, s.trend_weight_stars, s.trend_weight_upvotes,
+                            s.trend_weight_comments, s.trend_weight_views, s.trend_weight_recency),
+                           half_life, end.date().isoformat(), float(WINDOWS[window]))
+    fetched = want + 20
+    rows = sig.window_signals(store, *bounds, best=(order, fetched)) if want else []
     ranked = _score_signalled(rows, end, window, half_life, s, want)
-    tail = _recency_tail(store, start, end, window, half_life, s, {r[0] for r in rows}, want)
+    # a paper without signals scores at most w_rec: when the page is full of better ones, the
+    # recency-only tail cannot reach it
+    if len(ranked) >= want and ranked[want - 1][0][0] < -s.trend_weight_recency:
+        tail = iter(())
+    else:
+        skip = {r[0] for r in rows} if len(rows) < fetched else set(sig.window_signals(store, *bounds, ids_only=True))
+        tail = _recency_tail(store, start, end, window, half_life, s, skip, want)
     merged = list(heapq.merge(ranked, tail, key=lambda t: t[0]))[offset:want]
     out = [make() for _, make in merged]
     _explain(store, out, window, end, half_life)

@@ -7,9 +7,11 @@ no SQL of its own.
 
 from __future__ import annotations
 
+import math
 import re
 import sqlite3
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
@@ -153,8 +155,9 @@ WITH s(pid, up, vw, cm, hfu, hfc, st) AS ({local}
     SELECT pid, sum(up) AS up, sum(vw) AS vw, sum(cm) AS cm, sum(hfu) AS hfu, sum(hfc) AS hfc, sum(st) AS st
     FROM s GROUP BY pid
 )
-SELECT g.pid, max(COALESCE(p.listed, substr(p.published, 1, 10), h.featured_on, ''), COALESCE(h.featured_on, '')),
-       g.up, g.vw, g.cm, g.hfu, g.hfc, g.st
+SELECT g.pid AS pid, max(COALESCE(p.listed, substr(p.published, 1, 10), h.featured_on, ''),
+                          COALESCE(h.featured_on, '')) AS day,
+       g.up AS up, g.vw AS vw, g.cm AS cm, g.hfu AS hfu, g.hfc AS hfc, g.st AS st
 FROM g JOIN papers p INDEXED BY papers_trend_day ON p.id = g.pid LEFT JOIN hf_daily h ON h.paper_id = g.pid
 WHERE p.hidden = 0 AND (g.up > 0 OR g.vw > 0 OR g.cm > 0 OR g.hfu > 0 OR g.hfc > 0 OR g.st > 0)
 """
@@ -170,8 +173,31 @@ def _range_params(k: int, start: str, end: str) -> dict[str, str]:
     return {f"s{k}": start, f"sn{k}": next_day, f"el{k}": ed, f"e{k}": end, f"sd{k}": sd, f"ed{k}": ed}
 
 
+@dataclass(frozen=True)
+class ScoreOrder:
+    """The trending formula (paperwire.ranking.trending) as SQL can evaluate it, so a page needs
+    only the best rows: weights of hf_upvotes, stars, upvotes, comments, views, recency; the
+    half-life in days; the window's end day and length."""
+    weights: tuple[float, float, float, float, float, float]
+    half_life: float
+    end_day: str
+    window_days: float
+
+
+_SCORE_SQL = """
+SELECT *, pow(0.5, CASE WHEN :hl <= 0 THEN 0
+                        WHEN day = '' THEN :wd / :hl
+                        WHEN day >= :end_day THEN 0
+                        ELSE max(0.0, :e - julianday(day)) / :hl END)
+          * (:w_hf * ln(1 + max(hfu, 0)) + :w_st * ln(1 + max(st, 0)) + :w_up * ln(1 + max(up, 0))
+             + :w_cm * ln(1 + max(cm, 0) + max(hfc, 0)) + :w_vw * ln(1 + max(vw, 0)) + :w_rec) AS score
+FROM ({inner}) ORDER BY score DESC, day DESC, pid LIMIT :limit
+"""
+
+
 def window_signals(store: Store, start: str, end: str, local_start: str | None = None,
-                   local_end: str | None = None) -> list[tuple]:
+                   local_end: str | None = None, best: tuple[ScoreOrder, int] | None = None,
+                   ids_only: bool = False) -> list[tuple]:
     """Every visible paper with a signal in a window, one row each: (id, its day, local upvotes,
     views, local comments, HF upvotes gained, HF comments gained, GitHub stars gained). Its day
     is the latest of the days it appeared: listed (else first published) or featured on Hugging
@@ -181,14 +207,38 @@ def window_signals(store: Store, start: str, end: str, local_start: str | None =
     0070); the site's own upvotes, views and comments are counted in (start, end] and also in
     (local_start, local_end] (default: the same window), so an archive scored as of its newest
     data still counts this site's votes of the last real days. Bounds are ISO-8601 UTC
-    'YYYY-MM-DDTHH:MM:SSZ'; two local ranges must not overlap."""
+    'YYYY-MM-DDTHH:MM:SSZ'; two local ranges must not overlap.
+
+    best=(order, n): only the n rows scoring highest under `order` (best first; a rank's exact
+    order is the caller's), instead of every paper with a signal. ids_only: just the ids."""
     ranges = [(start, end)]
     if (local_start or start, local_end or end) != (start, end):
         ranges.append((local_start or start, local_end or end))
     params: dict = {"s": _julian(start), "e": _julian(end)}
     for k, (a, b) in enumerate(ranges):
         params.update(_range_params(k, a, b))
-    return [tuple(r) for r in store.query(_window_sql(len(ranges)), params)]
+    sql = _window_sql(len(ranges))
+    if ids_only:
+        return [r[0] for r in store.query(f"SELECT pid FROM ({sql})", params)]
+    if best is not None:
+        order, n = best
+        w = dict(zip(("w_hf", "w_st", "w_up", "w_cm", "w_vw", "w_rec"), order.weights))
+        params.update(w, hl=order.half_life, end_day=order.end_day, wd=order.window_days, limit=n)
+        sql = _SCORE_SQL.format(inner=sql)
+        return [tuple(r)[:8] for r in _query_math(store, sql, params)]
+    return [tuple(r) for r in store.query(sql, params)]
+
+
+def _query_math(store: Store, sql: str, params: dict) -> list:
+    """Run a query that uses SQLite's math functions; a SQLite built without them gets Python's."""
+    try:
+        return store.query(sql, params)
+    except sqlite3.OperationalError as exc:
+        if "no such function" not in str(exc):
+            raise
+        store.conn.create_function("ln", 1, math.log, deterministic=True)
+        store.conn.create_function("pow", 2, math.pow, deterministic=True)
+        return store.query(sql, params)
 
 
 def _julian(iso: str) -> float:

@@ -114,13 +114,16 @@ def search_cards(store, engine: SearchEngine, q: str, limit: int) -> list[listin
 # --- trending ------------------------------------------------------------------------------------
 
 class TrendingMemo:
-    """Trending scores move slowly (votes, stars, a decay over days) and are costly to compute
-    over a large store, so a list is reused for `ttl` seconds; any write on the site (a new
-    page-cache generation) drops them all."""
+    """Trending scores move slowly (votes, stars, a decay over days) and cost a query over every
+    paper with a signal, so a list is reused for `ttl` seconds; any write on the site (a new
+    page-cache generation) drops them all. Readers do not queue behind a computation: a list
+    older than `ttl` is served while one thread computes its successor, and readers missing
+    the same list wait for the one computing it instead of each computing their own."""
 
     def __init__(self, page_cache, ttl: float = 60.0, max_items: int = 200):
         self.page_cache, self.ttl, self.max_items = page_cache, ttl, max_items
         self._items: dict[tuple, tuple[float, list]] = {}
+        self._computing: dict[tuple, threading.Event] = {}
         self._lock = threading.Lock()
 
     def get(self, key: tuple, compute) -> list:
@@ -128,12 +131,36 @@ class TrendingMemo:
         hit = self._items.get(key)
         if hit and time.monotonic() - hit[0] < self.ttl:
             return hit[1]
-        value = compute()
         with self._lock:
-            if len(self._items) > self.max_items:
-                self._items.clear()
-            self._items[key] = (time.monotonic(), value)
-        return value
+            running = self._computing.get(key)
+            if running is None:
+                running = self._computing[key] = threading.Event()
+                mine = True
+            else:
+                mine = False
+        if not mine:
+            if hit:
+                return hit[1]  # being refreshed by another reader
+            running.wait(60)
+            hit = self._items.get(key)
+            return hit[1] if hit else compute()
+        if hit:
+            threading.Thread(target=self._fill, args=(key, compute, running), daemon=True).start()
+            return hit[1]
+        return self._fill(key, compute, running)
+
+    def _fill(self, key: tuple, compute, running: threading.Event) -> list:
+        try:
+            value = compute()
+            with self._lock:
+                if len(self._items) > self.max_items:
+                    self._items.clear()
+                self._items[key] = (time.monotonic(), value)
+            return value
+        finally:
+            with self._lock:
+                self._computing.pop(key, None)
+            running.set()
 
 
 def trending_list(store, settings, memo: TrendingMemo, window: str, limit: int, offset: int) -> list[tuple]:

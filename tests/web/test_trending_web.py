@@ -60,3 +60,36 @@ def test_an_upvote_here_moves_the_ranking_at_once(client, app, shared_hash):
     moved = next(p for p in after if p["id"] == bare["id"])
     assert "5 upvotes here" in [r["text"] for r in moved["reasons"]]
     assert [p["id"] for p in after].index(bare["id"]) < [p["id"] for p in before].index(bare["id"])
+
+
+def test_trending_memo_computes_once_and_serves_the_old_list_while_refreshing():
+    import threading
+    import time
+
+    from paperwire.web.queries import TrendingMemo
+
+    class Cache:
+        generation = 0
+
+    memo, calls = TrendingMemo(Cache(), ttl=0.2), []
+
+    def compute():
+        calls.append(1)
+        time.sleep(0.3)
+        return [len(calls)]
+
+    got: list = []
+    readers = [threading.Thread(target=lambda: got.append(memo.get(("week",), compute))) for _ in range(5)]
+    for t in readers:
+        t.start()
+    for t in readers:
+        t.join()
+    assert got == [[1]] * 5 and len(calls) == 1  # five readers missing the same list: one computation
+    time.sleep(0.25)
+    started = time.perf_counter()
+    assert memo.get(("week",), compute) == [1]  # older than ttl: served at once ...
+    assert time.perf_counter() - started < 0.1
+    time.sleep(0.4)
+    assert memo.get(("week",), compute) == [2]  # ... while its successor was computed
+    Cache.generation = 1  # a write on the site: the next reader gets a fresh list
+    assert memo.get(("week",), compute) == [3]
