@@ -83,12 +83,23 @@ def _digest_build(c: Context, period: str, as_of: str, to: str | None, out: str 
         except ValueError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
-    click.echo(report.line() + (f" (topics: {report.topic_method})" if report.topic_method else ""))
+    topics = f" (topics: {report.topic_method})" if report.topic_method else ""
+    click.echo((dry_run_line(report, out) if dry_run else report.line()) + topics)
     for failure in report.failed:
         click.echo(f"skipped {failure}", err=True)
-    if dry_run:
-        click.echo(f"dry run: messages written to {out}/ (nothing queued, nothing sent)")
     return report
+
+
+def dry_run_line(report, out: str) -> str:
+    """What a dry run did, in its own words: the report's 'queued' counts the digests built,
+    and a dry run queues none of them."""
+    s = (f"dry run, {report.period}: {report.subscribers} subscriber(s), {report.papers} new paper(s); "
+         f"built {report.queued} digest(s), nothing new for {report.empty}")
+    if report.failed:
+        s += f"; FAILED for {len(report.failed)} (skipped; see below)"
+    files = len(report.written)
+    s += f"; wrote {files} file(s) to {out}/" if files else "; no file written"
+    return s + "; nothing queued, nothing sent"
 
 
 _period_opt = click.option("--period", type=click.Choice(["daily", "weekly"]), default="daily", show_default=True)

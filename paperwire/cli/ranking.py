@@ -55,6 +55,9 @@ def signals_refresh(c: Context, limit: int | None, since_day: str | None) -> Non
     click.echo(str(rep))
     for p in rep.problems[:20]:
         click.echo(f"  {p}", err=True)
+    # a rate limit stops the run cleanly (the next run continues); failures are an error
+    if rep.errors or rep.unreachable:
+        sys.exit(1)
 
 
 @cli.command()

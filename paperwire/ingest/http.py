@@ -8,6 +8,7 @@ it says, a bounded number of times, instead of hammering it or giving up on the 
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from email.utils import parsedate_to_datetime
 from typing import Callable
@@ -33,6 +34,22 @@ def _retry_after(resp: httpx.Response, default: float) -> float:
         return max(0.0, parsedate_to_datetime(raw).timestamp() - time.time())
     except (TypeError, ValueError):
         return default
+
+
+def unrecoverable(exc: BaseException) -> str | None:
+    """Why retrying a failed request cannot help, or None when a retry might succeed.
+
+    A host name that does not resolve (no network, no DNS, a misspelt host) or a malformed
+    URL fails the same way on every try: waiting out a retry schedule only delays the error
+    (30-90 s offline). Timeouts, resets and refused connections may pass, so they are retried."""
+    if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
+        return f"bad URL ({exc})"
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, socket.gaierror):
+            return f"cannot resolve the host name ({seen.strerror or seen}); is the network up?"
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 class PoliteClient:
@@ -71,6 +88,9 @@ class PoliteClient:
             try:
                 resp = self.client.get(url, params=params)
             except httpx.TransportError as exc:
+                permanent = unrecoverable(exc)
+                if permanent:
+                    raise HarvestError(f"{url}: {permanent}") from exc
                 problem, pause = f"{exc.__class__.__name__}: {exc}", max(self.delay, 1.0) * 2 ** attempt
             else:
                 if resp.status_code == 503 or resp.status_code >= 500 or resp.status_code == 429:

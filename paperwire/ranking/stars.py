@@ -29,6 +29,7 @@ from typing import Callable
 import httpx
 
 from paperwire.config import Settings
+from paperwire.ingest.http import unrecoverable
 from paperwire.store import signals as sig
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,11 @@ class RateLimited(Exception):
     def __init__(self, reset_at: float, message: str = ""):
         super().__init__(message or f"GitHub rate limit exhausted until {time.strftime('%H:%M:%S', time.gmtime(reset_at))} UTC")
         self.reset_at = reset_at
+
+
+class Unreachable(Exception):
+    """GitHub cannot be reached at all (the host name does not resolve): no repository can be
+    polled this run."""
 
 
 @dataclass
@@ -133,9 +139,12 @@ class GitHubClient:
                 self.requests += 1
                 r = self.http.get(f"/repos/{repo}", headers=headers)
             except httpx.TransportError as exc:
+                permanent = unrecoverable(exc)
+                if permanent:  # the same for every repository: the run stops (see refresh_github_stars)
+                    raise Unreachable(f"{self.http.base_url}: {permanent}") from exc
                 attempt += 1
                 if attempt > self.retries:
-                    return RepoResult(repo, "error", None, message=f"connection failed: {exc}")
+                    return RepoResult(repo, "error", None, message=f"connection failed after {attempt} tries: {exc}")
                 self.sleep(min(30.0, 2.0 ** attempt))
                 continue
             self._note_limits(r)
@@ -183,6 +192,7 @@ class RefreshReport:
     missing: int = 0
     errors: int = 0
     stopped: str = ""  # why the run ended early, if it did
+    unreachable: bool = False  # stopped because GitHub could not be reached at all
     problems: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
@@ -206,6 +216,10 @@ def refresh_github_stars(store, settings: Settings, limit: int | None = None, cl
             except RateLimited as exc:
                 report.stopped = str(exc)
                 break
+            except Unreachable as exc:
+                report.stopped = str(exc)
+                report.unreachable = True
+                break
             report.checked += 1
             if res.status == "ok":
                 report.updated += 1
@@ -221,7 +235,8 @@ def refresh_github_stars(store, settings: Settings, limit: int | None = None, cl
                 sig.save_repo_state(store, repo, status="missing", http_status=res.http_status)
             else:
                 report.errors += 1
-                report.problems.append(f"{repo}: HTTP {res.http_status} {res.message}".strip())
+                status = f"HTTP {res.http_status} " if res.http_status else ""
+                report.problems.append(f"{repo}: {status}{res.message}".strip())
                 sig.save_repo_state(store, repo, status="error", http_status=res.http_status)
     finally:
         if own:

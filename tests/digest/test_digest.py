@@ -217,7 +217,9 @@ def test_cli_dry_run_writes_files_and_queues_nothing(mail_env, tmp_path):
     r = runner.invoke(cli, ["--db", settings.db, "digest", "build", "--period", "daily", "--as-of", "latest",
                             "--dry-run", "--out", str(out)], env={"PAPERWIRE_SECRET_KEY": SECRET}, catch_exceptions=False)
     assert r.exit_code == 0, r.output
-    assert "queued 1" in r.output and "dry run" in r.output
+    # a dry run queues nothing, and says so (it once printed "queued 1")
+    assert "built 1 digest(s)" in r.output and f"wrote 3 file(s) to {out}/" in r.output
+    assert "nothing queued, nothing sent" in r.output and "queued 1" not in r.output
     files = sorted(p.name for p in out.iterdir())
     assert files == ["dry_example.org.daily-2026-07-01.eml", "dry_example.org.daily-2026-07-01.html",
                      "dry_example.org.daily-2026-07-01.txt"]
