@@ -209,7 +209,22 @@ def paper_markdown_text(store, pid: str) -> str | None:
         lines.append(f"**Published:** {published}  ")
     lines += [f"**Categories:** {' '.join(p.categories)}  ", f"**Upvotes:** {c.upvotes}  "]
     if c.code_url:
-        lines.append(f"**Code:** {c.code_url}  ")
+        lines.append(f"**Code:** {c.code_url}" + (f" (★ {c.github_stars:,} on GitHub)" if c.github_stars else "") + "  ")
+    if c.project_page:
+        lines.append(f"**Project page:** {c.project_page}  ")
+    if c.organization:
+        lines.append(f"**Organization:** {c.organization.get('fullname') or c.organization.get('name')}  ")
+    if c.curated_on:
+        lines.append(f"**On the daily list of:** {c.curated_on}" + (f", submitted by {c.submitter}" if c.submitter else "")
+                     + "  ")
+    if p.listed and p.published:
+        lines.append(f"**Listed on arXiv:** {p.listed}  ")
+    keywords, source = card_keywords(c, limit=12)
+    if keywords:
+        label = "AI keywords (Hugging Face)" if source == "hf" else "Keywords (from the abstract)"
+        lines.append(f"**{label}:** {', '.join(keywords)}  ")
+    if c.ai_summary:
+        lines += ["", "## AI summary (Hugging Face)", "", c.ai_summary]
     lines += ["", "## Abstract", "", p.abstract_display, ""]
     return "\n".join(lines)
 

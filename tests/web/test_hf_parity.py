@@ -203,3 +203,16 @@ def test_hub_submit_and_comment_with_a_token(client, app, shared_hash):
     assert client.post(f"/api/papers/{featured}/comment", json={"comment": "x"}).status_code == 401
     assert client.post("/api/papers/2601.00000/comment", json={"comment": "x"}, headers=auth).status_code == 404
     assert client.post(f"/api/papers/{featured}/comment", json={"comment": ""}, headers=auth).status_code == 422
+
+
+def test_paper_markdown_carries_the_hugging_face_fields(client):
+    it = DAYS[DAY][0]
+    paper = it["paper"]
+    md = client.get(f"/papers/{paper['id']}.md").text
+    assert md.startswith("# ") and f"**On the daily list of:** {DAY}, submitted by {paper['submittedOnDailyBy']['name']}" in md
+    if paper.get("ai_keywords"):
+        assert "**AI keywords (Hugging Face):** " + ", ".join(paper["ai_keywords"][:12]) in md
+    if paper.get("ai_summary"):
+        assert "## AI summary (Hugging Face)\n\n" + paper["ai_summary"] in md
+    if paper.get("githubStars"):
+        assert f"★ {paper['githubStars']:,} on GitHub" in md
