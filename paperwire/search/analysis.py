@@ -46,6 +46,17 @@ were what when where which while who whom why will with would you your yours you
 may might must shall via using use used based towards toward upon within without whether yet
 """.split())
 
+# Words that phrase a request rather than name its subject ("I'd like papers describing ...",
+# "find all discussions of ..."): dropped from free-text terms like stopwords, so a question
+# written in full sentences is matched on its subject. The meaning side still reads them.
+# ("d", "m", "s", "ll", "ve", "t" are what is left of "I'd", "I'm", "it's", "we'll", "don't".)
+REQUEST_WORDS = frozenset("""
+articles article papers paper publications publication literature interested find finding like want
+wanted looking look discussions discussion descriptions describing describe describes deal deals dealing
+exist exists existing please particularly especially anything something know tell regarding concerning
+including d m s ll ve t
+""".split())
+
 # A word of the index: a run of letters and digits, as unicode61 cuts them ("_" and
 # punctuation separate words).
 INDEX_WORD = re.compile(r"[^\W_]+")

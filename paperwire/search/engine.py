@@ -20,7 +20,8 @@ import numpy as np
 
 from paperwire.models import Hit
 from paperwire.search.analysis import FIELD_WEIGHTS
-from paperwire.search.fuse import fuse
+from paperwire.search.analysis import INDEX_WORD
+from paperwire.search.fuse import DEFAULT, LOOKUP, FusionWeights, feedback_query, fuse
 from paperwire.search.highlight import highlighter, snippet_html, title_html
 from paperwire.search.query import Filters, clauses, content_clauses, fts_expression, norm_date, parse_query, title_key
 from paperwire.search import tantivy as tantivy_index
@@ -32,6 +33,10 @@ log = logging.getLogger(__name__)
 
 MODES = ("lexical", "semantic", "hybrid")
 CANDIDATES = 100  # per mode, for hybrid fusion
+# Cosine (MiniLM, query to "title. abstract") from which a paper the words did not find still
+# counts as a match in hybrid mode's total and as "about" a digest topic. Calibrated on judged
+# data with bench/quality.py --calibrate (docs/search.md).
+SEMANTIC_FLOOR = 0.35
 
 
 @dataclass
@@ -41,6 +46,16 @@ class SearchResult:
     mode: str
     fallback: str | None
     query: str
+    # when only part of the store has vectors: (papers with a vector, papers); the meaning side
+    # of the search saw only the first number (see ``coverage_note``)
+    coverage: tuple[int, int] | None = None
+
+    @property
+    def coverage_note(self) -> str | None:
+        if not self.coverage or self.mode == "lexical":
+            return None
+        have, total = self.coverage
+        return f"meaning search covers {have:,} of {total:,} papers"
 
 
 class EncoderUnavailable(RuntimeError):
@@ -182,13 +197,76 @@ class SearchEngine:
             k = max(CANDIDATES, n)
             lex, total = self._lexical(text, match, flt, lex_flt, k, resolve=False)
             sem = self.vectors.search(qvec, k, all_flt, resolve=False)
-            ranked = fuse(lex, sem)
-            total = max(len(ranked), total)
+            ranked, total = self._hybrid(text, qvec, lex, sem, k, all_flt)
 
         ranked = self._pin(str(query or ""), text, ranked, all_flt)
         page = ranked[offset:offset + limit]
         hits = self._render(page, text)
-        return SearchResult(hits, max(total, len(ranked)), used, fallback, str(query or ""))
+        if used != "hybrid":
+            total = max(total, len(ranked))
+        coverage = self._coverage() if used != "lexical" else None
+        return SearchResult(hits, total, used, fallback, str(query or ""), coverage)
+
+    def _hybrid(self, text: str, qvec, lex, sem, k: int, flt) -> tuple[list, int]:
+        """Fuse the lexical and the semantic candidates (and, for questions, a feedback list);
+        a title that holds the query's words as a phrase goes first. Returns the ranking and the
+        number of candidates that match: found by the words, or close enough in meaning."""
+        lookup = self._title_phrase_hits(text, flt)
+        # one or two words, or a quoted phrase, look something up; longer text describes
+        words = content_clauses(text)
+        short = len(words) <= 2 or any(c.kind == "phrase" for c in words)
+        w = LOOKUP if lookup or short else DEFAULT
+        lists = [(lex, w.lexical, "lexical"), (sem, w.semantic, "semantic")]
+        ranked = fuse(lists)
+        if w.feedback > 0 and ranked:
+            fb = self._feedback(qvec, ranked, w, k, flt)
+            if fb:
+                ranked = fuse([*lists, (fb, w.feedback, "feedback")])
+        if lookup:
+            first = {d: i for i, (d, _) in enumerate(lookup)}
+            pids = dict(lookup)
+            front = sorted((r for r in ranked if r[0] in first), key=lambda r: first[r[0]])
+            seen = {r[0] for r in front}
+            top = ranked[0][2] if ranked else 1.0
+            extra = [(d, pid, top, {"title_phrase": True}) for d, pid in lookup if d not in seen]
+            front = [(d, pid or pids[d], max(top, s), {**parts, "title_phrase": True}) for d, pid, s, parts in front]
+            ranked = [*front, *extra, *(r for r in ranked if r[0] not in first)]
+        total = sum(1 for r in ranked if "lexical_rank" in r[3] or r[3].get("title_phrase")
+                    or r[3].get("semantic_score", 0.0) >= SEMANTIC_FLOOR)
+        return ranked, total
+
+    def _title_phrase_hits(self, text: str, flt) -> list[tuple[int, str]]:
+        """Papers whose title holds the query's words in order (3 or more words, filters
+        applied): a known-item search for a remembered part of a title."""
+        words = INDEX_WORD.findall(text)
+        if not 3 <= len(words) <= 12 or '"' in text:
+            return []
+        phrase = '"' + " ".join(words).replace('"', '""') + '"'
+        try:
+            return idx.title_phrase(self.store, phrase, flt, limit=10)
+        except Exception as exc:  # an odd token FTS5 refuses: the fused ranking stands
+            log.debug("title phrase lookup failed: %s", exc)
+            return []
+
+    def _feedback(self, qvec, ranked, w: FusionWeights, k: int, flt) -> list:
+        """Semantic candidates for the query moved toward its first fused results' vectors."""
+        docids = [r[0] for r in ranked[:w.feedback_docs]]
+        vecs = idx.get_vectors(self.store, self.vectors.encoder.name, docids)
+        moved = feedback_query(qvec, [vecs[d] for d in docids if d in vecs], w.feedback_beta)
+        if moved is None:
+            return []
+        return self.vectors.search(moved, k, flt, resolve=False)
+
+    def _coverage(self) -> tuple[int, int] | None:
+        """(papers with a vector, papers) when some papers have none yet, cached for a minute."""
+        hit = self._counts.get("coverage")
+        if hit and time.monotonic() - hit[0] < 60:
+            return hit[1]
+        have = idx.vector_count(self.store, self.vectors.encoder.name)
+        docs = idx.doc_count(self.store)
+        value = (have, docs) if have < docs else None
+        self._counts["coverage"] = (time.monotonic(), value)
+        return value
 
     def _count_estimate(self, flt) -> int:
         """Number of papers passing ``flt`` (capped at 10,000), cached for a minute: counting

@@ -13,7 +13,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 
-from paperwire.search.analysis import QUERY_WORD, STOPWORDS
+from paperwire.search.analysis import QUERY_WORD, REQUEST_WORDS, STOPWORDS
 
 log = logging.getLogger(__name__)
 
@@ -189,10 +189,15 @@ def clauses(text: str) -> tuple[Clause, ...]:
 
 
 def content_clauses(text: str) -> tuple[Clause, ...]:
-    """The clauses searched for (and marked): stopword terms dropped, unless the query has
-    nothing else (a query of stopwords only still searches for them)."""
+    """The clauses searched for (and marked): stopword and request-word terms dropped, unless
+    the query has nothing else (a query of stopwords only still searches for them)."""
     found = clauses(text)
-    return tuple(c for c in found if not (c.kind == "term" and c.words[0] in STOPWORDS)) or found
+    return tuple(c for c in found if not (c.kind in ("term", "compound") and _filler(c.words))) or found
+
+
+def _filler(words: tuple[str, ...]) -> bool:
+    """Stopwords and request words, alone or as the parts of "I'd", "I'm"."""
+    return all(w in STOPWORDS or w in REQUEST_WORDS for w in words)
 
 
 def fts_expression(text: str, author: str | None = None) -> str:

@@ -353,3 +353,12 @@ def filtered_docids(store: Store, flt: FilterSQL, cap: int) -> list[int] | None:
     rows = store.query(f"SELECT d.docid FROM papers p JOIN search_docs d ON d.paper_id = p.id "
                        f"WHERE p.hidden = 0{_and(flt)} LIMIT ?", (*flt.params, cap + 1))
     return None if len(rows) > cap else [r[0] for r in rows]
+
+
+def title_phrase(store: Store, phrase: str, flt: FilterSQL, limit: int = 10) -> list[tuple[int, str]]:
+    """(docid, paper_id) of visible papers whose title holds ``phrase`` (an FTS5 phrase string,
+    already quoted), best BM25 first."""
+    sql = (f"SELECT f.rowid, d.paper_id FROM papers_fts f JOIN search_docs d ON d.docid = f.rowid "
+           f"JOIN papers p ON p.id = d.paper_id WHERE papers_fts MATCH ? AND p.hidden = 0{_and(flt)} "
+           f"ORDER BY bm25(papers_fts) LIMIT ?")
+    return [(r[0], r[1]) for r in store.query(sql, (f"title : {phrase}", *flt.params, limit))]
