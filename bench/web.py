@@ -18,7 +18,14 @@ takes hours on 2 cores), so hybrid search runs its lexical half plus the query e
 Paper and search requests pick a random paper / query per request (Lua script), so they
 mostly miss the few-second page cache; the front page is one URL and mostly hits it, as in
 real use. Prints a table and writes bench/results/web.json. Figures, not pass/fail.
-Targets (2 cores): front/paper p95 <= 30 ms at >= 300 req/s; search page p95 <= 80 ms.
+daily_day and all_new_day ask a random one of the newest 300 days per request (so they mostly
+miss the page cache); front and all_new are one URL each.
+Targets (2 cores): front/paper/daily_day/all_new(_day) p95 <= 30 ms at >= 300 req/s; search page p95 <= 80 ms;
+trending (each window) p95 <= 30 ms warm; trending computed cold <= 200 ms.
+Trending signals at the scale of a self-hosted install are added once (add_trend_signals: votes
+spread over the days after each paper, Hugging Face daily lists of 40 papers a day observed on
+two harvests, the GitHub stars of each linked repository polled twice, page views, comments), and
+`trending_cold` times the ranking itself in this process, without the site's 60 s memo.
 
 Hybrid search with a real vector index: point --db at the store bench/search.py builds (1M
 papers with static-tier vectors, an HNSW index and the tantivy index) and serve it with the
@@ -161,6 +168,104 @@ def build(db: Path, n: int, seed: int = 11) -> dict:
             "db_mb": round(db.stat().st_size / 2**20)}
 
 
+def add_trend_signals(db: Path, seed: int = 13) -> dict:
+    """Trending signals over the store's days, written the way the site writes them (so the
+    credits of migration 0070 come from its triggers); once per store."""
+    import datetime as dt
+
+    from paperwire.store import Store
+
+    store = Store(db)
+    if store.query_one("SELECT count(*) FROM hf_daily")[0]:
+        store.close()
+        return {}
+    t0 = time.perf_counter()
+    rnd = random.Random(seed)
+    by_day: dict[str, list[str]] = {}
+    for pid, day in store.query("SELECT id, listed FROM papers WHERE listed IS NOT NULL ORDER BY listed, id"):
+        by_day.setdefault(day, []).append(pid)
+    days = sorted(by_day)
+    last_end = dt.datetime.fromisoformat(days[-1]) + dt.timedelta(hours=23, minutes=59)
+    day_of = {pid: d for d, ps in by_day.items() for pid in ps}
+
+    def at(day: str, days_after: float) -> str:
+        t = dt.datetime.fromisoformat(day) + dt.timedelta(days=days_after)
+        return min(t, last_end).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    with store.transaction() as c:
+        # votes come in the days after a paper appears
+        votes = c.execute("SELECT user_id, paper_id FROM upvotes").fetchall()
+        c.executemany("UPDATE upvotes SET created_at=? WHERE user_id=? AND paper_id=?",
+                      [(at(day_of[p], 0.25 + rnd.expovariate(1 / 1.5)), u, p) for u, p in votes])
+        # Hugging Face: 40 papers a day, harvested that morning and again the next
+        hf = 0
+        for d in days:
+            for pid in rnd.sample(by_day[d], min(40, len(by_day[d]))):
+                up = min(900, int(rnd.paretovariate(1.1) * 4))
+                stars = int(rnd.paretovariate(0.9) * 30) if rnd.random() < 0.5 else None
+                repo = f"https://github.com/bench-hf/{pid}" if stars is not None else None
+                for k, grow in ((0, 1.0), (1, 1.6)):
+                    c.execute("INSERT INTO hf_daily(paper_id, featured_on, upvotes, github_repo, github_stars, seen_at) "
+                              "VALUES (?,?,?,?,?,?) ON CONFLICT(paper_id) DO UPDATE SET upvotes=excluded.upvotes, "
+                              "github_stars=excluded.github_stars, seen_at=excluded.seen_at",
+                              (pid, d, int(up * grow), repo, None if stars is None else int(stars * grow),
+                               at(d, k + 0.3)))
+                hf += 1
+        # GitHub: each linked repository polled the day after its paper and a week later
+        polls = []
+        for pid, url in c.execute("SELECT paper_id, url FROM links WHERE kind='github' AND url LIKE '%/bench/%'"):
+            base = int(rnd.paretovariate(1.0) * 5)
+            ref = url.rsplit("github.com/", 1)[1].lower()
+            polls.append((at(day_of[pid], 1.2), pid, ref, base))
+            polls.append((at(day_of[pid], 7.2), pid, ref, base + int(base * rnd.random())))
+        polls.sort()
+        c.executemany("INSERT INTO signals(paper_id, kind, ref, value, observed_at) VALUES (?, 'github_stars', ?, ?, ?)",
+                      [(p, r, v, t) for t, p, r, v in polls])
+        # page views (batched by the site: a count per paper per flush) and comments, on recent papers
+        views, comments = [], []
+        for i, d in enumerate(days):
+            recent = [p for dd in days[max(0, i - 6): i + 1] for p in by_day[dd]]
+            views += [(rnd.choice(recent), "view", "", rnd.randint(1, 20), at(d, rnd.random())) for _ in range(100)]
+            comments += [(rnd.choice(recent), rnd.randint(1, 2000), "a comment", at(d, rnd.random())) for _ in range(20)]
+        c.executemany("INSERT INTO signals(paper_id, kind, ref, value, observed_at) VALUES (?,?,?,?,?)", views)
+        c.executemany("INSERT INTO comments(paper_id, user_id, body, created_at) VALUES (?,?,?,?)", comments)
+    store.conn.execute("ANALYZE")
+    credits = store.query_one("SELECT count(*) FROM trend_credits")[0]
+    store.close()
+    return {"upvotes_retimed": len(votes), "hf_papers": hf, "star_polls": len(polls), "view_rows": len(views),
+            "comments": len(comments), "credits": credits, "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def trending_cold(db: Path, repeats: int = 7) -> dict:
+    """The trending ranking computed from the store (no memo), first page of each window: the
+    first call after opening the store and the median/max of the next `repeats`."""
+    from paperwire.ranking import trending as rank
+    from paperwire.store import Store
+
+    out = {}
+    store = Store(db)
+    for window in rank.WINDOWS:
+        times, cpu = [], []
+        for _ in range(repeats + 1):
+            t, c = time.perf_counter(), time.process_time()
+            end = rank.window_end(store, window)
+            top = rank.trending(store, window, end.now, limit=30, local_now=end.local_now)
+            times.append((time.perf_counter() - t) * 1000)
+            cpu.append((time.process_time() - c) * 1000)
+        rest, rest_cpu = sorted(times[1:]), sorted(cpu[1:])
+        # on a shared machine the wall time includes waiting for a core; the CPU time (SQLite
+        # runs in this process) is the work itself
+        out[window] = {"first_ms": round(times[0], 1), "median_ms": round(rest[len(rest) // 2], 1),
+                       "max_ms": round(rest[-1], 1), "median_cpu_ms": round(rest_cpu[len(rest_cpu) // 2], 1),
+                       "as_of": str(end.as_of), "top": top[0].paper_id if top else None,
+                       "top_reasons": [r.text for r in top[0].reasons] if top else []}
+        print(f"trending cold {window:<6} first {times[0]:7.1f} ms   median {out[window]['median_ms']:7.1f} ms   "
+              f"max {out[window]['max_ms']:7.1f} ms   median CPU {out[window]['median_cpu_ms']:7.1f} ms", flush=True)
+    out["load_average"] = os.getloadavg()
+    store.close()
+    return out
+
+
 LUA = r"""
 local items = {}
 local prefix = os.getenv("WRK_PREFIX") or "/"
@@ -212,7 +317,8 @@ def main() -> None:
     ap.add_argument("--connections", default="4,16",
                     help="open connections of wrk, comma list: each case runs once per value (default 4,16)")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--only", help="comma list: front,paper,search_page,search_api")
+    ap.add_argument("--only", help="comma list: front,daily_day,all_new,all_new_day,paper,search_page,search_api,trending_day,trending_week,"
+                                   "trending_month,trending_cold")
     ap.add_argument("--out", type=Path, default=RESULTS, help="result file (default bench/results/web.json)")
     args = ap.parse_args()
     if not shutil.which("wrk"):
@@ -225,12 +331,20 @@ def main() -> None:
         built = build(db, args.papers)
         print(f"  built in {built['build_seconds']} s, {built['db_mb']} MB", file=sys.stderr)
 
+    signals_added = add_trend_signals(db)
+    if signals_added:
+        print(f"  trending signals added: {signals_added}", file=sys.stderr)
+    cold = trending_cold(db) if not args.only or "trending_cold" in args.only else None
     from paperwire.store import Store
 
     store = Store(db)
     n_papers = store.query_one("SELECT count(*) FROM papers")[0]
     sample = [r[0] for r in store.query("SELECT id FROM papers ORDER BY random() LIMIT 5000")]
     titles = [r[0] for r in store.query("SELECT title_display FROM papers ORDER BY random() LIMIT 2000")]
+    # the days with a curated list / with listings, for the daily page and the "All new" tab of any day
+    curated_days = [r[0] for r in store.query("SELECT DISTINCT day FROM hf_featured ORDER BY day DESC LIMIT 300")]
+    listing_days = [r[0] for r in store.query("SELECT DISTINCT listed FROM papers WHERE listed IS NOT NULL "
+                                              "ORDER BY listed DESC LIMIT 300")]
     store.close()
     rnd = random.Random(5)
     words = [w.lower() for t in titles for w in re.findall(r"[A-Za-z]{5,}", t)]
@@ -238,6 +352,8 @@ def main() -> None:
     tmpdir = Path(tempfile.mkdtemp(prefix="pw-bench-"))
     (tmpdir / "papers.txt").write_text("\n".join(sample) + "\n")
     (tmpdir / "queries.txt").write_text("\n".join(q.replace(" ", "+") for q in queries) + "\n")
+    (tmpdir / "curated_days.txt").write_text("\n".join(curated_days or listing_days) + "\n")
+    (tmpdir / "new_days.txt").write_text("\n".join(f"{d}/new" for d in listing_days) + "\n")
 
     port = free_port()
     env = dict(os.environ, PAPERWIRE_DB=str(db), PAPERWIRE_RATE_LIMIT_FACTOR="0", PAPERWIRE_SECRET_KEY="b" * 40)
@@ -253,16 +369,28 @@ def main() -> None:
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
-        # warm every worker: the query encoder and similar-papers loader start on first use
-        for k in range(20):
-            httpx.get(base + f"/papers?q={queries[k].replace(' ', '+')}", timeout=60)
-            httpx.get(base + f"/papers/{sample[k]}", timeout=60)
+        # warm every worker: the query encoder and similar-papers loader start on first use (only
+        # when a case needs them: loading the encoder can take minutes on a busy machine)
+        if not args.only or {"paper", "search_page", "search_api"} & set(args.only.split(",")):
+            for k in range(20):
+                httpx.get(base + f"/papers?q={queries[k].replace(' ', '+')}", timeout=60)
+                httpx.get(base + f"/papers/{sample[k]}", timeout=60)
+        else:
+            for k in range(20):
+                httpx.get(base + "/", timeout=60)
+                httpx.get(base + "/new", timeout=60)
         time.sleep(3)
         cases = {
             "front": ("/", None),
+            "daily_day": ("/papers/date/", tmpdir / "curated_days.txt"),  # any day's curated list
+            "all_new": ("/new", None),  # the newest listing day's All new tab
+            "all_new_day": ("/papers/date/", tmpdir / "new_days.txt"),  # any day's All new tab
             "paper": ("/papers/", tmpdir / "papers.txt"),
             "search_page": ("/papers?q=", tmpdir / "queries.txt"),
             "search_api": ("/api/v1/search?limit=20&q=", tmpdir / "queries.txt"),
+            "trending_day": ("/papers/trending?window=day", None),
+            "trending_week": ("/papers/trending?window=week", None),
+            "trending_month": ("/papers/trending?window=month", None),
         }
         only = set(args.only.split(",")) if args.only else set(cases)
         results = {}
@@ -288,6 +416,10 @@ def main() -> None:
            "load_generator": "wrk (separate process, 1 thread)", "results": results}
     if built:
         out["build"] = built
+    if signals_added:
+        out["trending_signals"] = signals_added
+    if cold:
+        out["trending_cold"] = cold
     results_file = args.out
     results_file.parent.mkdir(parents=True, exist_ok=True)
     if args.only and results_file.exists():  # a partial run updates its cases, keeps the others
