@@ -74,9 +74,9 @@ def trending(c: Context, window: str, now: str | None, limit: int, offset: int, 
     for i, t in enumerate(trends, offset + 1):
         if as_json:
             click.echo(json.dumps({"rank": i, "id": t.paper_id, "title": titles.get(t.paper_id), "score": t.score,
-                                   "parts": t.parts, "inputs": t.inputs}))
+                                   "parts": t.parts, "reasons": [r.text for r in t.reasons], "inputs": t.inputs}))
         else:
-            why = ", ".join(f"{k} {v:.3f}" for k, v in t.parts.items() if v)
+            why = "; ".join(f"{r.text} ({r.points:.2f})" for r in t.reasons)
             click.echo(f"{i:3d}. {t.paper_id:<16} {t.score:7.3f}  {titles.get(t.paper_id, '')[:70]}\n      {why}")
 
 

@@ -39,6 +39,9 @@ def test_trending_json(tmp_path):
     for x in rows:
         assert abs(sum(x["parts"].values()) - x["score"]) < 1e-9
     assert rows[0]["inputs"]["hf_upvotes"] == 12
+    assert rows[0]["reasons"][0] == "12 upvotes on Hugging Face"  # the parts in words
+    text = CliRunner().invoke(cli, ["--db", db, "trending", "--window", "week"])
+    assert "12 upvotes on Hugging Face (" in text.output and "hf_upvotes" not in text.output
     bad = CliRunner().invoke(cli, ["--db", db, "trending", "--now", "yesterday-ish"])
     assert bad.exit_code == 2 and "--now" in bad.output
 
