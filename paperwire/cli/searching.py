@@ -13,8 +13,13 @@ from paperwire.cli.base import Context, cli, pass_ctx
 @cli.command()
 @click.option("--rebuild", is_flag=True, help="Rebuild the lexical index and the vector index from the store.")
 @click.option("--model", help="Embedding model for this run (overrides settings.embed_model): minilm, static or a folder.")
+@click.option("--vectors", "vectors_file", type=click.Path(exists=True, dir_okay=False),
+              help="Take paper vectors from this file (written by --export-vectors; the demo ships one) for "
+                   "the papers whose text and model match; embed the rest.")
+@click.option("--export-vectors", "export_file", type=click.Path(dir_okay=False),
+              help="After indexing, write every paper vector of the model to this .npz file.")
 @pass_ctx
-def index(c: Context, rebuild: bool, model: str | None) -> None:
+def index(c: Context, rebuild: bool, model: str | None, vectors_file: str | None, export_file: str | None) -> None:
     """Embed new and changed papers and update the search indexes (resumable).
 
     The lexical index follows the store by itself; this command computes paper vectors
@@ -45,10 +50,19 @@ def index(c: Context, rebuild: bool, model: str | None) -> None:
                 lines.update(stage, done, total)
 
         try:
-            result = (indexer.rebuild if rebuild else indexer.refresh)(c.store, settings, progress=on_progress)
+            if rebuild:
+                result = indexer.rebuild(c.store, settings, progress=on_progress)
+            else:
+                result = indexer.refresh(c.store, settings, progress=on_progress, vectors_file=vectors_file)
         except Exception as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
+    if "vectors_imported" in result:
+        if result["vectors_file_model"] != result["model"]:
+            click.echo(f"{vectors_file}: vectors of model {result['vectors_file_model']}, not {result['model']}: "
+                       "none used", err=True)
+        else:
+            click.echo(f"{vectors_file}: {result['vectors_imported']} paper vectors taken from the file")
     if "lexical_rebuilt" in result:
         click.echo(f"lexical index rebuilt: {result['lexical_rebuilt']} papers")
     rate = f" ({result['rate']} papers/s)" if result.get("rate") else ""
@@ -56,6 +70,9 @@ def index(c: Context, rebuild: bool, model: str | None) -> None:
                f"{result['index']} index of {result['vectors']} vectors")
     if "lexical_added" in result:
         click.echo(f"tantivy lexical index: {result['lexical_added']} added, {result['lexical_changed']} changed")
+    if export_file:
+        n = indexer.export_vectors(c.store, result["model"], export_file)
+        click.echo(f"wrote {n} paper vectors of model {result['model']} to {export_file}")
 
 
 def _read_batch(path: str) -> list[tuple[str, str]]:

@@ -19,6 +19,8 @@ from __future__ import annotations
 import time
 from typing import Callable
 
+import numpy as np
+
 from paperwire.search import tantivy as tantivy_index
 from paperwire.search.engine import SearchEngine
 from paperwire.search.vectors import VectorSearch
@@ -29,10 +31,17 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
 def refresh(store, settings, engine: SearchEngine | None = None, progress: Progress | None = None,
-            rebuild_lexical: bool = False) -> dict:
+            rebuild_lexical: bool = False, vectors_file=None) -> dict:
     """Index what changed since the last run (resumable: each batch commits on its own).
-    ``rebuild_lexical`` rebuilds the tantivy index from scratch instead of syncing it."""
-    return _refresh(store, settings, _vectors(store, settings, engine), engine, progress, rebuild_lexical)
+    ``rebuild_lexical`` rebuilds the tantivy index from scratch instead of syncing it.
+    ``vectors_file`` (an export_vectors file) supplies the vectors it holds first."""
+    vectors = _vectors(store, settings, engine)
+    imported = import_vectors(store, vectors.encoder.name, vectors_file) if vectors_file else None
+    out = _refresh(store, settings, vectors, engine, progress, rebuild_lexical)
+    if imported is not None:
+        out["vectors_imported"] = imported["imported"]
+        out["vectors_file_model"] = imported["file_model"]
+    return out
 
 
 def rebuild(store, settings, engine: SearchEngine | None = None, progress: Progress | None = None) -> dict:
@@ -80,6 +89,41 @@ def embed_new(store, vectors: VectorSearch, progress: Progress | None = None, ba
     return {"model": enc.name, "embedded": done, "seconds": round(secs, 2),
             "rate": round(done / secs, 1) if done and secs > 0 else None,
             "index": kind, "vectors": size, "index_seconds": round(time.perf_counter() - t1, 2)}
+
+
+def export_vectors(store, model: str, path) -> int:
+    """Write every stored vector of ``model`` with its paper id and text hash to an .npz file
+    (how the demo ships its vectors: see import_vectors)."""
+    ids, hashes, vecs = [], [], []
+    for rows in idx.stored_vectors(store, model):
+        for pid, h, blob in rows:
+            ids.append(pid)
+            hashes.append(h)
+            vecs.append(np.frombuffer(blob, dtype="<f2"))
+    matrix = np.stack(vecs) if vecs else np.zeros((0, 0), dtype="<f2")
+    with open(path, "wb") as fh:
+        np.savez_compressed(fh, model=np.array(model), ids=np.array(ids), hashes=np.array(hashes), vectors=matrix)
+    return len(ids)
+
+
+def import_vectors(store, model: str, path) -> dict:
+    """Store the vectors of an export_vectors file for the papers that still need one and whose
+    text is the one the file's vector was computed from (same text hash, same model); every
+    other paper is left to the encoder. Returns {"imported": n, "file_model": name}."""
+    with np.load(path, allow_pickle=False) as data:
+        file_model = str(data["model"])
+        if file_model != model:
+            return {"imported": 0, "file_model": file_model}
+        known = {(str(p), str(h)): i for i, (p, h) in enumerate(zip(data["ids"], data["hashes"]))}
+        vectors = data["vectors"]
+    imported = 0
+    for rows in idx.docs_to_embed(store, model, batch=1000):
+        paper_of = idx.papers_for_docs(store, [d for d, _, _ in rows])
+        hits = [(d, h, known[(paper_of.get(d), h)]) for d, _, h in rows if (paper_of.get(d), h) in known]
+        if hits:
+            idx.save_vectors(store, model, [(d, h) for d, h, _ in hits], vectors[[i for _, _, i in hits]])
+            imported += len(hits)
+    return {"imported": imported, "file_model": file_model}
 
 
 def sync_lexical(store, settings, engine: SearchEngine | None = None, progress: Progress | None = None,

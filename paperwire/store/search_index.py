@@ -286,6 +286,19 @@ def iter_vectors(store: Store, model: str, after_seq: int = 0, batch: int = 2000
         yield ids, mat
 
 
+def stored_vectors(store: Store, model: str, batch: int = 5000) -> Iterator[list[tuple[str, str, bytes]]]:
+    """Batches of (paper id, text hash, float16 vector bytes) of every stored vector of ``model``."""
+    last = -1
+    while True:
+        rows = store.query("SELECT v.docid, d.paper_id, v.text_hash, v.vector FROM paper_vectors v "
+                           "JOIN search_docs d ON d.docid = v.docid WHERE v.model = ? AND v.docid > ? "
+                           "ORDER BY v.docid LIMIT ?", (model, last, batch))
+        if not rows:
+            return
+        last = rows[-1][0]
+        yield [(r[1], r[2], r[3]) for r in rows]
+
+
 def get_vectors(store: Store, model: str, docids: list[int]) -> dict[int, np.ndarray]:
     out: dict[int, np.ndarray] = {}
     for i in range(0, len(docids), 500):
