@@ -154,7 +154,7 @@ def trending(store, window: str = "day", now: datetime | date | str | None = Non
     ranked = _score_signalled(rows, end, window, half_life, s, want)
     # a paper without signals scores at most w_rec: when the page is full of better ones, the
     # recency-only tail cannot reach it
-    if len(ranked) >= want and ranked[want - 1][0][0] < -s.trend_weight_recency:
+    if want == 0 or (len(ranked) >= want and ranked[want - 1][0][0] < -s.trend_weight_recency):
         tail = iter(())
     else:
         skip = {r[0] for r in rows} if len(rows) < fetched else set(sig.window_signals(store, *bounds, ids_only=True))

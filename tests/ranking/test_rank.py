@@ -142,6 +142,14 @@ def test_single_star_observation_counts_since_paper_day(world, settings):
     assert d.reasons[0].text == "+9 GitHub stars in the last day (x/y)"
 
 
+def test_empty_page_and_a_page_deep_in_the_recency_tail(world, settings):
+    add_upvotes(world, "2603.00003", 2)
+    assert rank.trending(world, "week", NOW, settings=settings, limit=0) == []
+    full = [t.paper_id for t in rank.trending(world, "week", NOW, settings=settings)]
+    assert full[0] == "2603.00003"  # the only paper with a signal, then the rest newest first
+    assert [t.paper_id for t in rank.trending(world, "week", NOW, settings=settings, limit=1, offset=2)] == full[2:3]
+
+
 def test_hidden_papers_and_bad_window(world, settings):
     world.conn.execute("UPDATE papers SET hidden=1 WHERE id='2603.00001'")
     assert "2603.00001" not in {t.paper_id for t in rank.trending(world, "week", NOW, settings=settings)}
