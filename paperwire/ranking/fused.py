@@ -40,6 +40,9 @@ W_TREND = 3.0  # times rec_trend_prior: the trending prior in z units
 FOLLOW_SCALE = 10.0  # rec_follow_bonus is in the older recommenders' [0, 1] units; here, z units
 RIDGE = 0.01  # the covariance's isotropic part: how far the discriminant trusts the background
 CENTROID_TERMS = 300
+# how much the recency weights (rec_half_life_days) count here: a profile's older papers still
+# describe its interests (weight ** RECENCY; 0 = all alike, 1 = the full decay)
+RECENCY = 0.25
 BLOCK = 2000  # readers scored per matrix product
 
 
@@ -107,11 +110,12 @@ class Window:
         r, c, v = [], [], []
         for k, rd in enumerate(readers):
             pos = self.known(list(rd.positives))
-            total = sum(rd.positives[p] for p in pos) or 1.0
-            for p in pos:
+            w = [rd.positives[p] ** RECENCY for p in pos]
+            total = sum(w) or 1.0
+            for p, wp in zip(pos, w):
                 r.append(k)
                 c.append(self._rows[p])
-                v.append(rd.positives[p] / total)
+                v.append(wp / total)
         return sp.csr_matrix((np.asarray(v, np.float32), (r, c)), shape=(len(readers), self._mat.shape[0]))
 
     def _overlap(self, readers, attr: str, cols: dict[str, int], M: sp.csr_matrix, lower: bool) -> np.ndarray:
