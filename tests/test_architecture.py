@@ -26,7 +26,7 @@ IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError"}
 
 # The direction of the data flow (docs/architecture.md): each stage imports only the shared base
 # modules and the stages before it.
-BASE = ["paperwire.config", "paperwire.models", "paperwire.text", "paperwire.mailer"]
+BASE = ["paperwire.config", "paperwire.models", "paperwire.text", "paperwire.mailer", "paperwire.validate"]
 STAGES = ["paperwire.store", "paperwire.ingest", "paperwire.search", "paperwire.ranking", "paperwire.digest",
           "paperwire.schedule", "paperwire.web", "paperwire.cli"]
 # earlier stages a stage must not import all the same: search reads the store and never harvests;

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from pathlib import Path
 from typing import Callable
 
@@ -43,8 +43,10 @@ LEASE_SECONDS = 900  # how long a run may hold a message before another run may 
 
 
 def new_message_id(settings: Settings) -> str:
-    """A Message-ID fixed when the message is queued, so every retry reuses it."""
-    return make_msgid(idstring="pw", domain=sender_domain(settings))
+    """A Message-ID fixed when the message is queued, so every retry reuses it. Its random part
+    comes from `secrets`, not the `random` module that make_msgid uses (which a seeded caller,
+    e.g. a property-based test, makes repeat: the outbox keeps message ids unique)."""
+    return f"<{int(time.time())}.{secrets.token_hex(12)}.pw@{sender_domain(settings)}>"
 
 
 def compose(settings: Settings, row: subs.OutboxRow) -> EmailMessage:

@@ -128,6 +128,13 @@ def confirm(store: Store, sub_id: int, nonce: str) -> bool:
         return cur.rowcount == 1
 
 
+def rotate_links(store: Store, sub_id: int) -> None:
+    """Void every preferences, unsubscribe and feedback link already sent to the subscriber (they
+    are signed with the old link_epoch), e.g. after a digest was forwarded."""
+    with store.transaction() as conn:
+        conn.execute("UPDATE subscribers SET link_epoch=link_epoch+1, updated_at=? WHERE id=?", (utcnow(), sub_id))
+
+
 def update_preferences(store: Store, sub_id: int, prefs: dict) -> None:
     values = {k: json.dumps(v) if k in _LIST_FIELDS else v for k, v in prefs.items() if k in PREF_FIELDS}
     if not values:

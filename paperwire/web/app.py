@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from paperwire.config import Settings
 from paperwire.search.engine import SearchEngine
 from paperwire.store import open_store
-from paperwire.web import api, apidocs, auth, feeds, foryou, pages, subscriptions
+from paperwire.web import api, apidocs, auth, feeds, foryou, openapi, pages, subscriptions
 from paperwire.web.queries import TrendingMemo
 from paperwire.web.render import PageCache, flash_redirect, render
 from paperwire.web.security import CSRF_COOKIE, CSRF_MAX_AGE, RateLimiter, check_request_text
@@ -36,6 +36,11 @@ CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src '
        "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 
 
+# paths that take a file upload, and the body they may send: the file's limit
+# (web.foryou.MAX_UPLOAD, 5 MB) plus room for the form's other fields
+UPLOAD_LIMITS = {"/foryou/import": 5 * 1024 * 1024 + 64 * 1024}
+
+
 class SecurityMiddleware:
     """Adds security headers, refuses oversized bodies (413), and sets the CSRF seed cookie."""
 
@@ -47,8 +52,10 @@ class SecurityMiddleware:
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body):
-            return await _too_large(scope, send, self.max_body)
+        # uploads have their own, documented limit (the route checks the file itself)
+        max_body = UPLOAD_LIMITS.get(scope.get("path", ""), self.max_body)
+        if length is not None and (not length.isdigit() or int(length) > max_body):
+            return await _too_large(scope, send, max_body)
         received = 0
         too_big = False
 
@@ -57,9 +64,9 @@ class SecurityMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body:
+                if received > max_body:
                     too_big = True
-                    raise HTTPException(413, f"Request body larger than {self.max_body} bytes.")
+                    raise HTTPException(413, f"Request body larger than {max_body} bytes.")
             return message
 
         path = scope.get("path", "")
@@ -80,6 +87,12 @@ class SecurityMiddleware:
                     if self.secure:
                         cookie += "; Secure"
                     h.append((b"set-cookie", cookie.encode()))
+                if self.secure:
+                    # behind https: browsers keep to https for a year, and every cookie (the
+                    # flash message's too, whatever set it) is sent over https only
+                    h = [(k, v + b"; Secure" if k == b"set-cookie" and b"secure" not in v.lower() else v)
+                         for k, v in h]
+                    h.append((b"strict-transport-security", b"max-age=31536000"))
                 message["headers"] = h
             elif message["type"] == "http.response.body" and head:
                 message = {"type": "http.response.body", "body": b"", "more_body": message.get("more_body", False)}
@@ -109,6 +122,7 @@ def create_app(settings: Settings | None = None, store=None) -> FastAPI:
                               "plus paperwire's own `/api/v1/...`. Write endpoints take `Authorization: Bearer <token>` "
                               "(create one with `paperwire token create`).")
     _set_up_state(app, settings, store)
+    openapi.install(app)
     _add_error_handlers(app)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.mount(apidocs.ASSETS_URL, apidocs.assets(), name="apidocs")  # Swagger UI, served by us (no CDN)
@@ -158,7 +172,9 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def validation_error(request: Request, exc: RequestValidationError):
         errors = [{"loc": list(e.get("loc", [])), "msg": e.get("msg", "")} for e in exc.errors()]
         if _wants_json(request):
-            return JSONResponse({"error": "invalid request", "details": errors}, status_code=422)
+            # the reasons in the one "error" string too: clients show that field
+            said = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in errors[:3])
+            return JSONResponse({"error": f"invalid request: {said}", "details": errors}, status_code=422)
         msg = "; ".join(f"{'.'.join(str(x) for x in e['loc'][1:])}: {e['msg']}" for e in errors)
         return render(request, "error.html", {"status": 422, "message": msg, "title": "Invalid request"},
                       status_code=422)

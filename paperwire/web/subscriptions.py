@@ -17,8 +17,11 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, BackgroundTasks, Body, Depends, Form, HTTPException, Query, Request
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from paperwire.digest import outbox
 from paperwire.digest import subscriptions as digest
@@ -73,12 +76,12 @@ def _start(store, settings, background: BackgroundTasks, email: str, prefs: dict
 
 # --- pages ----------------------------------------------------------------------------------
 
-@router.get("/subscribe")
+@router.get("/subscribe", include_in_schema=False)
 def subscribe_page(request: Request):
     return render(request, "digest/page_subscribe.html", {"title": "Subscribe"})
 
 
-@router.post("/subscribe", dependencies=[Depends(rate_limit("subscribe", 10, 3600))])
+@router.post("/subscribe", include_in_schema=False, dependencies=[Depends(rate_limit("subscribe", 10, 3600))])
 def subscribe_form(request: Request, background: BackgroundTasks, store: StoreDep, settings: SettingsDep,
                    csrf: str = Form(""), email: str = Form("", max_length=300), frequency: str = Form(""),
                    categories: str = Form("", max_length=2000), topics: str = Form("", max_length=2000)):
@@ -95,7 +98,7 @@ def subscribe_form(request: Request, background: BackgroundTasks, store: StoreDe
     return _message(request, "Check your inbox", digest.PUBLIC_ANSWER)
 
 
-@router.get("/subscribe/confirm")
+@router.get("/subscribe/confirm", include_in_schema=False)
 def confirm(request: Request, store: StoreDep, settings: SettingsDep, token: str = Query("", max_length=1000)):
     try:
         sub = digest.check_confirm_token(store, settings, token)
@@ -115,7 +118,7 @@ def _manage(store, settings, token: str) -> subs.Subscriber:
         raise HTTPException(403, str(exc))
 
 
-@router.get("/preferences")
+@router.get("/preferences", include_in_schema=False)
 def preferences_page(request: Request, store: StoreDep, settings: SettingsDep,
                      token: str = Query("", max_length=1000), saved: int = 0):
     sub = _manage(store, settings, token)
@@ -123,7 +126,7 @@ def preferences_page(request: Request, store: StoreDep, settings: SettingsDep,
                   {"title": "Your digest", "sub": sub, "token": token, "values": sub.preferences(), "saved": saved})
 
 
-@router.post("/preferences", dependencies=[Depends(rate_limit("preferences", 30, 3600))])
+@router.post("/preferences", include_in_schema=False, dependencies=[Depends(rate_limit("preferences", 30, 3600))])
 def preferences_save(request: Request, store: StoreDep, settings: SettingsDep,
                      token: str = Query("", max_length=1000), csrf: str = Form(""),
                      frequency: str = Form("daily"), size: str = Form("10", max_length=10),
@@ -147,14 +150,26 @@ def preferences_save(request: Request, store: StoreDep, settings: SettingsDep,
     return RedirectResponse("/preferences?" + urlencode({"token": token, "saved": 1}), status_code=303)
 
 
-@router.get("/unsubscribe")
+@router.post("/preferences/new-links", include_in_schema=False, dependencies=[Depends(rate_limit("preferences", 30, 3600))])
+def preferences_new_links(request: Request, store: StoreDep, settings: SettingsDep,
+                          token: str = Query("", max_length=1000), csrf: str = Form("")):
+    """Raise the subscriber's link_epoch: every link already mailed stops working; this answer
+    goes on to the preferences page under the new link."""
+    verify_csrf(request, csrf)
+    sub = _manage(store, settings, token)
+    subs.rotate_links(store, sub.id)
+    fresh = digest.manage_token(settings, subs.get_subscriber(store, sub.id))
+    return RedirectResponse("/preferences?" + urlencode({"token": fresh, "saved": 1}), status_code=303)
+
+
+@router.get("/unsubscribe", include_in_schema=False)
 def unsubscribe_page(request: Request, store: StoreDep, settings: SettingsDep, token: str = Query("", max_length=1000)):
     sub = _manage(store, settings, token)
     return render(request, "digest/page_unsubscribe.html",
                   {"title": "Unsubscribe", "sub": sub, "token": token, "done": sub.status == "unsubscribed"})
 
 
-@router.post("/unsubscribe", dependencies=[Depends(rate_limit("unsubscribe", 60, 3600))])
+@router.post("/unsubscribe", include_in_schema=False, dependencies=[Depends(rate_limit("unsubscribe", 60, 3600))])
 def unsubscribe(request: Request, store: StoreDep, settings: SettingsDep, token: str = Query("", max_length=1000)):
     """The footer button and RFC 8058 one-click (body ``List-Unsubscribe=One-Click``)."""
     sub = _manage(store, settings, token)
@@ -165,7 +180,7 @@ def unsubscribe(request: Request, store: StoreDep, settings: SettingsDep, token:
                   {"title": "Unsubscribed", "sub": sub, "token": token, "done": True})
 
 
-@router.post("/unsubscribe/undo", dependencies=[Depends(rate_limit("unsubscribe", 60, 3600))])
+@router.post("/unsubscribe/undo", include_in_schema=False, dependencies=[Depends(rate_limit("unsubscribe", 60, 3600))])
 def resubscribe(request: Request, store: StoreDep, settings: SettingsDep, token: str = Query("", max_length=1000),
                 csrf: str = Form("")):
     verify_csrf(request, csrf)
@@ -185,14 +200,45 @@ def _public(sub: subs.Subscriber) -> dict:
     return {"email": sub.email, "status": sub.status, **sub.preferences(), "confirmed_at": sub.confirmed_at}
 
 
+# The JSON bodies, declared as exactly as the checks in digest.subscriptions make them (the
+# OpenAPI document is then true: a body that matches the schema is accepted).
+_ITEM = r"^[^,;\n\r\u0000-\u001f\ufffe\uffff]{0,200}$"
+_CATEGORY = r"^[A-Za-z][A-Za-z\-]*(\.[A-Za-z][A-Za-z\-]*)?$"
+_SEED = r"^(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Za-z\-]+)?/\d{7})(v\d+)?$"
+
+
+class PreferencesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    frequency: Literal["daily", "weekly"] | None = None
+    size: int | None = Field(None, ge=1, le=digest.MAX_SIZE)
+    categories: list[Annotated[str, Field(pattern=_CATEGORY, max_length=40)]] | None = \
+        Field(None, max_length=digest.MAX_LIST["categories"])
+    authors: list[Annotated[str, Field(pattern=_ITEM)]] | None = Field(None, max_length=digest.MAX_LIST["authors"])
+    topics: list[Annotated[str, Field(pattern=_ITEM)]] | None = Field(None, max_length=digest.MAX_LIST["topics"])
+    seeds: list[Annotated[str, Field(pattern=_SEED)]] | None = Field(None, max_length=digest.MAX_LIST["seeds"])
+
+
+class SubscribeIn(PreferencesIn):
+    # the pattern documents the check; normalise_email makes it, with the message people read
+    email: str = Field(max_length=254, json_schema_extra={"pattern": digest._EMAIL_RE.pattern})
+
+    @field_validator("email")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        digest.normalise_email(value)
+        return value
+
+
+def _given(body: BaseModel) -> dict:
+    return {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+
+
 @router.post("/api/v1/subscriptions", status_code=202, tags=["subscriptions"],
              dependencies=[Depends(rate_limit("subscribe", 10, 3600))])
-def api_subscribe(background: BackgroundTasks, store: StoreDep, settings: SettingsDep, body: dict = Body(...)):
+def api_subscribe(background: BackgroundTasks, store: StoreDep, settings: SettingsDep, body: SubscribeIn):
     """Start a subscription (double opt-in: a confirmation e-mail is sent). Same answer for any address."""
-    email = body.get("email") if isinstance(body, dict) else None
-    if not isinstance(email, str):
-        return JSONResponse({"error": "body must be a JSON object with an 'email' string"}, status_code=422)
-    prefs = {k: v for k, v in body.items() if k in subs.PREF_FIELDS}
+    prefs = _given(body)
+    email = prefs.pop("email")
     try:
         _start(store, settings, background, email, prefs)
     except ValueError as exc:
@@ -208,14 +254,11 @@ def api_get(store: StoreDep, settings: SettingsDep, token: str = Query(..., max_
 
 @router.patch("/api/v1/subscriptions/me", tags=["subscriptions"],
               dependencies=[Depends(rate_limit("preferences", 30, 3600))])
-def api_update(store: StoreDep, settings: SettingsDep, token: str = Query(..., max_length=1000), body: dict = Body(...)):
+def api_update(store: StoreDep, settings: SettingsDep, body: PreferencesIn, token: str = Query(..., max_length=1000)):
     """Change some preferences (frequency, size, categories, authors, topics, seeds)."""
     sub = _manage(store, settings, token)
-    unknown = set(body) - set(subs.PREF_FIELDS)
-    if unknown:
-        return JSONResponse({"error": f"unknown field(s): {', '.join(sorted(unknown))}"}, status_code=422)
     try:
-        prefs = digest.parse_preferences(body, partial=True)
+        prefs = digest.parse_preferences(_given(body), partial=True)
     except ValueError as exc:
         return JSONResponse({"error": str(exc)}, status_code=422)
     subs.update_preferences(store, sub.id, prefs)
