@@ -11,11 +11,12 @@ bash scripts/setup.sh
 export PAPERWIRE_DB=${PAPERWIRE_DB:-var/demo.db}
 paperwire ingest demo/records.jsonl.gz demo/hf/*.json
 paperwire stats
-# Meaning search and "similar papers" need paper vectors. Embedding the 3,000 demo papers
-# with MiniLM takes a minute or more on 2 cores, so it runs beside the server: the site is up
-# at once, search says "lexical" until vectors exist, and the server picks them up as they land.
+# Meaning search and "similar papers" need paper vectors. The demo ships them (computed by the
+# same model: demo/vectors-minilm.npz); papers whose text differs from the file's are embedded.
+# It runs beside the server: the site is up at once, search says "lexical" until vectors
+# exist, and the server picks them up as they land. Progress and time left: var/index.log.
 mkdir -p var
-paperwire index > var/index.log 2>&1 &
+paperwire index --vectors demo/vectors-minilm.npz > var/index.log 2>&1 &
 index_pid=$!
 trap 'kill $index_pid 2>/dev/null || true' EXIT
 echo "indexing in the background (log: var/index.log)"
