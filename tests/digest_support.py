@@ -171,3 +171,11 @@ def active(store, settings, address, **prefs):
     for row in subs.outbox_rows(store, status="pending"):
         subs.mark_failed(store, row.id, "test: not sent", status="cancelled")
     return subs.get_by_email(store, address)
+
+
+def confirm_by_link(client, url: str):
+    """Follow a confirmation link as a reader does: the GET page shows a button (and confirms
+    nothing), its form posts the confirmation. Returns the POST's answer."""
+    page = client.get(local(url))
+    assert page.status_code == 200 and "Confirm my subscription" in page.text, page.text[:500]
+    return client.post(local(url), data={"csrf": csrf_from(page.text)})

@@ -201,8 +201,10 @@ def check_manage_token(store: Store, settings: Settings, token: str) -> subs.Sub
     return _linked_subscriber(store, settings, MANAGE_SALT, token, "link", "Use the link in your latest digest.")
 
 
-def check_confirm_token(store: Store, settings: Settings, token: str) -> subs.Subscriber:
-    """Confirm the subscription the link names. Raises TokenError for a bad, expired or used link."""
+def check_confirm_token(store: Store, settings: Settings, token: str, apply: bool = True) -> subs.Subscriber:
+    """Confirm the subscription the link names. Raises TokenError for a bad, expired or used link.
+    apply=False only checks the link (the page a GET shows: link scanners follow GET links, so
+    the confirmation itself is the page's POST)."""
     expired = "This confirmation link has expired. Subscribe again to get a new one."
     data = _load(settings, CONFIRM_SALT, token, settings.confirm_hours * 3600, expired,
                  "This confirmation link is not valid. Copy the whole address from the e-mail, or subscribe again.")
@@ -213,7 +215,9 @@ def check_confirm_token(store: Store, settings: Settings, token: str) -> subs.Su
         raise TokenError(expired)
     if sub.status == "active":
         return sub  # clicked twice: already done, nothing more to do
-    if not subs.confirm(store, sub.id, str(data.get("n", ""))):
+    if not apply and sub.confirm_nonce == str(data.get("n", "")) and sub.status == "pending":
+        return sub
+    if not apply or not subs.confirm(store, sub.id, str(data.get("n", ""))):
         raise TokenError("This confirmation link was already used or replaced by a newer one. "
                          "Use the newest e-mail, or subscribe again.")
     return subs.get_subscriber(store, sub.id)

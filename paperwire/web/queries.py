@@ -48,10 +48,16 @@ def parse_period(kind: str, key: str) -> Period:
     if not PERIOD_PATTERNS[kind].match(key):
         raise ValueError(f"{key!r} is not {PERIOD_FORMS[kind]}")
     if kind == "day":
-        date.fromisoformat(key)
-        return Period(kind, key, key, key)
-    start, end = listings.week_range(key) if kind == "week" else listings.month_range(key)
+        start = end = date.fromisoformat(key).isoformat()
+    else:
+        start, end = listings.week_range(key) if kind == "week" else listings.month_range(key)
+    # pages link the period before and after: both must be dates too (not so at year 1 or 9999)
+    if not (_FIRST <= date.fromisoformat(start) and date.fromisoformat(end) <= _LAST):
+        raise ValueError(f"{key!r} is too far from today")
     return Period(kind, key, start, end)
+
+
+_FIRST, _LAST = date.min + timedelta(days=40), date.max - timedelta(days=40)
 
 
 def latest_period(store) -> Period | None:

@@ -99,11 +99,31 @@ def subscribe_form(request: Request, background: BackgroundTasks, store: StoreDe
 
 
 @router.get("/subscribe/confirm", include_in_schema=False)
-def confirm(request: Request, store: StoreDep, settings: SettingsDep, token: str = Query("", max_length=1000)):
+def confirm_page(request: Request, store: StoreDep, settings: SettingsDep, token: str = Query("", max_length=1000)):
+    """The link in the confirmation mail shows a button; only its POST confirms (mail scanners and
+    link previews follow GET links, and must not subscribe anyone)."""
+    try:
+        sub = digest.check_confirm_token(store, settings, token, apply=False)
+    except digest.TokenError as exc:
+        return _message(request, "Link not valid", str(exc), status=400)
+    if sub.status == "active":
+        return _subscribed(request, settings, sub)
+    return _message(request, "Confirm your subscription", f"Subscribe {sub.email} to the {sub.frequency} digest?",
+                    confirm_action="/subscribe/confirm?" + urlencode({"token": token}))
+
+
+@router.post("/subscribe/confirm", include_in_schema=False, dependencies=[Depends(rate_limit("confirm", 30, 3600))])
+def confirm(request: Request, store: StoreDep, settings: SettingsDep, token: str = Query("", max_length=1000),
+            csrf: str = Form("")):
+    verify_csrf(request, csrf)
     try:
         sub = digest.check_confirm_token(store, settings, token)
     except digest.TokenError as exc:
         return _message(request, "Link not valid", str(exc), status=400)
+    return _subscribed(request, settings, sub)
+
+
+def _subscribed(request: Request, settings, sub: subs.Subscriber):
     links = digest.links_for(settings, sub)
     return _message(request, "You are subscribed",
                     f"{sub.email} will get the {sub.frequency} digest. Choose what it should be about:",

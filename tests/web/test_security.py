@@ -242,3 +242,71 @@ def test_password_reset_answers_at_once_even_with_a_dead_mail_server(app, shared
     for conn, _ in accepted:  # the mail thread's wait ends now
         conn.close()
     assert times["slowmail@example.org"] < 2.5, times
+
+
+# --- smaller ones ---------------------------------------------------------------------------------
+
+def test_settings_refuse_unknown_environments_and_write_the_dev_key_privately(tmp_path):
+    import os
+    import stat
+    from concurrent.futures import ThreadPoolExecutor
+
+    from paperwire.config import Settings
+
+    for bad in ("prod", "staging", "dev"):
+        with pytest.raises(ValueError, match="PAPERWIRE_ENV"):
+            Settings.load(env={"PAPERWIRE_ENV": bad}, db=str(tmp_path / "x.db"))
+    assert Settings.load(env={"PAPERWIRE_ENV": "Development"}, db=str(tmp_path / "x.db")).env == "development"
+    with pytest.raises(ValueError, match="SECRET_KEY"):
+        Settings.load(env={"PAPERWIRE_ENV": "Production"}, db=str(tmp_path / "x.db"))
+    # many processes' worth of first reads at once: one key, 0600
+    settings = [Settings.load(env={}, db=str(tmp_path / "k.db")) for _ in range(16)]
+    with ThreadPoolExecutor(16) as pool:
+        keys = set(pool.map(lambda s: s.signing_key, settings))
+    assert len(keys) == 1
+    mode = stat.S_IMODE(os.stat(tmp_path / "k.db.d" / "dev-secret").st_mode)
+    assert mode == 0o600
+
+
+def test_https_sites_send_hsts_and_secure_cookies(site_settings):
+    import dataclasses
+
+    from paperwire.web.app import create_app
+
+    app = create_app(dataclasses.replace(site_settings, base_url="https://papers.example.org"))
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as c:
+        r = c.get("/signin")
+        assert r.headers["strict-transport-security"].startswith("max-age=")
+        r = c.post("/reset", data={"csrf": csrf_of(c, "/reset"), "email": "x@example.org"})
+        cookies = r.headers.get_list("set-cookie")
+        assert cookies and all("secure" in v.lower() for v in cookies), cookies
+    app.state.store.close()
+
+
+def test_library_uploads_up_to_the_documented_5_mb(client, app, shared_hash):
+    make_user(_store(app), "lib", shared_hash)
+    sign_in(client, "lib@example.org")
+    big = b"\n".join(b"2401.%05d" % i for i in range(20000))  # ~220 KB, over the 64 KB form limit
+    r = client.post("/foryou/import", data={"csrf": csrf_of(client, "/foryou")},
+                    files={"file": ("library.txt", big, "text/plain")})
+    assert r.status_code == 303
+    r = client.post("/foryou/import", data={"csrf": csrf_of(client, "/foryou")},
+                    files={"file": ("..", b"2401.00001\n", "text/plain")})
+    assert r.status_code == 303
+
+
+def test_feedback_on_a_hidden_paper_is_refused(client, app, shared_hash):
+    store = _store(app)
+    u = make_user(store, "thumbs", shared_hash)
+    token = users.create_token(store, u.id)
+    pid = _a_paper(store)
+    users.set_paper_hidden(store, pid, True)
+    r = client.post("/api/v1/recommendations/feedback", json={"paper_id": pid, "action": "up"},
+                    headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 404
+
+
+def test_far_future_periods_are_not_found(client):
+    assert client.get("/papers/week/9999-W52").status_code == 404
+    assert client.get("/papers/month/9999-12").status_code in (200, 404)
+    assert client.get("/api/daily_papers", params={"week": "9999-W52"}).status_code == 400

@@ -21,6 +21,9 @@ def test_subscribe_with_mail_off_says_so_and_logs_the_link(client, app, caplog):
         "/" + link.group(1).split("/", 3)[3]
     page = client.get(path)
     assert page.status_code == 200 and "Link not valid" not in page.text
+    # the page's button confirms (its GET does not)
+    done = client.post(path, data={"csrf": re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)})
+    assert done.status_code == 200 and "You are subscribed" in done.text
 
 
 def test_the_answer_is_the_same_for_a_subscribed_address(client, app):
