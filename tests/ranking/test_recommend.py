@@ -184,3 +184,20 @@ def test_embedding_features_come_from_the_engine_passed_in(demo):
     # without an engine the recommenders fall back to TF-IDF rather than build one themselves
     day = recommend.prepare_day(st, s, WINDOW)
     assert isinstance(day.features, recommend.TfidfFeatures)
+
+
+def test_fused_uses_not_interested(demo):
+    st, s = demo
+    key = "user:fused-dismiss"
+    profiles.add_items(st, key, ids_where(st, "primary_category='cs.CV' AND title_display LIKE '%segmentation%'"), "save")
+    first = recommend.recommend(st, s, key, WINDOW, limit=30, method="fused", now=NOW)
+    top = first[0].paper_id
+    profiles.add_items(st, key, [top], "dismiss")
+    second = recommend.recommend(st, s, key, WINDOW, limit=30, method="fused", now=NOW)
+    assert top not in [r.paper_id for r in second]
+    # papers like the dismissed one lose ground: their scores fall relative to the rest
+    before = {r.paper_id: r.score for r in first}
+    after = {r.paper_id: r.score for r in second}
+    common = [p for p in before if p in after and p != top]
+    drops = sorted(common, key=lambda p: before[p] - after[p], reverse=True)
+    assert before[drops[0]] - after[drops[0]] > 0.2
