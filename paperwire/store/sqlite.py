@@ -105,6 +105,12 @@ class Store:
             else:
                 conn.execute("COMMIT")
 
+    def data_version(self) -> int:
+        """A number that changes when another connection (this process's other threads, or
+        another process) commits; this thread's own commits leave it as it was. Caches compare it
+        to learn that their copy is stale."""
+        return self.conn.execute("PRAGMA data_version").fetchone()[0]
+
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         return self.conn.execute(sql, params).fetchall()
 

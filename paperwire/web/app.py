@@ -9,6 +9,7 @@ seed cookie.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import logging
 from pathlib import Path
 from urllib.parse import quote
@@ -113,11 +114,25 @@ def _wants_json(request: Request) -> bool:
     return path.startswith("/api/") or path.endswith(".json") or "application/json" in request.headers.get("accept", "")
 
 
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI):
+    yield
+    # a graceful stop (uvicorn's SIGTERM, a test client's exit) records the page views counted in
+    # memory and sends the mails already handed over
+    app.state.view_counter.flush_now(app.state.store)
+    pool, app.state.mail_pool = app.state.mail_pool, _mail_pool()  # (an app can be started again)
+    pool.shutdown(wait=True)
+
+
+def _mail_pool() -> concurrent.futures.ThreadPoolExecutor:
+    return concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="mail")
+
+
 def create_app(settings: Settings | None = None, store=None) -> FastAPI:
     settings = settings or Settings.load()
     store = store or open_store(settings)
     app = FastAPI(title=f"{settings.site_name} API", version="1", docs_url=None, redoc_url=None,
-                  openapi_url="/api/openapi.json", dependencies=[Depends(check_request_text)],
+                  openapi_url="/api/openapi.json", dependencies=[Depends(check_request_text)], lifespan=_lifespan,
                   description="Hugging Face-compatible papers API (`/api/daily_papers`, `/api/papers/...`) "
                               "plus paperwire's own `/api/v1/...`. Write endpoints take `Authorization: Bearer <token>` "
                               "(create one with `paperwire token create`).")
@@ -150,7 +165,7 @@ def _set_up_state(app: FastAPI, settings: Settings, store) -> None:
     app.state.similar_timeout = 1.0
     app.state.similar_pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="similar")
     # account mails (reset, sign-up notices) are sent here, after the answer (web.auth.send_later)
-    app.state.mail_pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="mail")
+    app.state.mail_pool = _mail_pool()
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -263,6 +263,13 @@ class ViewCounter:
             counts, self.counts, self.last = self.counts, {}, time.monotonic()
         self.flush(store, counts)
 
+    def flush_now(self, store) -> None:
+        """Write the views counted so far (the app's shutdown calls this: a graceful stop loses none)."""
+        with self.lock:
+            counts, self.counts, self.last = self.counts, {}, time.monotonic()
+        if counts:
+            self.flush(store, counts)
+
     @staticmethod
     def flush(store, counts: dict) -> None:
         try:

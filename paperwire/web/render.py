@@ -48,6 +48,7 @@ class PageCache:
         self._items: dict[str, tuple[float, int, str]] = {}
         self._rebuilding: set[str] = set()
         self._lock = threading.Lock()
+        self._seen = threading.local()
         self.generation = 0
         self.max_items = max_items
         self.stale_grace = stale_grace
@@ -82,6 +83,16 @@ class PageCache:
             self._items.clear()
             self._rebuilding.clear()
 
+    def sync(self, store) -> None:
+        """Drop everything when the database changed since this thread last looked (a vote taken
+        by another worker process, or by another thread): a page never shows an older count
+        than the database holds. Each thread compares its own connection's data_version."""
+        version = store.data_version()
+        seen = getattr(self._seen, "version", None)
+        self._seen.version = version
+        if seen is not None and seen != version:
+            self.bump()
+
 
 def base_context(request: Request) -> dict[str, Any]:
     settings = request.app.state.settings
@@ -103,6 +114,7 @@ def render(request: Request, name: str, context: dict | None = None, status_code
                  and not flash)
     if cacheable:
         cache: PageCache = request.app.state.page_cache
+        cache.sync(request.app.state.store)
         key = str(request.url.path) + "?" + str(request.url.query)
         missed = getattr(request.state, "page_cache_miss", None) == key
         html = None if missed else cache.get(key, cache_seconds)
@@ -128,6 +140,7 @@ def cached_render(request: Request, name: str, build, cache_seconds: float = 5) 
     if cache_seconds > 0 and request.method == "GET" and current_user(request) is None \
             and not request.cookies.get(FLASH_COOKIE):
         cache: PageCache = request.app.state.page_cache
+        cache.sync(request.app.state.store)
         key = str(request.url.path) + "?" + str(request.url.query)
         html = cache.get(key, cache_seconds)
         if html is not None:

@@ -6,6 +6,7 @@ that broke its page, sessions and tokens that could not be revoked, account enum
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 
@@ -310,3 +311,36 @@ def test_far_future_periods_are_not_found(client):
     assert client.get("/papers/week/9999-W52").status_code == 404
     assert client.get("/papers/month/9999-12").status_code in (200, 404)
     assert client.get("/api/daily_papers", params={"week": "9999-W52"}).status_code == 400
+
+
+def test_page_views_survive_a_graceful_stop(site_settings):
+    from paperwire.web.app import create_app
+
+    app = create_app(site_settings)
+    app.state.similar_timeout = 0
+    store = app.state.store
+    pid = _a_paper(store)
+    before = store.query_one("SELECT count(*), COALESCE(sum(value), 0) FROM signals WHERE kind='view'")
+    with TestClient(app) as c:
+        for _ in range(7):
+            assert c.get(f"/papers/{pid}").status_code == 200
+    after = store.query_one("SELECT count(*), COALESCE(sum(value), 0) FROM signals WHERE kind='view'")
+    assert after[1] - before[1] == 7
+    store.close()
+
+
+def test_a_vote_elsewhere_is_seen_at_once_despite_the_page_cache(client, app, shared_hash):
+    from paperwire.store import open_store
+
+    store = _store(app)
+    pid = _a_paper(store)
+    def count() -> int:
+        return int(re.search(r'<span class="count">(\d+)</span>', client.get(f"/papers/{pid}").text).group(1))
+
+    first = count()
+    # another worker process: its own connection to the same database file
+    other = open_store(app.state.settings.db)
+    voter = make_user(other, "elsewhere", shared_hash)
+    users.set_upvote(other, voter.id, pid, True)
+    other.close()
+    assert count() == first + 1
