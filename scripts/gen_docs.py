@@ -47,7 +47,24 @@ def _walk(cmd: click.Command, path: list[str], out: list[str]) -> None:
 def cli_md() -> str:
     out = ["# Command line", "",
            "Exit codes: 0 ok (\"nothing new\" included), 1 error, 2 usage. "
-           "Generated from `--help` by `python scripts/gen_docs.py`.", ""]
+           "Generated from `--help` by `python scripts/gen_docs.py`.", "",
+           "## Which database", "",
+           "`--db`, else `PAPERWIRE_DB`, else the `db` of the nearest `paperwire.toml` in the working folder "
+           "or one of its parents (a relative path in it counts from the file's folder), else `./paperwire.db`. "
+           "`bash scripts/demo.sh` writes a `paperwire.toml` naming `var/demo.db` at the root of the checkout "
+           "(unless one exists), so after the demo, in a new shell anywhere in the checkout:", "",
+           "```",
+           ". .venv/bin/activate",
+           "paperwire stats                  # papers: 3,000+ (the demo)",
+           "paperwire latest --limit 5       # the newest listing day's papers, with their ids",
+           "paperwire show 2606.30534        # a paper of the demo (Hugging Face daily papers, 2026-07-01)",
+           "paperwire search \"diffusion models for images\" --limit 5",
+           "```", "",
+           "Only the commands that bring data in (`ingest`, `harvest`, `subscribe`, `user create`, `serve`, "
+           "`schedule`) create a missing database; every other command says where it looked and exits 1.", "",
+           "`paperwire index` prints progress with the rate and the time left (a bar on a terminal, a line "
+           "every few seconds in a log). `paperwire index --vectors FILE` takes the paper vectors a file holds "
+           "(written by `--export-vectors`) for papers whose text and model match, and embeds the rest.", ""]
     _walk(cli, ["paperwire"], out)
     return "\n".join(out)
 
