@@ -305,7 +305,8 @@ class Day:
                 yield start + k, self._fused_recs(readers[start + k], S[k], limit, s, frozenset())
 
     def _fused_recs(self, reader: Reader, score: np.ndarray, limit: int, s: Settings, exclude) -> list[Rec]:
-        follow, follow_why = self._follow(reader, s.rec_follow_bonus)
+        follow, follow_why = (self._follow(reader, s.rec_follow_bonus) if reader.categories or reader.authors
+                               else (0.0, None))
         has_profile = any(p in self.window._rows for p in reader.positives)
         lam = s.rec_trend_prior if has_profile or reader.categories or reader.authors else 1.0
         # the prior counts only papers with a real signal (votes, stars), not the recency term: a
@@ -315,13 +316,13 @@ class Day:
         prior = self._signal_vec if has_profile else self.trend_vec
         score = score + follow * fused.FOLLOW_SCALE + lam * fused.W_TREND * prior
         skip = set(exclude) | set(reader.positives) | set(reader.negatives)
-        bad = {i for i, pid in enumerate(self.cand_ids) if pid in skip}
+        bad = {self.cand_index[p] for p in skip if p in self.cand_index}
         order = fused.top_k(score[None, :], limit, [bad])[0] if limit > 0 else []
         nearest = self.window.nearest(reader, order)
         out = []
         for i, (near, sim) in zip(order, nearest):
             why = [self._reason_near(reader, near)] if near is not None and sim > 0.05 else []
-            why.extend(follow_why[i])
+            why.extend(follow_why[i] if follow_why else ())
             if self.cand_ids[i] in self.trending_ids:
                 why.append("trending this week")
             out.append(Rec(self.cand_ids[i], float(score[i]), why or ["new in your window"]))
