@@ -29,6 +29,7 @@ from paperwire.digest.subscriptions import PERIOD_DAYS, LinkSigner, list_id, nor
 from paperwire.models import Paper
 from paperwire.ranking import trending as rank
 from paperwire.search.query import Filters
+from paperwire.search.topics import floor_for, holds_words, is_about
 from paperwire.store import signals
 from paperwire.store import subscriptions as subs
 from paperwire.store.papers import get_papers
@@ -148,8 +149,9 @@ def _trending(store: Store, settings: Settings, kind: str, day: date) -> tuple[d
 def _topic_rows_search(engine, topics: list[str], papers: list[Paper], since: str, until: str) -> tuple[dict, str]:
     """Each topic run as a saved search (hybrid) over the papers listed in the window.
 
-    A hit counts as a match when the words matched (lexical side) or the meaning is close
-    (semantic cosine >= 0.35); its strength is its fused rank position."""
+    A hit counts as a match only when the paper is about the topic (``is_about``: all its
+    words, or a close meaning; sharing one word is not enough); its strength is its fused rank
+    position among the matches."""
     index = {p.id: i for i, p in enumerate(papers)}
     flt = Filters(date_from=since, date_to=until, date_field="listed")
     rows = {}
@@ -160,11 +162,15 @@ def _topic_rows_search(engine, topics: list[str], papers: list[Paper], since: st
         res = engine.search(t, filters=flt, mode="hybrid", limit=limit)
         modes.add(res.mode)
         hits = [h for h in res.hits if h.paper_id in index and
-                ("lexical_rank" in h.parts or float(h.parts.get("semantic_score", 0)) >= 0.35)]
+                is_about(t, h.parts, _paper_text(papers[index[h.paper_id]]), floor_for(engine.settings.embed_model))]
         for r, h in enumerate(hits):
             row[index[h.paper_id]] = 1.0 - 0.5 * r / max(1, len(hits))
         rows[t] = row
     return rows, ",".join(sorted(modes))
+
+
+def _paper_text(p: Paper) -> str:
+    return f"{p.title_display or p.title} {p.abstract_display or p.abstract}"
 
 
 def _seed_rows_vectors(engine, seeds: list[str], papers: list[Paper]) -> dict:
@@ -210,6 +216,9 @@ def _interest_rows(store: Store, papers: list[Paper], topics: list[str], seeds: 
             seed_rows = {}
     if topics and not topic_rows:
         topic_rows = dict(zip(topics, lexical_rows(topics, papers)))
+        # word overlap ranks; only a paper holding every word of the topic is about it
+        for t, row in topic_rows.items():
+            row[[i for i, p in enumerate(papers) if row[i] > 0 and not holds_words(t, _paper_text(p))]] = 0.0
     missing = [s for s in seeds if s not in seed_rows]
     if missing:
         seed_rows.update(_seed_rows_words(store, missing, papers))

@@ -25,6 +25,7 @@ from paperwire.search.fuse import DEFAULT, LOOKUP, FusionWeights, feedback_query
 from paperwire.search.highlight import highlighter, snippet_html, title_html
 from paperwire.search.query import Filters, clauses, content_clauses, fts_expression, norm_date, parse_query, title_key
 from paperwire.search import tantivy as tantivy_index
+from paperwire.search.topics import TOPIC_FLOOR
 from paperwire.search.vectors import VectorSearch
 from paperwire.store import search_index as idx
 from paperwire.text import canonical_id
@@ -34,9 +35,8 @@ log = logging.getLogger(__name__)
 MODES = ("lexical", "semantic", "hybrid")
 CANDIDATES = 100  # per mode, for hybrid fusion
 # Cosine (MiniLM, query to "title. abstract") from which a paper the words did not find still
-# counts as a match in hybrid mode's total and as "about" a digest topic. Calibrated on judged
-# data with bench/quality.py --calibrate (docs/search.md).
-SEMANTIC_FLOOR = 0.35
+# counts as a match in hybrid mode's total: the digest topics' calibrated floor.
+SEMANTIC_FLOOR = TOPIC_FLOOR
 
 
 @dataclass
