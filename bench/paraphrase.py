@@ -5,7 +5,7 @@ bench/judged/paraphrase-questions.tsv holds questions written in plain words for
 paper's own title and abstract where a plain synonym exists ("a forged speech clip" for
 "audio deepfake"); bench/judged/paraphrase-qrels.txt holds the judgments (TREC qrels): the
 paper each question was written for, and any other paper of the top 10 of the three modes
-judged relevant by reading its title and abstract. Nothing was tuned on these questions.
+judged relevant by reading the pooled titles (all 34 pools). Nothing was tuned on these questions.
 
     python bench/paraphrase.py                  # saves bench/results/paraphrase.json
 """
