@@ -47,12 +47,44 @@ def scores(qrels: Path, run: Path) -> dict:
     return {str(m): round(float(agg[m]), 4) for m in ms}
 
 
+def fragments(db: Path, env: dict, work: Path, n: int, seed: int = 14) -> dict:
+    """Known-item search: a random 3-6-word run of words of a random window paper's title
+    should find that paper in the top 10 (success@10) and first (success@1), per mode."""
+    import random
+    import re
+
+    rng = random.Random(seed)
+    papers = [json.loads(line) for line in (work / "window.jsonl").open(encoding="utf-8")]
+    qf, qr = work / "fragments.tsv", work / "fragments-qrels.txt"
+    with qf.open("w") as q, qr.open("w") as r:
+        for i, p in enumerate(rng.sample(papers, n)):
+            words = re.findall(r"[^\W_]+", p["title"])
+            size = min(len(words), rng.randint(3, 6))
+            start = rng.randint(0, len(words) - size)
+            q.write(f"f{i}\t{' '.join(words[start:start + size])}\n")
+            r.write(f"f{i} 0 {p['id']} 1\n")
+    import ir_measures
+    from ir_measures import parse_measure
+
+    res = {"queries": n, "seed": seed}
+    for mode in ("lexical", "hybrid"):
+        run = work / f"run-fragments-{mode}.txt"
+        cli(db, env, "search", "--batch", str(qf), "--run-out", str(run), "--mode", mode, "--limit", "10")
+        ms = [parse_measure("Success@10"), parse_measure("Success@1")]
+        agg = ir_measures.calc_aggregate(ms, list(ir_measures.read_trec_qrels(str(qr))),
+                                         list(ir_measures.read_trec_run(str(run))))
+        res[mode] = {str(m): round(float(agg[m]), 4) for m in ms}
+    print("title fragments:", json.dumps(res))
+    return res
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "arxiv-daily-2025-2026" / "records.jsonl.gz")
     ap.add_argument("--work", type=Path, default=ROOT / "var" / "bench-paraphrase")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "paraphrase.json")
     ap.add_argument("--model", default="minilm")
+    ap.add_argument("--fragments", type=int, default=500, help="known-item queries (title fragments)")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     db = args.work / "arxiv-window.db"
@@ -76,6 +108,7 @@ def main() -> None:
     print(f"{n} questions\n{'run':<10}" + "".join(f"{c:>11}" for c in cols))
     for mode, r in out["runs"].items():
         print(f"{mode:<10}" + "".join(f"{r[c]:>11.4f}" for c in cols))
+    out["title_fragments"] = fragments(db, env, args.work, args.fragments)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2))
     print(f"saved {args.out}")
