@@ -81,10 +81,14 @@ def build_variants(work: Path) -> dict[str, Path]:
 
 
 def throughput(enc, texts: list[str]) -> tuple[np.ndarray, float, str]:
+    """Vectors, wall seconds and the load average after; the CPU seconds this process spent are
+    kept in throughput.cpu (on a shared machine they vary less than the wall time; with one
+    thread they are a fair comparison, with more torch's spinning threads inflate them)."""
     enc.encode(texts[:32])  # warm-up
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     v = enc.encode(texts)
     secs = time.perf_counter() - t
+    throughput.cpu = time.process_time() - c
     return v, secs, load_avg()
 
 
@@ -103,7 +107,7 @@ def cacm(folders: dict[str, Path], anchor_dir: Path, work: Path) -> dict:
     if not db.exists():
         quality.cli(db, env, "ingest", "--format", "smart", str(data / "cacm.all"))
     out = {}
-    for name, folder in {"anchor": anchor_dir, **folders}.items():
+    for name, folder in (({"anchor": anchor_dir} if anchor_dir else {}) | folders).items():
         menv = dict(env, PAPERWIRE_EMBED_MODEL=str(folder))
         quality.cli(db, menv, "index")
         for mode in ("semantic", "hybrid"):
@@ -121,6 +125,9 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=2000, help="abstracts to embed (at least 2,000 for the report)")
     ap.add_argument("--threads", type=int, default=2, help="threads for every encoder (torch and onnxruntime)")
     ap.add_argument("--no-cacm", action="store_true", help="skip the CACM search-quality runs")
+    ap.add_argument("--cacm-encoders", nargs="+", help="CACM runs for these encoders only (default: all); e.g. "
+                    "onnx-fp32 minilm (the anchor's vectors equal onnx-fp32's: cosine 1.0)")
+    ap.add_argument("--cacm-only", action="store_true", help="only the CACM runs, added to the saved --out")
     ap.add_argument("--work", type=Path, default=ROOT / "var" / "bench-embed")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "embed.json")
     args = ap.parse_args()
@@ -130,14 +137,28 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     args.work.mkdir(parents=True, exist_ok=True)
+    if args.cacm_only:
+        saved = json.loads(args.out.read_text())
+        folders = {k: v for k, v in build_variants(args.work).items() if k in (args.cacm_encoders or [])}
+        with_anchor = not args.cacm_encoders or "anchor" in args.cacm_encoders
+        for name, q in cacm(folders, minilm_path() if with_anchor else None, args.work).items():
+            saved["encoders"][name].update(q)
+        saved.pop("partial", None)
+        saved["cacm_load_avg_end"] = load_avg()
+        args.out.write_text(json.dumps(saved, indent=2))
+        print(json.dumps({k: {m: v for m, v in r.items() if "ndcg" in m} for k, r in saved["encoders"].items()},
+                         indent=1))
+        return
     texts = load_abstracts(args.data, args.n)
     print(f"{len(texts)} abstracts from {args.data}; {args.threads} threads; load {load_avg()}", flush=True)
     folders = build_variants(args.work)
 
     anchor = SentenceTransformerEncoder(minilm_path(), name="anchor")
     ref, ref_secs, ref_load = throughput(anchor, texts)
+    ref_cpu = throughput.cpu
     rows = {"anchor": {"papers_per_s": round(len(texts) / ref_secs, 1), "seconds": round(ref_secs, 2),
-                       "ratio_to_anchor": 1.0, "load_avg": ref_load}}
+                       "ratio_to_anchor": 1.0, "load_avg": ref_load, "cpu_seconds": round(ref_cpu, 2),
+                       "papers_per_cpu_s": round(len(texts) / ref_cpu, 2), "cpu_ratio_to_anchor": 1.0}}
     print(f"  anchor: {rows['anchor']}", flush=True)
     for name, folder in folders.items():
         enc = OnnxEncoder(folder / "model.onnx", folder / "tokenizer.json", name=name, threads=args.threads)
@@ -145,14 +166,22 @@ def main() -> None:
         cos = (v * ref).sum(1)
         rows[name] = {"papers_per_s": round(len(texts) / secs, 1), "seconds": round(secs, 2),
                       "ratio_to_anchor": round(ref_secs / secs, 2), "cosine_min": round(float(cos.min()), 4),
-                      "cosine_mean": round(float(cos.mean()), 5), "load_avg": load}
+                      "cosine_mean": round(float(cos.mean()), 5), "load_avg": load,
+                      "cpu_seconds": round(throughput.cpu, 2), "papers_per_cpu_s": round(len(texts) / throughput.cpu, 2),
+                      "cpu_ratio_to_anchor": round(ref_cpu / throughput.cpu, 2)}
         print(f"  {name}: {rows[name]}", flush=True)
     # the anchor again, last: on a shared machine the load drifts during the run
     _, ref2_secs, ref2_load = throughput(anchor, texts)
     rows["anchor"]["seconds_second_run"] = round(ref2_secs, 2)
+    rows["anchor"]["cpu_seconds_second_run"] = round(throughput.cpu, 2)
     rows["anchor"]["load_avg_second_run"] = ref2_load
 
-    quality_rows = {} if args.no_cacm else cacm(folders, minilm_path(), args.work)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"abstracts": len(texts), "threads": args.threads, "encoders": rows,
+                                    "partial": "throughput only; CACM still running"}, indent=2))
+    chosen = {k: v for k, v in folders.items() if not args.cacm_encoders or k in args.cacm_encoders}
+    with_anchor = not args.cacm_encoders or "anchor" in args.cacm_encoders
+    quality_rows = {} if args.no_cacm else cacm(chosen, minilm_path() if with_anchor else None, args.work)
     for name, q in quality_rows.items():
         rows[name].update(q)
     print(f"\n{'encoder':<12}{'papers/s':>10}{'x anchor':>10}{'cos min':>9}{'cos mean':>10}"
