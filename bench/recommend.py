@@ -1,46 +1,48 @@
-"""Offline evaluation of the recommenders on the real arXiv listings, and their speed.
+"""Recommendation quality against the classic anchors, and speed at digest scale.
 
-Data: ../shared/data/arxiv-daily-2025-2026/records.jsonl.gz (74,728 real listings,
-2025-03-18 .. 2026-07-01). "The day" = the 1,000 most recently listed papers (the last
-listing days); "history" = every paper listed before them.
+Data: ../shared/data/arxiv-daily-2025-2026/records.jsonl.gz (74,728 real arXiv listings,
+2025-03-18 .. 2026-07-01), imported once into a throw-away paperwire store (--store).
 
-Protocol (simulated readers whose true interests are known independently of the recommender):
-the recommenders see only title + abstract text (TF-IDF) of the papers and the reader's
-profile papers; the ground truth is defined from authorship or arXiv categories, which the
-recommenders never see (no follows are set in this benchmark).
+Author readers (held-out authorship; recommenders see title + abstract + metadata of papers,
+never the truth): a week W = seven listing days D1..D2; the candidates are every paper listed in
+W (~1,500). A reader is an author (name, case-folded) with >= 3 papers listed before D1 and >= 1
+paper in W; their profile = their 10 most recent earlier papers, as an imported library (each
+"added" on its listing day); truth = their papers in W. --readers-per-week readers are sampled
+per week (seed 7).
 
-* Author readers ("a researcher and their group"): a seed author A with >= 3 papers in
-  history. Profile = A's history papers (as an imported library, each dated by its listing day,
-  at most the 50 newest). Truth = the day's papers written by A or by a close collaborator of
-  A (someone who co-authored >= 2 history papers with A; papers with > 30 authors ignored). Readers with no truth paper in the day are dropped; 1,000 are sampled
-  (seed 7).
-* Category readers ("someone who reads one arXiv category"): for each category with >= 40
-  history papers and >= 5 papers in the day, excluding the five largest (cs.CV, cs.CL, cs.AI,
-  cs.LG and the next; nearly everything is in them): profile = 15 random history papers
-  carrying that category; truth = the day's papers carrying it.
+Splits (weeks Wednesday..Tuesday): tune = 2026-06-03..09 and 2026-06-17..23 (the fused
+recommender's weights were chosen looking at these); report = 2026-06-10..16 and 2026-06-24..30
+(the default). --split tune evaluates the tuning weeks instead.
 
-Metrics per reader, averaged: recall@20 = |top-20 ∩ truth| / |truth|; nDCG@20 with binary gains.
+Rankers, all on the same readers and candidates:
+* ``paperwire``: the default recommender through ``paperwire.ranking.batch.run_batch`` — the code
+  behind ``paperwire recommend --batch``, with the store's default settings;
+* ``paperwire-text``: the same with setting rec_author_weight = 0 (text and categories only);
+* ``tfidf-centroid``: TfidfVectorizer(strip_accents='unicode', lowercase=True, stop_words='english',
+  token_pattern=r'(?u)\\b[a-zA-Z_][a-zA-Z0-9_]+\\b', ngram_range=(1,2), max_features=20000, min_df=5,
+  max_df=0.1, sublinear_tf=True, norm='l2') fitted on all papers listed before D1; candidates
+  ranked by cosine to the mean of the profile's rows;
+* ``svm``: LinearSVC(C=0.01, class_weight='balanced', tol=1e-6, max_iter=10000) per reader on those
+  rows, the profile as positives against every other paper listed before D1 (liblinear's dual
+  solver: the same optimisation problem as the primal, several times faster here); a seeded
+  subset of --svm-readers readers, as each fit takes seconds; its comparison is paired on that
+  subset;
+* ``minilm-max``: MiniLM (paperwire's bundled ONNX all-MiniLM-L6-v2) cosine of each candidate to
+  its most similar profile paper (--no-minilm to skip).
 
-Rankers:
-* random: a seeded random order of the day (chance level).
-* popularity: one non-personal order for everyone. The data carries no votes or stars, so the
-  popularity proxy is an "attention" score from the metadata, deliberately not using authors
-  (which define the author readers' truth): code released (a github.com link) + a venue or
-  acceptance named in the comment + 0.5 for a project page; ties broken by id. The blend
-  recommender uses the same score as its "trending" prior, standing in for rank.trending.
-* similarity, classifier, blend: paperwire.ranking.recommend.Day, exactly as the site uses it.
+Metrics per reader: recall@20 = |top-20 ∩ truth| / |truth|; nDCG@20 with binary gains; means with
+standard errors, and paperwire's paired ratio / difference against each anchor.
 
-Speed: the time to produce top-20 recommendations for 10,000 readers (author readers with >= 2
-history papers, seeded sample; profiles of up to 50 papers) over the 1,000-paper day, for each
-recommender, including preparing the day (TF-IDF fit/transform of the day, background and all
-profile papers). All readers are timed for every recommender by default; with
---speed-classifier N < --readers the classifier/blend are timed on N readers and scaled (the
-output says so).
+Speed: one reader's recommendations with the window prepared (a warm "For you" page), and the
+"For you" section of --digest-readers digest readers (profiles of up to 10 papers sampled from
+authors with >= 2 earlier papers) scored together (Day.recommend_many: blocks of readers, shared
+matrix products), including turning every profile paper into features.
 
-    python bench/recommend.py                 # evaluation + speed for 10,000 readers
-    python bench/recommend.py --quick         # 200 author readers, 1,000-reader speed run
-    python bench/recommend.py --features embeddings --out bench/results/recommend-embeddings.json
-                                              # the same evaluation over MiniLM vectors (no speed run)
+    python bench/recommend.py                    # report split, 400 readers a week, SVM on 200
+    python bench/recommend.py --quick            # 100 readers a week, SVM on 40, 20,000 digest readers
+    python bench/recommend.py --split tune
+    python bench/recommend.py --max-weeks 1 --svm-readers 30   # the split's first week only (a loaded machine)
+    python bench/recommend.py --speed-only
 
 Prints a table and writes bench/results/recommend.json.
 """
@@ -48,17 +50,17 @@ Prints a table and writes bench/results/recommend.json.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gzip
+import io
 import json
 import math
 import os
 import platform
 import random
-import re
-import resource
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -68,10 +70,11 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from paperwire.config import Settings  # noqa: E402
-from paperwire.ranking.recommend import BACKGROUND, Day, Reader  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "arxiv-daily-2025-2026" / "records.jsonl.gz"
 K = 20
+SPLITS = {"tune": [("2026-06-03", "2026-06-09"), ("2026-06-17", "2026-06-23")],
+          "report": [("2026-06-10", "2026-06-16"), ("2026-06-24", "2026-06-30")]}
 
 
 def load(path: Path) -> list[dict]:
@@ -79,25 +82,11 @@ def load(path: Path) -> list[dict]:
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         for line in fh:
             r = json.loads(line)
-            out.append({"id": r["id"], "title": " ".join(r["title"].split()),
-                        "text": " ".join(r["title"].split()) + ". " + " ".join((r.get("summary") or "").split()),
-                        "authors": [a.strip() for a in r.get("authors") or [] if a.strip()],
-                        "categories": r.get("categories") or [], "day": r["listing_date"],
-                        "comment": r.get("comment") or ""})
+            title = " ".join(r["title"].split())
+            out.append({"id": r["id"], "title": title, "text": title + ". " + " ".join((r.get("summary") or "").split()),
+                        "authors": [a.strip() for a in r.get("authors") or [] if a.strip()], "day": r["listing_date"]})
     out.sort(key=lambda r: (r["day"], r["id"]))
     return out
-
-
-VENUE = re.compile(r"\b(accepted|to appear|published|camera[- ]ready|oral|spotlight|CVPR|ICCV|ECCV|NeurIPS|ICLR|ICML|"
-                   r"ACL|EMNLP|NAACL|AAAI|IJCAI|KDD|SIGIR|WWW|ICRA|IROS|MICCAI|TPAMI)\b", re.I)
-
-
-def attention(p: dict) -> float:
-    """Popularity proxy without votes and without authorship (authorship defines the truth of the
-    author readers): released code, a venue named in the comment, and a project page."""
-    text = p["text"] + " " + p["comment"]
-    return (1.0 * ("github.com" in text) + 1.0 * bool(VENUE.search(p["comment"]))
-            + 0.5 * ("project page" in text.lower() or "github.io" in text))
 
 
 def ndcg(ranked: list[str], truth: set[str], k: int = K) -> float:
@@ -110,192 +99,237 @@ def recall(ranked: list[str], truth: set[str], k: int = K) -> float:
     return len(set(ranked[:k]) & truth) / len(truth) if truth else 0.0
 
 
+def week_readers(papers: list[dict], d1: str, d2: str, n: int, seed: int = 7):
+    by_author: dict[str, list[dict]] = defaultdict(list)
+    for p in papers:
+        if p["day"] < d1:
+            for a in p["authors"]:
+                by_author[a.lower()].append(p)
+    truth: dict[str, set[str]] = defaultdict(set)
+    for p in papers:
+        if d1 <= p["day"] <= d2:
+            for a in p["authors"]:
+                truth[a.lower()].add(p["id"])
+    pool = sorted(a for a in truth if len(by_author.get(a, ())) >= 3)
+    random.Random(f"{seed}-{d1}").shuffle(pool)
+    return [(a, [(p["id"], p["day"]) for p in by_author[a][-10:]], truth[a]) for a in pool[:n]]
+
+
+def store_for(path: Path, data: Path):
+    """A paperwire store holding every record (imported once, reused on later runs)."""
+    from paperwire.ingest import import_file
+    from paperwire.store import open_store
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    st = open_store(path)
+    if st.query_one("SELECT count(*) FROM papers")[0] < 70000:
+        t = time.perf_counter()
+        import_file(st, data, "listing")
+        print(f"imported {data.name} into {path} in {time.perf_counter() - t:.0f} s", flush=True)
+    return st
+
+
+def run_paperwire(st, settings, readers, d1, d2) -> tuple[dict[str, list[str]], float]:
+    from paperwire.ranking.batch import run_batch
+
+    lines = [json.dumps({"reader": f"r{i}", "profile": [{"id": pid, "added": day} for pid, day in prof]})
+             for i, (_, prof, _) in enumerate(readers)]
+    out = io.StringIO()
+    t = time.perf_counter()
+    run_batch(st, settings, lines, d1, d2, None, out)
+    el = time.perf_counter() - t
+    ranked: dict[str, list[str]] = defaultdict(list)
+    for line in out.getvalue().splitlines():
+        name, _, pid, _, _, _ = line.split()
+        if len(ranked[name]) < K:
+            ranked[name].append(pid)
+    return {f"r{i}": ranked[f"r{i}"] for i in range(len(readers))}, el
+
+
+def anchors(papers, readers, d1, d2, svm_idx, minilm, encoder_settings):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
+
+    before = [p for p in papers if p["day"] < d1]
+    cands = [p for p in papers if d1 <= p["day"] <= d2]
+    cids = [p["id"] for p in cands]
+    t = time.perf_counter()
+    vec = TfidfVectorizer(strip_accents='unicode', lowercase=True, stop_words='english',
+                          token_pattern=r'(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b', ngram_range=(1, 2), max_features=20000,
+                          min_df=5, max_df=0.1, sublinear_tf=True, norm='l2')
+    X = vec.fit_transform([p["text"] for p in before])
+    C = vec.transform([p["text"] for p in cands])
+    row = {p["id"]: i for i, p in enumerate(before)}
+    print(f"  anchor TF-IDF fitted on {len(before):,} papers in {time.perf_counter() - t:.0f} s", flush=True)
+    out: dict[str, dict[int, list[str]]] = {"tfidf-centroid": {}, "svm": {}, "minilm-max": {}}
+    times = {"svm": 0.0}
+
+    def top(scores):
+        order = np.lexsort((np.arange(len(scores)), -scores))[:K]
+        return [cids[i] for i in order]
+
+    for i, (_, prof, _) in enumerate(readers):
+        rows = [row[pid] for pid, _ in prof]
+        cen = np.asarray(X[rows].mean(axis=0)).ravel()
+        out["tfidf-centroid"][i] = top(C @ cen / (np.linalg.norm(cen) or 1.0))
+    for i in svm_idx:
+        t = time.perf_counter()
+        y = np.zeros(X.shape[0])
+        y[[row[pid] for pid, _ in readers[i][1]]] = 1
+        clf = LinearSVC(C=0.01, class_weight='balanced', tol=1e-6, max_iter=10000, dual=True).fit(X, y)
+        out["svm"][i] = top(clf.decision_function(C))
+        times["svm"] += time.perf_counter() - t
+    if minilm:
+        from paperwire.search.encoders import load_encoder
+
+        enc = load_encoder(encoder_settings)
+        info = {p["id"]: p for p in papers}
+        prof_ids = sorted({pid for _, prof, _ in readers for pid, _ in prof})
+        t = time.perf_counter()
+        E = np.asarray(enc.encode([info[p]["text"] for p in cids + prof_ids]), np.float32)
+        times["minilm_encode"] = time.perf_counter() - t
+        Ec, Ep = E[:len(cids)], {pid: E[len(cids) + k] for k, pid in enumerate(prof_ids)}
+        for i, (_, prof, _) in enumerate(readers):
+            P = np.stack([Ep[pid] for pid, _ in prof])
+            out["minilm-max"][i] = top((Ec @ P.T).max(axis=1))
+    return out, times
+
+
+def summarise(per: dict[str, dict[int, tuple[float, float]]], main: str = "paperwire") -> dict:
+    res = {}
+    for name, vals in per.items():
+        if not vals:
+            continue
+        a = np.array(list(vals.values()))
+        res[name] = {"readers": len(a), "recall@20": round(float(a[:, 0].mean()), 4),
+                     "recall_se": round(float(a[:, 0].std(ddof=1) / math.sqrt(len(a))), 4) if len(a) > 1 else 0.0,
+                     "ndcg@20": round(float(a[:, 1].mean()), 4),
+                     "ndcg_se": round(float(a[:, 1].std(ddof=1) / math.sqrt(len(a))), 4) if len(a) > 1 else 0.0}
+    paired = {}
+    for who in (main, f"{main}-text"):
+        for name, vals in per.items():
+            if name.startswith("paperwire") or not vals:
+                continue
+            idx = sorted(vals)
+            a = np.array([per[who][i] for i in idx])
+            b = np.array([vals[i] for i in idx])
+            d = a - b
+            se = d.std(axis=0, ddof=1) / math.sqrt(len(idx)) if len(idx) > 1 else np.zeros(2)
+            paired[f"{who} vs {name}"] = {
+                "readers": len(idx), "recall_ratio": round(float(a[:, 0].mean() / max(b[:, 0].mean(), 1e-12)), 3),
+                "ndcg_ratio": round(float(a[:, 1].mean() / max(b[:, 1].mean(), 1e-12)), 3),
+                "recall_diff": round(float(d[:, 0].mean()), 4), "recall_diff_se": round(float(se[0]), 4),
+                "ndcg_diff": round(float(d[:, 1].mean()), 4), "ndcg_diff_se": round(float(se[1]), 4),
+                "anchor_recall@20": round(float(b[:, 0].mean()), 4), "anchor_ndcg@20": round(float(b[:, 1].mean()), 4),
+                "paperwire_recall@20": round(float(a[:, 0].mean()), 4),
+                "paperwire_ndcg@20": round(float(a[:, 1].mean()), 4)}
+    return {"rankers": res, "paired": paired}
+
+
+def speed(st, settings, papers, d1, d2, n_digest: int, n_page: int) -> dict:
+    from paperwire.ranking import recommend as rec
+
+    by_author: dict[str, list[str]] = defaultdict(list)
+    for p in papers:
+        if p["day"] < d1:
+            for a in p["authors"]:
+                by_author[a.lower()].append(p["id"])
+    pool = sorted(a for a, v in by_author.items() if len(v) >= 2)
+    rng = random.Random(3)
+    readers = [rec.Reader({pid: 1.0 for pid in by_author[rng.choice(pool)][-10:]}) for _ in range(n_digest)]
+    rec._DAYS.clear()
+    t = time.perf_counter()
+    day = rec.prepare_day(st, settings, d1, d2)
+    _ = day.window
+    t_prep = time.perf_counter() - t
+    for rd in readers[:5]:  # warm: the window's features exist, as on a running site
+        day.recommend(rd, "fused", K, settings)
+    t = time.perf_counter()
+    for rd in readers[5:5 + n_page]:
+        day.recommend(rd, "fused", K, settings)
+    page_ms = (time.perf_counter() - t) / n_page * 1000
+    t = time.perf_counter()
+    n = 0
+    for _ in day.recommend_many(readers, K, settings):
+        n += 1
+    t_all = time.perf_counter() - t
+    return {"candidates": len(day.cand_ids), "prepare_window_seconds": round(t_prep, 2),
+            "page_ms_per_reader_warm": round(page_ms, 2), "digest_readers": n,
+            "digest_seconds": round(t_all, 1), "digest_ms_per_reader": round(t_all / max(n, 1) * 1000, 3),
+            "load_average": os.getloadavg()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(DATA))
-    ap.add_argument("--day-size", type=int, default=1000)
-    ap.add_argument("--eval-readers", type=int, default=1000)
-    ap.add_argument("--readers", type=int, default=10000, help="readers in the speed run")
-    ap.add_argument("--speed-classifier", type=int, default=10000,
-                    help="readers timed for the classifier/blend (scaled to --readers)")
+    ap.add_argument("--store", default="/tmp/paperwire-recbench/store.db")
+    ap.add_argument("--split", choices=list(SPLITS), default="report")
+    ap.add_argument("--readers-per-week", type=int, default=400)
+    ap.add_argument("--svm-readers", type=int, default=200, help="readers the SVM anchor is fitted for (seeded subset)")
+    ap.add_argument("--digest-readers", type=int, default=100000)
+    ap.add_argument("--page-readers", type=int, default=200)
+    ap.add_argument("--no-minilm", action="store_true")
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--features", choices=["tfidf", "embeddings"], default="tfidf",
-                    help="embeddings: MiniLM vectors (paperwire.search.encoders, setting embed_model); evaluation only, "
-                         "no speed run (encoding 30,000 profile papers on 2 CPU cores is the bottleneck)")
+    ap.add_argument("--speed-only", action="store_true", help="only the speed part (writes --out)")
+    ap.add_argument("--max-weeks", type=int, default=0, help="evaluate only the split's first N weeks")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "recommend.json"))
     args = ap.parse_args()
     if args.quick:
-        args.eval_readers, args.readers, args.speed_classifier = 200, 1000, 300
-    settings = Settings()
+        args.readers_per_week, args.svm_readers, args.digest_readers = 100, 40, 20000
 
-    t0 = time.perf_counter()
     papers = load(Path(args.data))
-    day_papers = papers[-args.day_size:]
-    history = papers[: len(papers) - args.day_size]
-    day_ids = [p["id"] for p in day_papers]
-    info = {p["id"]: p for p in papers}
-    now = datetime.fromisoformat(day_papers[-1]["day"]).replace(tzinfo=timezone.utc)
-    print(f"{len(papers):,} papers loaded in {time.perf_counter() - t0:.1f} s; day = {len(day_ids)} papers "
-          f"listed {day_papers[0]['day']} .. {day_papers[-1]['day']}; history = {len(history):,}")
-
-    # -- who wrote what ---------------------------------------------------------------------------
-    by_author: dict[str, list[str]] = defaultdict(list)
-    joint: dict[str, Counter] = defaultdict(Counter)
-    for p in history:
-        names = [a.lower() for a in p["authors"]]
-        for a in names:
-            by_author[a].append(p["id"])
-            if len(names) <= 30:  # huge collaborations would make everyone everyone's co-author
-                joint[a].update(n for n in names if n != a)
-    day_by_author: dict[str, set[str]] = defaultdict(set)
-    for p in day_papers:
-        for a in p["authors"]:
-            day_by_author[a.lower()].add(p["id"])
-
-    def half_life_weight(pid: str) -> float:
-        age = (now - datetime.fromisoformat(info[pid]["day"]).replace(tzinfo=timezone.utc)).days
-        return 0.5 ** (age / settings.rec_half_life_days)
-
-    def reader_of(pids: list[str]) -> Reader:
-        pids = pids[-50:]
-        return Reader({pid: half_life_weight(pid) for pid in pids}, {pid: "import" for pid in pids})
-
-    rng = random.Random(7)
-    # -- author readers ------------------------------------------------------------------------------
-    author_readers = []
-    for a, pids in by_author.items():
-        if len(pids) < 3:
-            continue
-        net = {a} | {b for b, n in joint[a].items() if n >= 2}
-        truth = set().union(*(day_by_author.get(x, set()) for x in net))
-        if truth:
-            author_readers.append((a, pids, truth))
-    author_readers.sort(key=lambda x: x[0])
-    rng.shuffle(author_readers)
-    author_readers = author_readers[: args.eval_readers]
-
-    # -- category readers -----------------------------------------------------------------------------
-    hist_cat: dict[str, list[str]] = defaultdict(list)
-    for p in history:
-        for c in p["categories"]:
-            hist_cat[c].append(p["id"])
-    day_cat: dict[str, set[str]] = defaultdict(set)
-    for p in day_papers:
-        for c in p["categories"]:
-            day_cat[c].add(p["id"])
-    biggest = {c for c, _ in Counter({c: len(v) for c, v in hist_cat.items()}).most_common(5)}
-    cat_readers = []
-    for c in sorted(hist_cat):
-        if c in biggest or len(hist_cat[c]) < 40 or len(day_cat.get(c, ())) < 5:
-            continue
-        prof = sorted(rng.sample(hist_cat[c], 15), key=lambda pid: info[pid]["day"])
-        cat_readers.append((c, prof, day_cat[c]))
-    print(f"readers: {len(author_readers)} author readers, {len(cat_readers)} category readers "
-          f"(largest categories left out: {', '.join(sorted(biggest))})")
-
-    # -- popularity proxy and the prepared day -----------------------------------------------------------
-    pop = {pid: attention(info[pid]) for pid in day_ids}
-    t = time.perf_counter()
-    bg = [p["id"] for p in history[-BACKGROUND:]]
-    feats = None
-    if args.features == "embeddings":
-        import tempfile
-
-        from paperwire.search.encoders import load_encoder
-        from paperwire.ranking.recommend import EncoderFeatures
-
-        cache_dir = os.environ.get("PAPERWIRE_DATA_DIR") or tempfile.mkdtemp(prefix="recbench-")
-        feats = EncoderFeatures(load_encoder(Settings(data_dir=cache_dir)))
-    day = Day(day_ids, {i: info[i] for i in day_ids + bg}, bg, trend=pop, features=feats,
-              text_lookup=lambda ids: {i: info[i] for i in ids if i in info})
-    if feats is not None:  # encode every evaluation profile paper up front, timed with the day
-        day.prepare([pid for rs in (author_readers, cat_readers) for _, pids, _ in rs for pid in pids[-50:]])
-    t_day = time.perf_counter() - t
-    what = (f"TF-IDF over {len(day_ids) + len(bg)} papers, {len(day.features.terms):,} terms" if feats is None
-            else f"{args.features}: {len(day._row_of):,} papers encoded")
-    print(f"day prepared ({what}) in {t_day:.2f} s")
-
-    rand_order = list(day_ids)
-    random.Random(11).shuffle(rand_order)
-    pop_order = sorted(day_ids, key=lambda i: (-pop[i], i))
-
-    def evaluate(readers, name):
-        res = {}
-        for method in ("random", "popularity", "similarity", "classifier", "blend"):
-            r_sum = n_sum = 0.0
-            t = time.perf_counter()
-            for _, pids, truth in readers:
-                rd = reader_of(pids)
-                if method == "random":
-                    ranked = [x for x in rand_order if x not in rd.positives]
-                elif method == "popularity":
-                    ranked = [x for x in pop_order if x not in rd.positives]
-                else:
-                    ranked = [r.paper_id for r in day.recommend(rd, method, K, settings)]
-                truth_eff = truth - set(rd.positives)
-                r_sum += recall(ranked, truth_eff)
-                n_sum += ndcg(ranked, truth_eff)
-            n = max(1, len(readers))
-            res[method] = {"recall@20": round(r_sum / n, 4), "ndcg@20": round(n_sum / n, 4),
-                           "seconds": round(time.perf_counter() - t, 2)}
-            print(f"  {name:<9} {method:<11} recall@20 {r_sum / n:.4f}  nDCG@20 {n_sum / n:.4f}")
-        return res
-
-    print("evaluation:")
-    quality = {"author_readers": evaluate(author_readers, "author"),
-               "category_readers": evaluate(cat_readers, "category")}
-    truth_sizes = [len(t - set(p[-50:])) for _, p, t in author_readers]
-
-    # -- speed: 10,000 readers over the day ---------------------------------------------------------------
-    if args.features != "tfidf":
-        out = {"when": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "features": args.features,
-               "prepare_seconds": round(t_day, 1), "encoded_papers": len(day._row_of), "k": K, "quality": quality,
-               "readers": {"author": len(author_readers), "category": len(cat_readers)}}
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
-        print(f"saved {args.out}")
-        return
-    speed_pool = sorted((a, pids) for a, pids in by_author.items() if len(pids) >= 2)
-    random.Random(3).shuffle(speed_pool)
-    speed_readers = [reader_of(pids) for _, pids in speed_pool[: args.readers]]
-    n_readers = len(speed_readers)
-    t = time.perf_counter()
-    day2 = Day(day_ids, {i: info[i] for i in day_ids + bg}, bg, trend=pop,
-               text_lookup=lambda ids: {i: info[i] for i in ids if i in info})
-    day2.prepare([pid for r in speed_readers for pid in r.positives])
-    t_prep = time.perf_counter() - t
-    speed = {"readers": n_readers, "day_papers": len(day_ids), "prepare_seconds": round(t_prep, 2),
-             "profile_papers": len({pid for r in speed_readers for pid in r.positives})}
-    print(f"speed ({n_readers:,} readers, {len(day_ids)} papers; preparing the day and "
-          f"{speed['profile_papers']:,} profile papers: {t_prep:.1f} s):")
-    for method in ("similarity", "classifier", "blend"):
-        n = n_readers if method == "similarity" else min(n_readers, args.speed_classifier)
-        t = time.perf_counter()
-        for rd in speed_readers[:n]:
-            day2.recommend(rd, method, K, settings)
-        el = time.perf_counter() - t
-        per = el / n
-        total = per * n_readers + t_prep
-        speed[method] = {"timed_readers": n, "seconds_timed": round(el, 2), "ms_per_reader": round(per * 1000, 2),
-                         "seconds_for_all_readers_incl_prepare": round(total, 1),
-                         "extrapolated": n < n_readers}
-        print(f"  {method:<11} {per * 1000:7.2f} ms/reader -> {total:7.1f} s for {n_readers:,} readers "
-              f"(incl. prepare){' [timed on ' + format(n, ',') + ', scaled]' if n < n_readers else ''}")
-
-    out = {
-        "when": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
-        "data": {"file": str(Path(args.data).name), "papers": len(papers), "day": [day_papers[0]["day"], day_papers[-1]["day"]],
-                 "day_papers": len(day_ids), "history_papers": len(history)},
-        "readers": {"author": len(author_readers), "category": len(cat_readers),
-                    "author_truth_size_median": float(np.median(truth_sizes)) if truth_sizes else 0},
-        "features": "tfidf", "k": K, "quality": quality, "speed": speed,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "settings": {"rec_half_life_days": settings.rec_half_life_days, "rec_trend_prior": settings.rec_trend_prior},
-    }
+    st = store_for(Path(args.store), Path(args.data))
+    settings = Settings.load(env={}, db=args.store)
+    text_only = dataclasses.replace(settings, rec_author_weight=0.0)
+    per: dict[str, dict[int, tuple[float, float]]] = defaultdict(dict)
+    weeks, timing = [], defaultdict(float)
+    offset = 0
+    weeks_used = SPLITS[args.split][:args.max_weeks or None] if not args.speed_only else []
+    for d1, d2 in weeks_used:
+        readers = week_readers(papers, d1, d2, args.readers_per_week)
+        n_c = sum(d1 <= p["day"] <= d2 for p in papers)
+        print(f"week {d1} .. {d2}: {n_c} candidates, {len(readers)} readers", flush=True)
+        weeks.append({"from": d1, "to": d2, "candidates": n_c, "readers": len(readers)})
+        runs = {}
+        for name, s in (("paperwire", settings), ("paperwire-text", text_only)):
+            runs[name], el = run_paperwire(st, s, readers, d1, d2)
+            timing[f"{name}_batch_seconds"] += el
+            print(f"  {name}: batch run {el:.1f} s", flush=True)
+        svm_idx = sorted(random.Random(f"svm-{d1}").sample(range(len(readers)),
+                                                           min(len(readers), args.svm_readers // len(weeks_used))))
+        anc, t_anc = anchors(papers, readers, d1, d2, svm_idx, not args.no_minilm, settings)
+        for k, v in t_anc.items():
+            timing[k] += v
+        for i, (_, _, truth) in enumerate(readers):
+            for name in runs:
+                ranked = runs[name][f"r{i}"]
+                per[name][offset + i] = (recall(ranked, truth), ndcg(ranked, truth))
+            for name, got in anc.items():
+                if i in got:
+                    per[name][offset + i] = (recall(got[i], truth), ndcg(got[i], truth))
+        offset += len(readers)
+    summary = summarise(per) if per else {"rankers": {}, "paired": {}}
+    print(f"\n{args.split} split, {offset} readers (mean ± standard error):")
+    for name, r in summary["rankers"].items():
+        print(f"  {name:<15} recall@20 {r['recall@20']:.4f} ± {r['recall_se']:.4f}   "
+              f"nDCG@20 {r['ndcg@20']:.4f} ± {r['ndcg_se']:.4f}   ({r['readers']} readers)")
+    print("paired (same readers):")
+    for name, r in summary["paired"].items():
+        print(f"  {name:<36} recall x{r['recall_ratio']:.3f} (diff {r['recall_diff']:+.4f} ± {r['recall_diff_se']:.4f})"
+              f"  nDCG x{r['ndcg_ratio']:.3f} (diff {r['ndcg_diff']:+.4f} ± {r['ndcg_diff_se']:.4f})  [{r['readers']}]")
+    d1, d2 = SPLITS[args.split][-1]
+    sp = speed(st, settings, papers, d1, d2, args.digest_readers, args.page_readers)
+    print(f"speed ({sp['candidates']} candidates; load average {sp['load_average'][0]:.1f}): window prepared in "
+          f"{sp['prepare_window_seconds']} s; one reader's page {sp['page_ms_per_reader_warm']} ms warm; "
+          f"{sp['digest_readers']:,} digest readers in {sp['digest_seconds']} s "
+          f"({sp['digest_ms_per_reader']} ms each)")
+    out = {"when": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+           "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+           "split": args.split, "weeks": weeks, "k": K, "quality": summary, "timing_seconds": dict(timing),
+           "speed": sp, "settings": {"rec_method": settings.rec_method, "rec_author_weight": settings.rec_author_weight}}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
-    print(f"peak RSS {out['peak_rss_mb']} MB; saved {args.out}")
+    print(f"saved {args.out}")
 
 
 if __name__ == "__main__":
