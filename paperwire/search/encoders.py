@@ -141,7 +141,9 @@ class SentenceTransformerEncoder(Encoder):
 
         self.name = name
         self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        # renamed in sentence-transformers 6 (the old name warns)
+        dim_of = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(dim_of())
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         if not texts:
