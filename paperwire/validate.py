@@ -133,6 +133,50 @@ def _value_problem(v, name: str, kind: str) -> str | None:
     return f"{name}: must be {_kind(kind)}, not {type(v).__name__}"
 
 
+_SCRUBBABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def scrub_record(item) -> None:
+    """Drop, in place, the control characters and U+FFFE/U+FFFF from a parsed record's text
+    (old corpora carry stray ones: CACM has a U+0019 in an abstract). They mean nothing, so the
+    record is kept without them; a lone surrogate is not scrubbed (the text around it is
+    broken, record_problem reports it)."""
+    if not dataclasses.is_dataclass(item):
+        return
+    for f in dataclasses.fields(item):
+        v = getattr(item, f.name)
+        if isinstance(v, (str, list, dict)):
+            setattr(item, f.name, _scrubbed(v))
+        else:
+            scrub_record(v)
+
+
+def _scrubbed(v, depth: int = 0):
+    if isinstance(v, str):
+        return _SCRUBBABLE.sub("", v) if _SCRUBBABLE.search(v) else v
+    if depth > 64:
+        return v
+    if isinstance(v, list):
+        for i, x in enumerate(v):
+            if dataclasses.is_dataclass(x):
+                scrub_record(x)
+            else:
+                v[i] = _scrubbed(x, depth + 1)
+        return v
+    if isinstance(v, dict):
+        return {_scrubbed(k, depth + 1): _scrubbed(x, depth + 1) for k, x in v.items()}
+    return v
+
+
+def checked_record(item) -> str | None:
+    """record_problem after scrub_record, for importers: None when the record can be stored."""
+    problem = record_problem(item)
+    if problem:  # the rare case: scrub what can be, then look again
+        scrub_record(item)
+        problem = record_problem(item)
+    return problem
+
+
 def xml_safe(value: str) -> str:
     """`value` without the characters XML 1.0 cannot carry (for feeds and other XML output)."""
     return _BAD.sub("", value) if value and _BAD.search(value) else value

@@ -17,7 +17,7 @@ from paperwire.models import HFEntry, Paper, Problem
 from paperwire.store import Store
 from paperwire.store.bulk import catch_up, deferred_batch, import_session
 from paperwire.store.papers import UpsertResult, upsert_papers
-from paperwire.validate import record_problem
+from paperwire.validate import checked_record
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ def _run_import(store, parsed, source, source_ref, checkpoint_key, batch_size, o
         if isinstance(item, Problem):
             summary.skip(item, on_problem, max_problems_kept)
             continue
-        problem = record_problem(item)
+        problem = checked_record(item)
         if problem:
             summary.skip(Problem(f"{source_ref or source}: position {pos} ({_record_id(item)})", problem),
                          on_problem, max_problems_kept)

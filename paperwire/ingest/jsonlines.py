@@ -17,7 +17,7 @@ from xxhash import xxh3_128_hexdigest
 from paperwire.ingest.files import iter_lines
 from paperwire.models import Paper, Problem
 from paperwire.text import split_arxiv_id
-from paperwire.validate import record_problem
+from paperwire.validate import checked_record
 
 
 def required_id_and_title(rec) -> tuple[str, str]:
@@ -101,8 +101,9 @@ def check_types(p: Paper) -> Paper:
 
 
 def _checked_text(p: Paper) -> Paper:
-    """ValueError for text no encoder can write back (a lone surrogate) or XML cannot carry."""
-    problem = record_problem(p)
+    """ValueError for text no encoder can write back (a lone surrogate) or a field of the wrong
+    type; stray control characters and U+FFFE/U+FFFF are dropped (validate.checked_record)."""
+    problem = checked_record(p)
     if problem:
         raise ValueError(f"{p.id}: {problem}")
     return p
