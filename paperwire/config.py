@@ -139,13 +139,13 @@ class Settings:
         return settings
 
     def check(self) -> None:
-        if self.env == "production" and (not self.secret_key or len(self.secret_key) < 32):
-            raise ValueError("PAPERWIRE_SECRET_KEY must be set (32+ characters) in production")
         # a misspelt value ("prod") must not quietly run with development's relaxed defaults
         env = str(self.env).strip().lower()
         if env not in ENVIRONMENTS:
             raise ValueError(f"PAPERWIRE_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.env!r}")
         self.env = env
+        if self.env == "production" and (not self.secret_key or len(self.secret_key) < 32):
+            raise ValueError("PAPERWIRE_SECRET_KEY must be set (32+ characters) in production")
 
     @property
     def signing_key(self) -> str:
@@ -159,8 +159,6 @@ class Settings:
         return key_file.read_text().strip()
 
 
-def documented_settings() -> list[tuple[str, object, str]]:
-    return [(f.name, f.default, f.metadata.get("help", "")) for f in dataclasses.fields(Settings)]
 ENVIRONMENTS = ("development", "production")
 
 
@@ -196,3 +194,5 @@ def _create_key_file(key_file: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def documented_settings() -> list[tuple[str, object, str]]:
+    return [(f.name, f.default, f.metadata.get("help", "")) for f in dataclasses.fields(Settings)]
