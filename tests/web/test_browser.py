@@ -7,7 +7,6 @@ docs/paper.png (the README shows them).
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from pathlib import Path
@@ -16,34 +15,19 @@ import pytest
 
 from paperwire.store import listings, open_store
 
-from browser_support import ARGS, CHROMIUM, DOCS, MARKS
+from browser_support import ARGS, CHROMIUM, MARKS, chromium_page, shot, sign_up_and_in
 
 pytestmark = MARKS
 
 
 @pytest.fixture
 def page(live_server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1200, "height": 900}, base_url=live_server)
-        pg = context.new_page()
-        errors: list[str] = []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    with chromium_page(live_server) as pg:  # no script errors and no CSP violations
         yield pg
-        assert not errors, errors  # no script errors and no CSP violations
-        browser.close()
 
 
 def card_sel(pid: str) -> str:
     return f'[id="p-{pid.replace("/", "-")}"]'
-
-
-def _shot(page, name: str):
-    if os.environ.get("PAPERWIRE_SCREENSHOTS") == "1":
-        page.screenshot(path=str(DOCS / name), full_page=False)
 
 
 def test_visitor_journey(page, site_settings):
@@ -59,7 +43,7 @@ def test_visitor_journey(page, site_settings):
     page.goto("/")
     assert page.locator("article.card").count() == min(30, total)
     assert page.locator("article.card h2 a").first.inner_text() == top.paper.title_display
-    _shot(page, "front.png")
+    shot(page, "front.png")
 
     # search from the header box
     words = " ".join(re.findall(r"[A-Za-z]{5,}", top.paper.title_display)[:3])
@@ -69,27 +53,18 @@ def test_visitor_journey(page, site_settings):
     assert page.locator("article.card").count() > 0
     assert page.locator(card_sel(top.id)).count() == 1
     assert page.locator("mark").count() > 0
-    _shot(page, "search.png")
+    shot(page, "search.png")
 
     # open the paper
     page.click(card_sel(top.id) + " h2 a")
     page.wait_for_url(re.compile(rf"/papers/{re.escape(top.id)}$"))
     assert page.locator("h1").inner_text() == top.paper.title_display
     assert page.locator(f'a[href="https://arxiv.org/pdf/{top.id}"]').count() == 1
-    _shot(page, "paper.png")
+    shot(page, "paper.png")
 
     # sign up
     page.click("text=Sign up")
-    page.fill("input[name=email]", "browser@example.org")
-    page.fill("input[name=username]", "browser")
-    page.fill("input[name=password]", "a long password")
-    page.click("form[action='/signup'] button")
-    # sign-up answers alike for new and taken addresses, so the new account signs in next
-    page.wait_for_url("**/signin**")
-    page.fill("input[name=email]", "browser@example.org")
-    page.fill("input[name=password]", "a long password")
-    page.click("section.form form[action='/signin'] button")
-    page.wait_for_url(lambda url: "/signin" not in url)  # the post's redirect, not the page before it
+    sign_up_and_in(page, "browser@example.org", "browser", "a long password")
     assert page.locator("nav >> text=browser").count() == 1
 
     # upvote on the paper page (the script posts it without reloading)
@@ -137,16 +112,7 @@ def test_works_without_javascript(live_server, site_settings):
         ctx = browser.new_context(java_script_enabled=False, base_url=live_server)
         pg = ctx.new_page()
         pg.goto("/signup")
-        pg.fill("input[name=email]", "nojs@example.org")
-        pg.fill("input[name=username]", "nojs")
-        pg.fill("input[name=password]", "a long password")
-        pg.click("form[action='/signup'] button")
-        # sign-up answers alike for new and taken addresses, so the new account signs in next
-        pg.wait_for_url("**/signin**")
-        pg.fill("input[name=email]", "nojs@example.org")
-        pg.fill("input[name=password]", "a long password")
-        pg.click("section.form form[action='/signin'] button")
-        pg.wait_for_url(lambda url: "/signin" not in url)
+        sign_up_and_in(pg, "nojs@example.org", "nojs", "a long password")
         pg.goto("/")
         pg.click(card_sel(pid) + " button.upvote")
         pg.wait_for_load_state()

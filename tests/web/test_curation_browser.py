@@ -8,12 +8,11 @@ With PAPERWIRE_SCREENSHOTS=1 the run also refreshes docs/front.png and docs/pape
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import pytest
 
-from browser_support import ARGS, CHROMIUM, DOCS, MARKS
+from browser_support import MARKS, chromium_page, shot
 from paperwire.store import listings, open_store
 from repo_paths import DEMO
 
@@ -22,22 +21,8 @@ pytestmark = MARKS
 
 @pytest.fixture
 def browser_page(live_server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1200, "height": 900}, base_url=live_server)
-        pg = context.new_page()
-        errors: list[str] = []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
+    with chromium_page(live_server, console_errors=False) as pg:
         yield pg
-        assert not errors, errors
-        browser.close()
-
-
-def _shot(page, name: str):
-    if os.environ.get("PAPERWIRE_SCREENSHOTS") == "1":
-        page.screenshot(path=str(DOCS / name), full_page=False)
 
 
 def test_front_page_is_the_curated_day_most_upvoted_first(browser_page, site_settings):
@@ -59,7 +44,7 @@ def test_front_page_is_the_curated_day_most_upvoted_first(browser_page, site_set
     assert counts == sorted(counts, reverse=True)
     assert page.locator(".tabs a.on").inner_text().startswith("Daily papers")
     assert page.locator(".tabs a", has_text="All new on arXiv").inner_text().endswith(str(new_total))
-    _shot(page, "front.png")
+    shot(page, "front.png")
 
     # the tab beside it: every paper listed that day, each card saying why it ranks there
     page.click(".tabs a:has-text('All new on arXiv')")
@@ -96,7 +81,7 @@ def test_paper_page_with_stars_and_keywords(browser_page, site_settings):
     assert f"★ {pick['paper']['githubStars']:,}" in facts and "On the daily list of" in facts
     assert page.locator(".keywords .chip").count() >= 3
     assert pick["paper"]["ai_summary"] in page.locator(".ai-summary").inner_text()
-    _shot(page, "paper.png")
+    shot(page, "paper.png")
     # a paper Hugging Face never featured gets keywords derived from its abstract, labelled so
     store = open_store(site_settings.db)
     day = listings.latest_listing_day(store)

@@ -4,30 +4,19 @@ also refreshes docs/trending.png (the README shows it)."""
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
 
-from browser_support import ARGS, CHROMIUM, DOCS, MARKS
+from browser_support import MARKS, chromium_page, shot
 
 pytestmark = MARKS
 
 
 @pytest.fixture
 def page(live_server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1200, "height": 900}, base_url=live_server)
-        pg = context.new_page()
-        errors: list[str] = []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    with chromium_page(live_server) as pg:  # no script errors and no CSP violations
         yield pg
-        assert not errors, errors  # no script errors and no CSP violations
-        browser.close()
 
 
 def test_first_why_panel_names_its_parts(page):
@@ -44,5 +33,4 @@ def test_first_why_panel_names_its_parts(page):
     assert [h.strip().lower() for h in why.locator("h4").all_inner_texts()] == ["what counts", "age", "score"]
     text = why.inner_text()
     assert "hf_upvotes" not in text and "star_velocity" not in text
-    if os.environ.get("PAPERWIRE_SCREENSHOTS") == "1":
-        page.screenshot(path=str(DOCS / "trending.png"), full_page=False)
+    shot(page, "trending.png")
