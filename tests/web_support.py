@@ -33,3 +33,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def rec_ids(html: str) -> list[str]:
+    """The paper ids of the "For you" page's recommendations, in order (their thumbs-up forms)."""
+    return re.findall(r'name="paper_id" value="([^"]+)"><input type="hidden" name="action" value="up"', html)
+
+
+def older_papers(store, like: str, n: int = 6) -> list[str]:
+    """Up to n papers listed over a week before the latest day whose title is LIKE the pattern."""
+    from paperwire.store import listings
+
+    day = listings.latest_day(store)
+    return [r[0] for r in store.query(
+        "SELECT id FROM papers WHERE listed < date(?, '-7 days') AND title_display LIKE ? ORDER BY id LIMIT ?",
+        (day, like, n))]

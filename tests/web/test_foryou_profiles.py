@@ -7,21 +7,10 @@ import re
 
 from lxml import etree
 
-from paperwire.store import listings, profiles, users
-from web_support import csrf_of, make_user, sign_in
+from paperwire.store import profiles, users
+from web_support import csrf_of, make_user, older_papers, rec_ids, sign_in
 
 ATOM = "{http://www.w3.org/2005/Atom}"
-
-
-def _rec_ids(html: str) -> list[str]:
-    return re.findall(r'name="paper_id" value="([^"]+)"><input type="hidden" name="action" value="up"', html)
-
-
-def _older(store, like: str, n: int = 6) -> list[str]:
-    day = listings.latest_day(store)
-    return [r[0] for r in store.query(
-        "SELECT id FROM papers WHERE listed < date(?, '-7 days') AND title_display LIKE ? ORDER BY id LIMIT ?",
-        (day, like, n))]
 
 
 def test_named_profiles_have_their_own_tab_feedback_follows_and_feed(client, app, shared_hash):
@@ -29,7 +18,7 @@ def test_named_profiles_have_their_own_tab_feedback_follows_and_feed(client, app
     u = make_user(store, "twohats", shared_hash)
     sign_in(client, u.email)
     main = f"user:{u.id}"
-    profiles.add_items(store, main, _older(store, "%segmentation%"), "save")
+    profiles.add_items(store, main, older_papers(store, "%segmentation%"), "save")
     r = client.post("/foryou/profiles", data={"csrf": csrf_of(client, "/foryou"), "name": "Reading group"})
     assert r.status_code == 303 and r.headers["location"] == "/foryou?profile=reading-group"
     named = f"{main}/reading-group"
@@ -38,12 +27,12 @@ def test_named_profiles_have_their_own_tab_feedback_follows_and_feed(client, app
     client.post("/foryou/profiles", data={"csrf": csrf_of(client, "/foryou"), "name": "reading  GROUP"})
     assert len(profiles.named_profiles(store, main)) == 1
 
-    profiles.add_items(store, named, _older(store, "%speech%"), "import")
+    profiles.add_items(store, named, older_papers(store, "%speech%"), "import")
     page_main = client.get("/foryou").text
     page_named = client.get("/foryou?profile=reading-group").text
     assert 'href="/foryou?profile=reading-group">Reading group</a>' in page_main
     assert "Profile “Reading group”" in page_named
-    main_ids, named_ids = _rec_ids(page_main), _rec_ids(page_named)
+    main_ids, named_ids = rec_ids(page_main), rec_ids(page_named)
     assert main_ids[:10] != named_ids[:10]
     titles = {r[0]: r[1].lower() for r in store.query("SELECT id, title_display FROM papers")}
     assert sum("speech" in titles[p] or "audio" in titles[p] for p in named_ids[:10]) >= 3
@@ -56,7 +45,7 @@ def test_named_profiles_have_their_own_tab_feedback_follows_and_feed(client, app
     assert r.status_code == 303 and r.headers["location"] == "/foryou?profile=reading-group"
     assert top in profiles.load_profile(store, named).negatives
     assert top not in profiles.load_profile(store, main).negatives
-    assert top not in _rec_ids(client.get("/foryou?profile=reading-group").text)
+    assert top not in rec_ids(client.get("/foryou?profile=reading-group").text)
     # follows too
     client.post("/foryou/follow", data={"csrf": csrf_of(client, "/foryou"), "kind": "category", "value": "cs.SD",
                                         "profile": "reading-group"})
@@ -69,7 +58,7 @@ def test_named_profiles_have_their_own_tab_feedback_follows_and_feed(client, app
     assert profiles.has_feed_token(store, named) and not profiles.has_feed_token(store, main)
     # and the API
     token = users.create_token(store, u.id, "test")
-    named_ids = _rec_ids(client.get("/foryou?profile=reading-group").text)
+    named_ids = rec_ids(client.get("/foryou?profile=reading-group").text)
     api = client.get("/api/v1/recommendations?limit=5&profile=reading-group",
                      headers={"Authorization": f"Bearer {token}"})
     assert api.status_code == 200 and [d["id"] for d in api.json()] == named_ids[:5]
@@ -83,7 +72,7 @@ def test_unknown_or_foreign_profile_is_404_and_delete_removes_its_papers(client,
     owner = make_user(store, "owner", shared_hash)
     other = make_user(store, "other", shared_hash)
     key = profiles.create_named(store, f"user:{owner.id}", "My thesis")
-    profiles.add_items(store, key, _older(store, "%graph%", 3), "import")
+    profiles.add_items(store, key, older_papers(store, "%graph%", 3), "import")
     sign_in(client, other.email)
     assert client.get("/foryou?profile=my-thesis").status_code == 404
     r = client.post("/foryou/feedback", data={"csrf": csrf_of(client, "/foryou"), "paper_id": "x",

@@ -8,20 +8,9 @@ from lxml import etree
 
 from paperwire.web import foryou as web_foryou
 from paperwire.store import listings, profiles, users
-from web_support import csrf_of, make_user, sign_in
+from web_support import csrf_of, make_user, older_papers, rec_ids, sign_in
 
 ATOM = "{http://www.w3.org/2005/Atom}"
-
-
-def _rec_ids(html: str) -> list[str]:
-    return re.findall(r'name="paper_id" value="([^"]+)"><input type="hidden" name="action" value="up"', html)
-
-
-def _older_papers(store, like: str, n: int = 6) -> list[str]:
-    day = listings.latest_day(store)
-    return [r[0] for r in store.query(
-        "SELECT id FROM papers WHERE listed < date(?, '-7 days') AND title_display LIKE ? ORDER BY id LIMIT ?",
-        (day, like, n))]
 
 
 def test_page_requires_sign_in_and_shows_reasons(client, app, shared_hash):
@@ -31,26 +20,26 @@ def test_page_requires_sign_in_and_shows_reasons(client, app, shared_hash):
     sign_in(client, u.email)
     page = client.get("/foryou")
     assert page.status_code == 200 and "Your profile is empty" in page.text
-    profiles.add_items(app.state.store, f"user:{u.id}", _older_papers(app.state.store, "%segmentation%"), "save")
+    profiles.add_items(app.state.store, f"user:{u.id}", older_papers(app.state.store, "%segmentation%"), "save")
     page = client.get("/foryou")
     assert "Your profile is empty" not in page.text
     assert "close to your saved" in page.text
-    assert len(_rec_ids(page.text)) == 30
+    assert len(rec_ids(page.text)) == 30
 
 
 def test_page_feedback_changes_next_recommendations(client, app, shared_hash):
     store = app.state.store
     u = make_user(store, "fbreader", shared_hash)
     sign_in(client, u.email)
-    profiles.add_items(store, f"user:{u.id}", _older_papers(store, "%speech%"), "like")
-    first = _rec_ids(client.get("/foryou").text)
+    profiles.add_items(store, f"user:{u.id}", older_papers(store, "%speech%"), "like")
+    first = rec_ids(client.get("/foryou").text)
     top = first[0]
     # a post without the CSRF token is refused and changes nothing
     assert client.post("/foryou/feedback", data={"paper_id": top, "action": "dismiss"}).status_code == 403
-    assert _rec_ids(client.get("/foryou").text)[0] == top
+    assert rec_ids(client.get("/foryou").text)[0] == top
     r = client.post("/foryou/feedback", data={"csrf": csrf_of(client, "/foryou"), "paper_id": top, "action": "dismiss"})
     assert r.status_code == 303
-    second = _rec_ids(client.get("/foryou").text)
+    second = rec_ids(client.get("/foryou").text)
     assert top not in second and second != first
     assert top in profiles.load_profile(store, f"user:{u.id}").negatives
 
@@ -95,7 +84,7 @@ def test_api_route_and_feedback(client, app, shared_hash):
     u = make_user(store, "apiuser", shared_hash)
     token = users.create_token(store, u.id, "test")
     assert client.get("/api/v1/recommendations").status_code == 401
-    profiles.add_items(store, f"user:{u.id}", _older_papers(store, "%reinforcement%"), "import")
+    profiles.add_items(store, f"user:{u.id}", older_papers(store, "%reinforcement%"), "import")
     h = {"Authorization": f"Bearer {token}"}
     r = client.get("/api/v1/recommendations?limit=5", headers=h)
     assert r.status_code == 200
@@ -113,7 +102,7 @@ def test_library_upload(client, app, shared_hash):
     store = app.state.store
     u = make_user(store, "uploader", shared_hash)
     sign_in(client, u.email)
-    ids = _older_papers(store, "%language%", 3)
+    ids = older_papers(store, "%language%", 3)
     body = ("\n".join(ids) + "\n").encode()
     r = client.post("/foryou/import", data={"csrf": csrf_of(client, "/foryou")},
                     files={"file": ("mine.txt", body, "text/plain")})
