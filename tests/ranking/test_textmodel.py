@@ -32,13 +32,23 @@ def _papers(n: int, skip: int = 0) -> list[Paper]:
     return out
 
 
-def test_fitted_once_persisted_and_updated_incrementally(tmp_path):
+def _store_of(tmp_path, n: int):
+    """A fresh store holding the demo's first n papers, and its settings."""
     db = tmp_path / "tm.db"
     st = open_store(db)
-    upsert_papers(st, _papers(2400), source="listing")
-    s = Settings.load(env={}, db=str(db))
+    upsert_papers(st, _papers(n), source="listing")
+    return st, Settings.load(env={}, db=str(db))
+
+
+def _load(st, s):
+    """The text model as a new process gets it (nothing cached in memory)."""
     textmodel._MODELS.clear()
-    m = textmodel.text_model(st, s)
+    return textmodel.text_model(st, s)
+
+
+def test_fitted_once_persisted_and_updated_incrementally(tmp_path):
+    st, s = _store_of(tmp_path, 2400)
+    m = _load(st, s)
     assert textmodel.model_path(s).exists()
     assert m.n_docs == 2400 and m.components.shape[0] > 0
     assert any(" " in t for t in m.terms)  # bigrams
@@ -47,14 +57,12 @@ def test_fitted_once_persisted_and_updated_incrementally(tmp_path):
     assert abs(float(row.multiply(row).sum()) - 1.0) < 1e-5
 
     # a new process loads it from disk instead of fitting again
-    textmodel._MODELS.clear()
-    again = textmodel.text_model(st, s)
+    again = _load(st, s)
     assert again.vocabulary == vocab and again.n_docs == 2400
 
     # new papers only add to the document frequencies: same vocabulary, rows stay comparable
     upsert_papers(st, _papers(300, skip=2400), source="listing")
-    textmodel._MODELS.clear()
-    up = textmodel.text_model(st, s)
+    up = _load(st, s)
     assert up.vocabulary == vocab and up.n_docs == 2700 and up.fitted_docs == 2400
     assert (up.df >= df).all() and up.df.sum() > df.sum()
     assert np.isclose(up.idf, np.log((1 + 2700) / (1 + up.df)) + 1).all()
@@ -62,19 +70,13 @@ def test_fitted_once_persisted_and_updated_incrementally(tmp_path):
 
 
 def test_refit_when_the_store_has_doubled_and_a_broken_file_is_ignored(tmp_path):
-    db = tmp_path / "tm2.db"
-    st = open_store(db)
-    upsert_papers(st, _papers(500), source="listing")
-    s = Settings.load(env={}, db=str(db))
-    textmodel._MODELS.clear()
-    first = textmodel.text_model(st, s)
+    st, s = _store_of(tmp_path, 500)
+    first = _load(st, s)
     assert first.fitted_docs == 500
     upsert_papers(st, _papers(600, skip=500), source="listing")
-    textmodel._MODELS.clear()
-    second = textmodel.text_model(st, s)
+    second = _load(st, s)
     assert second.fitted_docs == 1100 and second.n_docs == 1100
     textmodel.model_path(s).write_bytes(b"not a pickle")
-    textmodel._MODELS.clear()
-    third = textmodel.text_model(st, s)  # refitted, not a crash
+    third = _load(st, s)  # refitted, not a crash
     assert third.fitted_docs == 1100
     st.close()
