@@ -36,6 +36,15 @@ def ids_where(st, sql_cond: str, params=(), limit=8) -> list[str]:
                                    (WINDOW, *params, limit))]
 
 
+def dismiss_the_top(st, s, key, method: str, limit: int, source=None):
+    """Recommend for `key`, mark the top paper "not interested", recommend again:
+    (the first recommendations, the dismissed paper's id, the second recommendations)."""
+    first = recommend.recommend(st, s, key, WINDOW, limit=limit, method=method, now=NOW)
+    top = first[0].paper_id
+    profiles.add_items(st, key, [top], "dismiss", source=source)
+    return first, top, recommend.recommend(st, s, key, WINDOW, limit=limit, method=method, now=NOW)
+
+
 def primary(st, pid):
     return st.query_one("SELECT primary_category FROM papers WHERE id=?", (pid,))[0]
 
@@ -98,11 +107,8 @@ def test_feedback_changes_next_recommendations(demo):
     st, s = demo
     key = "user:fb"
     profiles.add_items(st, key, ids_where(st, "primary_category='cs.CV' AND title_display LIKE '%video%'"), "like")
-    before = recommend.recommend(st, s, key, WINDOW, limit=10, method="blend", now=NOW)
-    top = before[0].paper_id
     # "not interested" in the top paper: it is gone, and so are its closest look-alikes' ranks
-    profiles.add_items(st, key, [top], "dismiss", source="digest")
-    after = recommend.recommend(st, s, key, WINDOW, limit=10, method="blend", now=NOW)
+    _, top, after = dismiss_the_top(st, s, key, "blend", 10, source="digest")
     assert top not in [r.paper_id for r in after]
     # thumbs up on papers of another topic brings that topic in
     speech = ids_where(st, "title_display LIKE '%speech%'", limit=6)
@@ -119,10 +125,8 @@ def test_dismissals_push_similar_papers_down(demo):
     key = "user:neg"
     liked = ids_where(st, "primary_category='cs.CL'", limit=8)
     profiles.add_items(st, key, liked, "like")
-    first = recommend.recommend(st, s, key, WINDOW, limit=30, method="similarity", now=NOW)
-    target = first[0]
-    profiles.add_items(st, key, [target.paper_id], "dismiss")
-    second = {r.paper_id: r.score for r in recommend.recommend(st, s, key, WINDOW, limit=30, method="similarity", now=NOW)}
+    first, _, again = dismiss_the_top(st, s, key, "similarity", 30)
+    second = {r.paper_id: r.score for r in again}
     common = [r for r in first[1:] if r.paper_id in second]
     assert common and all(second[r.paper_id] <= r.score + 1e-12 for r in common)
     assert any(second[r.paper_id] < r.score - 1e-6 for r in common)
@@ -190,10 +194,7 @@ def test_fused_uses_not_interested(demo):
     st, s = demo
     key = "user:fused-dismiss"
     profiles.add_items(st, key, ids_where(st, "primary_category='cs.CV' AND title_display LIKE '%segmentation%'"), "save")
-    first = recommend.recommend(st, s, key, WINDOW, limit=30, method="fused", now=NOW)
-    top = first[0].paper_id
-    profiles.add_items(st, key, [top], "dismiss")
-    second = recommend.recommend(st, s, key, WINDOW, limit=30, method="fused", now=NOW)
+    first, top, second = dismiss_the_top(st, s, key, "fused", 30)
     assert top not in [r.paper_id for r in second]
     # papers like the dismissed one lose ground: their scores fall relative to the rest
     before = {r.paper_id: r.score for r in first}
