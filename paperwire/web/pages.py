@@ -128,40 +128,19 @@ def front(request: Request, store: StoreDep, settings: SettingsDep, user: Option
     return _daily(request, store, settings, user, period, _page(p), "new", fallback=True)
 
 
-@router.get("/papers/date/{day}")
-def by_day(request: Request, day: str, store: StoreDep, settings: SettingsDep, user: OptionalUser,
-           p: int = Query(1, ge=1, le=10_000)):
-    return _period_page(request, store, settings, user, "day", day, p)
-
-
-@router.get("/papers/date/{day}/new")
-def new_by_day(request: Request, day: str, store: StoreDep, settings: SettingsDep, user: OptionalUser,
-               p: int = Query(1, ge=1, le=10_000)):
-    return _period_page(request, store, settings, user, "day", day, p, "new")
-
-
-@router.get("/papers/week/{week}")
-def by_week(request: Request, week: str, store: StoreDep, settings: SettingsDep, user: OptionalUser,
-            p: int = Query(1, ge=1, le=10_000)):
-    return _period_page(request, store, settings, user, "week", week, p)
-
-
-@router.get("/papers/week/{week}/new")
-def new_by_week(request: Request, week: str, store: StoreDep, settings: SettingsDep, user: OptionalUser,
-                p: int = Query(1, ge=1, le=10_000)):
-    return _period_page(request, store, settings, user, "week", week, p, "new")
-
-
-@router.get("/papers/month/{month}")
-def by_month(request: Request, month: str, store: StoreDep, settings: SettingsDep, user: OptionalUser,
+def _period_route(kind: str, listing: str):
+    """The page of one period kind's list (curated or all new) for the period in the path."""
+    def view(request: Request, key: str, store: StoreDep, settings: SettingsDep, user: OptionalUser,
              p: int = Query(1, ge=1, le=10_000)):
-    return _period_page(request, store, settings, user, "month", month, p)
+        return _period_page(request, store, settings, user, kind, key, p, listing)
+    return view
 
 
-@router.get("/papers/month/{month}/new")
-def new_by_month(request: Request, month: str, store: StoreDep, settings: SettingsDep, user: OptionalUser,
-                 p: int = Query(1, ge=1, le=10_000)):
-    return _period_page(request, store, settings, user, "month", month, p, "new")
+# /papers/date|week|month/{key} and .../new: one handler each, registered here so they keep
+# their place among the routes (and their former names: by_day, new_by_day, ...)
+for _kind, _segment in (("day", "date"), ("week", "week"), ("month", "month")):
+    router.add_api_route(f"/papers/{_segment}/{{key}}", _period_route(_kind, "curated"), name=f"by_{_kind}")
+    router.add_api_route(f"/papers/{_segment}/{{key}}/new", _period_route(_kind, "new"), name=f"new_by_{_kind}")
 
 
 @router.get("/new")
