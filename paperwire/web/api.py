@@ -188,18 +188,28 @@ class HubSubmitIn(BaseModel):
     paperId: str = Field(max_length=200, description="arXiv id, e.g. 2501.01234 (Hugging Face's field name)")
 
 
-@router.post("/papers/submit", tags=["huggingface"], status_code=201,
-             dependencies=[Depends(rate_limit("submit", 20, 3600))])
+# Both submit routes (Hugging Face's and ours) draw on the one "submit" allowance per user.
+_SUBMIT_LIMIT = Depends(rate_limit("submit", 20, 3600))
+
+
+def _submit(store, settings, page_cache, user, raw_id: str) -> tuple[str, str]:
+    """Submit `raw_id` for `user`: (paper id, list day). A refusal is a 400 with its reason;
+    a submission changes the day's list, so cached pages are dropped."""
+    try:
+        submitted = submit_by_id(store, settings, user, raw_id)
+    except users.AccountError as exc:
+        raise HTTPException(400, str(exc))
+    page_cache.bump()
+    return submitted
+
+
+@router.post("/papers/submit", tags=["huggingface"], status_code=201, dependencies=[_SUBMIT_LIMIT])
 def hub_submit(store: StoreDep, settings: SettingsDep, page_cache: PageCacheDep, user: TokenUser,
                body: HubSubmitIn = Body(...)) -> dict:
     """Submit a paper to the current daily list, as on Hugging Face (token auth): answers the
     list item it became. Refused with the reason (400): not an arXiv id, already submitted or
     featured, older than `submit_max_age_days`, or the daily limit reached."""
-    try:
-        pid, _ = submit_by_id(store, settings, user, body.paperId)
-    except users.AccountError as exc:
-        raise HTTPException(400, str(exc))
-    page_cache.bump()
+    pid, _ = _submit(store, settings, page_cache, user, body.paperId)
     return daily_json(listings.cards(store, [pid])[0])
 
 
@@ -300,16 +310,11 @@ class SubmitIn(BaseModel):
     id: str = Field(max_length=200, description="arXiv id, e.g. 2501.01234 or hep-th/9901001")
 
 
-@router.post("/v1/submissions", tags=["paperwire"], status_code=201,
-             dependencies=[Depends(rate_limit("submit", 20, 3600))])
+@router.post("/v1/submissions", tags=["paperwire"], status_code=201, dependencies=[_SUBMIT_LIMIT])
 def v1_submit(store: StoreDep, settings: SettingsDep, page_cache: PageCacheDep, user: TokenUser,
               body: SubmitIn = Body(...)) -> dict:
     """Submit a paper to today's list (limited per user per day)."""
-    try:
-        pid, day = submit_by_id(store, settings, user, body.id)
-    except users.AccountError as exc:
-        raise HTTPException(400, str(exc))
-    page_cache.bump()
+    pid, day = _submit(store, settings, page_cache, user, body.id)
     return {"id": pid, "day": day, "submittedBy": user.username}
 
 
