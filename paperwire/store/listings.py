@@ -170,16 +170,24 @@ def list_ids(store: Store, start: str, end: str, sort: str = "upvotes", limit: i
                 "UNION SELECT x.paper_id FROM submissions x JOIN papers p ON p.id = x.paper_id "
                 "WHERE x.day BETWEEN :s AND :e AND +p.hidden = 0")
     params = {"s": start, "e": end, "who": submitter, "limit": limit, "offset": offset}
+    return _ranked_page(store, cand, order, params, drop_hidden=False)
+
+
+def _ranked_page(store: Store, cand: str, order: str, params: dict, drop_hidden: bool) -> tuple[list[str], int]:
+    """One page of the candidate ids `cand` (a query naming them `pid`), sorted by `order`, and
+    how many there are in all. `drop_hidden` filters hidden papers here, for candidates that did
+    not leave them out themselves."""
+    where = "WHERE p.hidden = 0 " if drop_hidden else ""
     rows = store.query(
         f"WITH c AS ({cand}) SELECT p.id, count(*) OVER () FROM c JOIN papers p ON p.id = c.pid "
         f"LEFT JOIN paper_counts pc ON pc.paper_id = p.id LEFT JOIN hf_daily h ON h.paper_id = p.id "
-        f"ORDER BY {order} LIMIT :limit OFFSET :offset", params)
+        f"{where}ORDER BY {order} LIMIT :limit OFFSET :offset", params)
     if rows:
         return [r[0] for r in rows], rows[0][1]
-    if offset:
-        total = store.query_one(f"WITH c AS ({cand}) SELECT count(*) FROM c",
-                                params)[0]
-        return [], total
+    # the window count comes with the rows, so a page past the end asks for the total on its own
+    if params["offset"]:
+        counted = f"c JOIN papers p ON p.id = c.pid {where}" if drop_hidden else "c"
+        return [], store.query_one(f"WITH c AS ({cand}) SELECT count(*) FROM {counted}", params)[0]
     return [], 0
 
 
@@ -210,17 +218,7 @@ def curated_ids(store: Store, start: str, end: str, sort: str = "upvotes", limit
     sorted; and how many there are in all."""
     order = _CURATED_SORTS.get(sort, _CURATED_SORTS["upvotes"])
     params = {"s": start, "e": end, "who": submitter, "limit": limit, "offset": offset}
-    rows = store.query(
-        f"WITH c AS ({_curated_candidates(submitter)}) SELECT p.id, count(*) OVER () FROM c JOIN papers p ON p.id = c.pid "
-        f"LEFT JOIN paper_counts pc ON pc.paper_id = p.id LEFT JOIN hf_daily h ON h.paper_id = p.id "
-        f"WHERE p.hidden = 0 ORDER BY {order} LIMIT :limit OFFSET :offset", params)
-    if rows:
-        return [r[0] for r in rows], rows[0][1]
-    if offset:
-        total = store.query_one(f"WITH c AS ({_curated_candidates(submitter)}) SELECT count(*) FROM c "
-                                f"JOIN papers p ON p.id = c.pid WHERE p.hidden = 0", params)[0]
-        return [], total
-    return [], 0
+    return _ranked_page(store, _curated_candidates(submitter), order, params, drop_hidden=True)
 
 
 def latest_curated_day(store: Store) -> str | None:
