@@ -46,6 +46,17 @@ RECENCY = 0.25
 BLOCK = 2000  # readers scored per matrix product
 
 
+def new_with_text(ids, known, infos: dict[str, dict], text_lookup) -> list[str]:
+    """The ids not in `known` (once each, in order) whose text there is: ids missing from
+    `infos` are looked up first (text_lookup(ids) -> infos, added to `infos`); an id it does
+    not find is left out. Shared with recommend.Day, whose feature rows grow the same way."""
+    new = [i for i in dict.fromkeys(ids) if i not in known]
+    missing = [i for i in new if i not in infos]
+    if missing and text_lookup is not None:
+        infos.update(text_lookup(missing))
+    return [i for i in new if i in infos]
+
+
 class Window:
     """A window's candidates in the text model's space, shared by every reader of the window."""
 
@@ -85,11 +96,7 @@ class Window:
     # -- profile papers -------------------------------------------------------------------------------
     def add_papers(self, ids) -> None:
         """TF-IDF rows for profile papers, transformed once per window and shared by readers."""
-        new = [i for i in dict.fromkeys(ids) if i not in self._rows]
-        missing = [i for i in new if i not in self.infos]
-        if missing and self.text_lookup is not None:
-            self.infos.update(self.text_lookup(missing))
-        new = [i for i in new if i in self.infos]
+        new = new_with_text(ids, self._rows, self.infos, self.text_lookup)
         if not new:
             return
         block = self.model.transform([self.infos[i]["text"] for i in new])

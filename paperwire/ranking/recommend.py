@@ -137,13 +137,7 @@ class Day:
 
     # rows of the feature matrix, added on demand for profile papers outside the window
     def _add(self, ids: list[str]) -> None:
-        new = [i for i in dict.fromkeys(ids) if i not in self._row_of]
-        if not new:
-            return
-        missing = [i for i in new if i not in self.infos]
-        if missing and self.text_lookup is not None:
-            self.infos.update(self.text_lookup(missing))
-        new = [i for i in new if i in self.infos]
+        new = fused.new_with_text(ids, self._row_of, self.infos, self.text_lookup)
         if not new:
             return
         texts = [self.infos[i]["text"] for i in new]
