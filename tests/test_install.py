@@ -58,6 +58,19 @@ def test_indexing_and_serving_a_search_import_no_torch(tmp_path):
     assert "TracerWarning" not in res.stderr  # no export at run time
 
 
+@pytest.mark.slow
+def test_building_the_int8_graph_needs_no_torch(tmp_path):
+    script = ("import json, sys; from pathlib import Path; from paperwire.search import modelbuild; "
+              "p = modelbuild.build(Path(sys.argv[1])); "
+              "print(json.dumps({'built': p.exists(), 'heavy': sorted(m for m in sys.modules "
+              "if m.split('.')[0] in {'torch', 'transformers', 'sentence_transformers'})}))")
+    res = subprocess.run([sys.executable, "-c", script, str(tmp_path / "models")], capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out == {"built": True, "heavy": []}
+
+
 def _requirement_name(req: str) -> str:
     name = req.split(";")[0].strip()
     for sep in "=<>!~[ (":

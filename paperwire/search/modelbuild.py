@@ -62,8 +62,10 @@ def build(cache: Path) -> Path:
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC  # constant folding
         opts.optimized_model_filepath = str(folded)
         ort.InferenceSession(str(source_graph()[0]), opts, providers=["CPUExecutionProvider"])
+        # opt_level 0: the fusions alone (the folding is done above; the optimiser's own
+        # onnxruntime pass would import torch)
         optimize_model(str(folded), model_type="bert", num_heads=12, hidden_size=384,
-                       opt_level=1).save_model_to_file(str(fused))
+                       opt_level=0).save_model_to_file(str(fused))
         quantize_dynamic(str(fused), str(quantised), op_types_to_quantize=["MatMul"], per_channel=True,
                          weight_type=QuantType.QInt8)
         os.replace(quantised, target)
