@@ -13,29 +13,38 @@ import sqlite3
 import threading
 import urllib.parse
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from importlib import resources
 from pathlib import Path
 from typing import Iterator
 
+from paperwire.store.base import BaseStore, is_postgres_url, read_migrations, utcnow
+
 log = logging.getLogger(__name__)
 
-
-def utcnow() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+__all__ = ["Store", "open_store", "utcnow", "migration_files"]
 
 
 def migration_files() -> list[tuple[str, str]]:
-    """(name, sql) of every migration shipped with the package, in order."""
-    folder = resources.files("paperwire.store") / "migrations"
-    files = sorted(p for p in folder.iterdir() if p.name.endswith(".sql"))
-    return [(p.name[:-4], p.read_text(encoding="utf-8")) for p in files]
+    """(name, sql) of every SQLite migration shipped with the package, in order."""
+    return read_migrations("migrations")
 
 
 PAGE_SIZE = 16384  # for new files: a papers row (~3 KB of text) takes a 4 KB page nearly alone
 
 
-class Store:
+class Store(BaseStore):
+    """``Store(path)`` opens a SQLite file; ``Store('postgresql://...')`` returns a PostgreSQL
+    store (paperwire.store.postgres) with the same methods, so every caller that reopens a store
+    by its ``.path`` gets the same engine back."""
+
+    dialect = "sqlite"
+
+    def __new__(cls, path, *args, **kwargs):
+        if cls is Store and is_postgres_url(path):
+            from paperwire.store.postgres import PostgresStore
+
+            return PostgresStore(path, *args, **kwargs)
+        return super().__new__(cls)
+
     def __init__(self, path: str | Path, migrate: bool = True, read_only: bool = False):
         """``read_only``: connections that only read and leave the file's settings alone (the
         parser process of an import, which must not switch a bulk import's store back to WAL)."""
@@ -111,19 +120,7 @@ class Store:
         to learn that their copy is stale."""
         return self.conn.execute("PRAGMA data_version").fetchone()[0]
 
-    def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
-        return self.conn.execute(sql, params).fetchall()
-
-    def query_one(self, sql: str, params: tuple | dict = ()) -> sqlite3.Row | None:
-        return self.conn.execute(sql, params).fetchone()
-
     # -- migrations --------------------------------------------------------------------
-    def applied_migrations(self) -> list[str]:
-        self.conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
-        )
-        return [r[0] for r in self.conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
-
     def migrate(self, upto: str | None = None) -> list[str]:
         """Apply the migrations not yet recorded, each in its own transaction."""
         done = set(self.applied_migrations())
@@ -144,22 +141,6 @@ class Store:
             applied.append(name)
         return applied
 
-    # -- checkpoints -------------------------------------------------------------------
-    def get_checkpoint(self, key: str) -> str | None:
-        row = self.query_one("SELECT value FROM checkpoints WHERE key=?", (key,))
-        return row[0] if row else None
-
-    def set_checkpoint(self, key: str, value: str | None, conn: sqlite3.Connection | None = None) -> None:
-        c = conn or self.conn
-        if value is None:
-            c.execute("DELETE FROM checkpoints WHERE key=?", (key,))
-        else:
-            c.execute(
-                "INSERT INTO checkpoints(key, value, updated_at) VALUES (?, ?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
-                (key, value, utcnow()),
-            )
-
 
 def _split_sql(script: str) -> list[str]:
     """Split a migration into statements, keeping CREATE TRIGGER ... END; blocks whole."""
@@ -177,7 +158,7 @@ def _split_sql(script: str) -> list[str]:
     return statements
 
 
-def open_store(path_or_settings) -> Store:
-    """open_store('x.db') or open_store(settings)."""
+def open_store(path_or_settings, migrate: bool = True, read_only: bool = False):
+    """open_store('x.db'), open_store('postgresql://...') or open_store(settings)."""
     path = getattr(path_or_settings, "db", path_or_settings)
-    return Store(path)
+    return Store(path, migrate=migrate, read_only=read_only)
