@@ -67,7 +67,8 @@ class Window:
         self.infos = infos
         self.text_lookup = text_lookup
         n = len(self.cand_ids)
-        self.C = model.transform([infos[i]["text"] for i in self.cand_ids]) if n else sp.csr_matrix((0, model.dim))
+        self.C = (model.transform_kept(self.cand_ids, [infos[i]["text"] for i in self.cand_ids]) if n
+                  else sp.csr_matrix((0, model.dim), dtype=np.float32))
         self.CT = self.C.T.tocsr()
         comps = model.components
         self.CV = np.asarray(self.C @ comps.T) if comps.shape[0] else np.zeros((n, 0), np.float32)

@@ -117,23 +117,44 @@ class Day:
         self.text_lookup = text_lookup
         self.trend = trend or {}
         self.trending_ids = set(self.trend) if trending_ids is None else set(trending_ids)
-        texts = [self.infos[i]["text"] for i in self.cand_ids + self.bg_ids]
-        self.features = features if features is not None else TfidfFeatures(texts)
+        # the similarity / classifier / blend recommenders' own features are built on their first
+        # use: the default (fused) recommender never needs them, and fitting them costs a second
+        self._features_arg = features
+        self._features = None
         self._row_of: dict[str, int] = {}
         self._blocks: list = []
         self._n = 0
-        self._lock = threading.Lock()
-        self._add(self.cand_ids + self.bg_ids)
-        self.C = self._rows(self.cand_ids)
-        self.B = self._rows(self.bg_ids)
+        self._lock = threading.RLock()
         self.cand_index = {pid: i for i, pid in enumerate(self.cand_ids)}
         self.cand_cats = [set(self.infos[i].get("categories", [])) for i in self.cand_ids]
         self.cand_authors = [set(a.lower() for a in self.infos[i].get("authors", [])) for i in self.cand_ids]
-        tmax = max((v for v in self.trend.values() if v > 0), default=0.0)
-        self.trend_vec = np.array([math.log1p(max(0.0, self.trend.get(i, 0.0))) for i in self.cand_ids], np.float64)
-        if tmax > 0:
-            self.trend_vec /= math.log1p(tmax)
+        self.trend_vec = fused.trend_vector(self.cand_ids, self.trend)
         self._stacked = None
+
+    def _legacy(self) -> None:
+        with self._lock:
+            if self._features is not None:
+                return
+            texts = [self.infos[i]["text"] for i in self.cand_ids + self.bg_ids]
+            self._features = self._features_arg if self._features_arg is not None else TfidfFeatures(texts)
+            self._add(self.cand_ids + self.bg_ids)
+            self._C = self._rows(self.cand_ids)
+            self._B = self._rows(self.bg_ids)
+
+    @property
+    def features(self):
+        self._legacy()
+        return self._features
+
+    @property
+    def C(self):
+        self._legacy()
+        return self._C
+
+    @property
+    def B(self):
+        self._legacy()
+        return self._B
 
     # rows of the feature matrix, added on demand for profile papers outside the window
     def _add(self, ids: list[str]) -> None:
@@ -141,10 +162,10 @@ class Day:
         if not new:
             return
         texts = [self.infos[i]["text"] for i in new]
-        if getattr(self.features, "sparse", True):
-            block = self.features.transform(texts).tocsr()
+        if getattr(self._features, "sparse", True):
+            block = self._features.transform(texts).tocsr()
         else:
-            block = self.features.rows(new, texts)
+            block = self._features.rows(new, texts)
         for k, pid in enumerate(new):
             self._row_of[pid] = self._n + k
         self._n += len(new)
@@ -153,7 +174,7 @@ class Day:
 
     def _matrix(self):
         if self._stacked is None:
-            if getattr(self.features, "sparse", True):
+            if getattr(self._features, "sparse", True):
                 import scipy.sparse as sp
 
                 self._stacked = sp.vstack(self._blocks).tocsr() if len(self._blocks) > 1 else self._blocks[0]
@@ -163,6 +184,7 @@ class Day:
         return self._stacked
 
     def _rows(self, ids: list[str]):
+        self._legacy()
         with self._lock:
             self._add(ids)
             m = self._matrix()
@@ -171,11 +193,13 @@ class Day:
 
     def prepare(self, ids: list[str]) -> None:
         """Add many profile papers at once (the benchmark's 10,000 readers)."""
+        self._legacy()
         with self._lock:
             self._add(list(ids))
             self._matrix()
 
     def known(self, ids) -> list[str]:
+        self._legacy()
         with self._lock:
             self._add(list(ids))
         return [i for i in ids if i in self._row_of]
@@ -335,7 +359,7 @@ class Day:
             return self._fused_recs(reader, self.window.score([reader], s)[0], limit, s, exclude)
         follow, follow_why = self._follow(reader, s.rec_follow_bonus)
         sim, nearest, near_sim = self.similarity(reader, set(exclude))
-        has_profile = any(p in self._row_of for p in reader.positives)
+        has_profile = bool(self.known(list(reader.positives)))
         coef = None
         if method == "similarity":
             score = sim + follow

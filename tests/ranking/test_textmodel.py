@@ -80,3 +80,47 @@ def test_refit_when_the_store_has_doubled_and_a_broken_file_is_ignored(tmp_path)
     third = _load(st, s)  # refitted, not a crash
     assert third.fitted_docs == 1100
     st.close()
+
+
+def test_own_word_analysis_matches_scikit_learn(tmp_path):
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    texts = [f"{p.title}. {p.abstract}" for p in _papers(400)]
+    texts += ["Café naïve Ünïcode: the Schrödinger equation, résumé of x2 and 2x; don't re-use e.g. GPT-4o",
+              "", "the and of", "ＦＵＬＬ-width Ｔｅｘｔ ﬁne ligatures"]
+    cv = CountVectorizer(dtype=np.float32, **textmodel.VECTORIZER).fit(texts)
+    ours = textmodel.TextModel({t: int(j) for t, j in cv.vocabulary_.items()}, np.ones(len(cv.vocabulary_)), len(texts),
+                               stop_words=cv.get_stop_words())
+    theirs = cv.transform(texts)
+    mine = ours.counts(texts)
+    assert mine.shape == theirs.shape and abs(mine - theirs).sum() == 0
+    # and the weighting: sublinear tf times idf, rows of unit length (an empty text stays empty)
+    row = ours.transform(texts[:1] + [""])
+    assert abs(float(row[0].multiply(row[0]).sum()) - 1.0) < 1e-5 and row[1].nnz == 0
+
+
+def test_scoring_needs_no_scikit_learn_and_counts_a_window_once(tmp_path):
+    """A new process scoring with a stored model imports no scikit-learn (0.8 s of a command's
+    start) and reads the window's counts kept by the first one."""
+    import subprocess
+    import sys
+
+    st, s = _store_of(tmp_path, 2400)
+    _load(st, s)  # fitted here, in this process
+    code = (
+        "import sys, json\n"
+        "from paperwire.config import Settings\n"
+        "from paperwire.store import open_store\n"
+        "from paperwire.ranking import textmodel\n"
+        f"s = Settings.load(env={{}}, db={str(tmp_path / 'tm.db')!r}); st = open_store(s.db)\n"
+        "m = textmodel.text_model(st, s)\n"
+        "texts = [r[0] for r in st.query('SELECT abstract_display FROM papers ORDER BY id LIMIT 500')]\n"
+        "X = m.transform_kept([str(i) for i in range(len(texts))], texts)\n"
+        "print(json.dumps({'sk': any(k.startswith('sklearn') for k in sys.modules), 'sum': float(X.sum()),"
+        " 'nnz': int(X.nnz)}))\n")
+    runs = [json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                      cwd=tmp_path).stdout) for _ in range(2)]
+    assert runs[0]["sk"] is False and runs[1]["sk"] is False
+    assert runs[0]["nnz"] > 0 and runs[0] == runs[1]
+    assert len(list(textmodel.model_path(s).parent.glob("counts-*.npz"))) == 1
+    st.close()
