@@ -21,7 +21,8 @@ def _s(default, help: str):
 
 @dataclass
 class Settings:
-    db: str = _s("paperwire.db", "Path of the SQLite database file.")
+    db: str = _s("paperwire.db", "Path of the SQLite database file, or a PostgreSQL URL (postgresql://user@host/name) "
+                                 "for several app hosts over one database (docs/deployment.md).")
     data_dir: str = _s("", "Folder for indexes and caches; default: '<db>.d' beside the database.")
     secret_key: str = _s("", "Secret for signing cookies and e-mail links. Required outside development.")
     env: str = _s("development", "'development' or 'production'; production refuses default secrets.")
@@ -39,7 +40,11 @@ class Settings:
     submit_max_age_days: int = _s(7, "Only papers listed or published in the last N days can be submitted to the daily list "
                                      "(counted back from the list's day).")
     rate_limit_factor: float = _s(1.0, "Multiplier on every per-user/IP rate limit (0 turns rate limiting off, e.g. for load tests).")
-    page_cache_seconds: float = _s(5.0, "Seconds a rendered page is reused for anonymous visitors (0: off).")
+    page_cache_seconds: float = _s(5.0, "Seconds a rendered page is reused for anonymous visitors (0: off). Votes, comments, "
+                                        "submissions and moderation drop every process's and host's cached pages at once; "
+                                        "newly harvested papers and signals show within this time.")
+    view_flush_seconds: float = _s(5.0, "Seconds between writes of the paper page views a server process counts in memory "
+                                        "(also written when it stops; a killed process loses at most this many seconds of views).")
     # arXiv sources
     oai_url: str = _s("https://oaipmh.arxiv.org/oai", "arXiv OAI-PMH endpoint.")
     arxiv_api_url: str = _s("https://export.arxiv.org/api/query", "arXiv query API endpoint.")
@@ -73,6 +78,9 @@ class Settings:
     digest_retry_base: float = _s(60.0, "Seconds before the first retry after a temporary (4xx) SMTP failure; doubles each attempt.")
     digest_retry_wait: float = _s(300.0, "Longest a send run waits in-process for due retries; later ones are left to the next run.")
     digest_max_attempts: int = _s(6, "Attempts per message before it is marked failed.")
+    digest_lease_seconds: float = _s(300.0, "Seconds a sending run holds a claimed message: a run on another host takes a message "
+                                            "over only after this (on the same host, at once when its sender died). Keep it above "
+                                            "the longest SMTP exchange.")
     confirm_hours: int = _s(48, "Hours a subscription confirmation link stays valid.")
     pending_expire_days: int = _s(7, "Days after which never-confirmed subscriptions are deleted.")
     confirm_per_address_day: int = _s(3, "Confirmation e-mails sent to one address per 24 hours at most.")

@@ -4,6 +4,11 @@ send them. `paperwire schedule` runs it every day at settings.digest_hour_utc (n
 
 Each stage before the digests may fail without stopping them: the digests then go out over
 what is stored, with the indexes or stars as they were.
+
+Several hosts may all run `paperwire schedule` (or `schedule --once` from cron): run_daily_once
+lets one of them run the day's job -- the one holding the leader lock
+(paperwire.store.shared_state.leader: an advisory lock on PostgreSQL, a lease row on SQLite) --
+and records the day as done, so a host that starts later that day skips it too.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from paperwire.mailer import DISABLED_MESSAGE, mail_enabled
 from paperwire.ranking.stars import refresh_github_stars
 from paperwire.search import indexer
 from paperwire.search.engine import SearchEngine
+from paperwire.store import shared_state
 from paperwire.store.sqlite import Store
 
 log = logging.getLogger(__name__)
@@ -84,6 +90,37 @@ def run_daily(store: Store, settings: Settings, day: date | None = None, harvest
         echo(report.line())
     _send(store, settings, result, echo)
     return result
+
+
+JOB = "daily"
+
+
+def run_daily_once(store: Store, settings: Settings, day: date | None = None, again: bool = False,
+                   echo: Echo = log.info, **options) -> dict:
+    """run_daily for `day`, at most once however many processes and hosts call it: the caller
+    that holds the leader lock runs it unless a run for that day already finished (`again`
+    runs it anyway); the others return at once with "skipped" in the result. A run that died
+    midway (killed, host lost) is run again by the next caller. `options` go to run_daily."""
+    day = day or datetime.now(timezone.utc).date()
+    holder = shared_state.new_holder()
+    with shared_state.leader(store, JOB, holder) as lead:
+        if not lead:
+            echo(f"daily job for {day}: skipped, another process or host is running the daily job")
+            return {"day": day.isoformat(), "skipped": "running elsewhere"}
+        if shared_state.start_run(store, JOB, day.isoformat(), holder, again=again) == "done":
+            echo(f"daily job for {day}: skipped, it already ran (use --again to run it anyway)")
+            return {"day": day.isoformat(), "skipped": "already done"}
+        result: dict = {"day": day.isoformat(), "error": "stopped midway"}
+        ok = False
+        try:
+            result = run_daily(store, settings, day=day, echo=echo, **options)
+            ok = True
+        except Exception as exc:
+            result = {"day": day.isoformat(), "error": f"{type(exc).__name__}: {exc}"}
+            raise
+        finally:
+            shared_state.finish_run(store, JOB, day.isoformat(), holder, ok, result)
+        return result
 
 
 def next_run(now: datetime, hour: int) -> datetime:

@@ -172,25 +172,28 @@ def digest_status(c: Context) -> None:
 @click.option("--no-harvest", is_flag=True, help="Skip harvesting; digest what is stored.")
 @click.option("--no-refresh", is_flag=True, help="Skip the index refresh (topics then match by words only if no vectors exist).")
 @click.option("--as-of", help="With --once: run the job for this day (YYYY-MM-DD or 'latest'), e.g. to catch up.")
+@click.option("--again", is_flag=True, help="With --once: run even if this day's job already finished (here or on another host).")
 @pass_ctx
-def schedule(c: Context, once: bool, no_harvest: bool, no_refresh: bool, as_of: str | None) -> None:
+def schedule(c: Context, once: bool, no_harvest: bool, no_refresh: bool, as_of: str | None, again: bool) -> None:
     """Every day at settings.digest_hour_utc: harvest new papers, refresh the indexes, build and
     send the daily digests (and the weekly ones on settings.digest_weekday).
 
     Runs in the foreground until interrupted; --once runs the job immediately and exits.
+    However many hosts run it, each day's job runs once: one host takes the leader lock, the
+    others skip it, and a finished day is not run again (see --again).
     """
     from paperwire.digest.period import resolve_as_of
-    from paperwire.schedule import next_run, run_daily
+    from paperwire.schedule import next_run, run_daily_once
     from paperwire.search.engine import SearchEngine
 
     engine = SearchEngine(c.store, c.settings)  # one for every run: its model loads once
 
     def job(day=None):
-        run_daily(c.store, c.settings, day=day, harvest=not no_harvest, refresh=not no_refresh, echo=click.echo,
-                  engine=engine)
+        run_daily_once(c.store, c.settings, day=day, again=again, harvest=not no_harvest, refresh=not no_refresh,
+                       echo=click.echo, engine=engine)
 
-    if as_of and not once:
-        raise click.UsageError("--as-of needs --once")
+    if (as_of or again) and not once:
+        raise click.UsageError("--as-of and --again need --once")
     if once:
         if as_of:
             try:

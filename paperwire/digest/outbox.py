@@ -7,9 +7,11 @@ Delivery guarantees:
   yet marked sent. The one window SMTP itself leaves open -- the server accepted the message
   but the process died before writing 'sent' -- resends that one message with the same
   Message-ID, which lets the receiving side drop the duplicate.
-- Two overlapping runs never both send a message: a run claims it with a compare-and-swap
-  and holds it for LEASE_SECONDS; another run takes it over only when the holder's process
-  is gone or the lease ran out.
+- Runs on any number of hosts never both send a message: a run claims one message at a time
+  (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, one write transaction on SQLite:
+  paperwire.store.shared_state.claim_message) and holds it for settings.digest_lease_seconds;
+  another run takes it over only when the holder's process is gone (same host) or the lease
+  ran out (any host). 'sent' is written in the same UPDATE that records the sending run.
 - 4xx and network errors retry with exponential backoff (settings.digest_retry_base,
   doubling, at most settings.digest_max_attempts); a 5xx marks the address 'bounced' and
   cancels everything else queued for it.
@@ -18,10 +20,8 @@ Delivery guarantees:
 from __future__ import annotations
 
 import logging
-import os
 import re
 import secrets
-import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -30,17 +30,12 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Callable
 
-import psutil
-
 from paperwire.config import Settings
 from paperwire.mailer import Mailer, PermanentMailError, TemporaryMailError, sender_domain
-from paperwire.store import subscriptions as subs
+from paperwire.store import shared_state, subscriptions as subs
 from paperwire.store.sqlite import Store
 
 log = logging.getLogger(__name__)
-
-LEASE_SECONDS = 900  # how long a run may hold a message before another run may take it over
-
 
 def new_message_id(settings: Settings) -> str:
     """A Message-ID fixed when the message is queued, so every retry reuses it. Its random part
@@ -98,27 +93,7 @@ class DeliverReport:
 
 # --- who holds a message ---------------------------------------------------------------------
 
-def process_id() -> str:
-    """This process as "host:pid:start time" (a pid alone is reused once the process is gone)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{int(psutil.Process().create_time())}"
-
-
-def _holder_alive(claimed_by: str | None) -> bool:
-    """Is the process that claimed a message still running? Unknown (another host) counts as alive,
-    so only its lease running out frees the message."""
-    if not claimed_by:
-        return False
-    try:
-        host, pid, started, _run = claimed_by.split(":", 3)
-        if host != socket.gethostname():
-            return True
-        proc = psutil.Process(int(pid))
-        # the same pid with another start time is a new process: the old one is gone
-        return int(proc.create_time()) == int(started) and proc.status() != psutil.STATUS_ZOMBIE
-    except (ValueError, psutil.NoSuchProcess):
-        return False
-    except psutil.Error:
-        return True
+process_id = shared_state.process_id
 
 
 def utc_now() -> datetime:
@@ -132,16 +107,28 @@ def due_for(store: Store, email: str) -> list[int]:
     return [r.id for r in subs.due_messages(store, "9999", limit=10**9) if r.to_addr.lower() == email.lower()]
 
 
-def _due_now(store: Store, ids: list[int] | None, now: str) -> list[subs.OutboxRow]:
-    # a 'sending' message is taken over only from a run that died or overran its lease
-    return [r for r in subs.due_messages(store, now, ids=ids)
-            if r.status == "pending" or r.next_attempt_at <= now or not _holder_alive(r.claimed_by)]
+def _claims(store: Store, settings: Settings, owner: str, ids: list[int] | None,
+            now: Callable[[], datetime]):
+    """The messages this run takes, one claim at a time (so a killed run strands one message,
+    not a batch): first those whose sender died on this host, then each due one in turn."""
+    lease = lambda: subs.outbox_time(now() + timedelta(seconds=settings.digest_lease_seconds))  # noqa: E731
+    wanted = None if ids is None else set(ids)
+    for msg_id, holder, _attempts in shared_state.orphaned_messages(store):
+        if (wanted is None or msg_id in wanted) and shared_state.take_over(store, msg_id, holder, owner, lease()):
+            log.warning("took over message %d from %s (that sender is gone)", msg_id, holder)
+            yield msg_id
+    while True:
+        msg_id = shared_state.claim_message(store, owner, subs.outbox_time(now()), lease(), ids)
+        if msg_id is None:
+            return
+        yield msg_id
 
 
 def _temporary_failure(store: Store, settings: Settings, row: subs.OutboxRow, exc: Exception,
                        now: Callable[[], datetime], report: DeliverReport) -> None:
-    """Schedule another attempt with exponential backoff, or give up after the last one."""
-    attempts = row.attempts + 1
+    """Schedule another attempt with exponential backoff, or give up after the last one.
+    `row.attempts` already counts this attempt (the claim counted it)."""
+    attempts = row.attempts
     if attempts >= settings.digest_max_attempts:
         subs.mark_failed(store, row.id, f"gave up after {attempts} attempts: {exc}")
         report.failed += 1
@@ -152,35 +139,49 @@ def _temporary_failure(store: Store, settings: Settings, row: subs.OutboxRow, ex
     log.info("temporary failure for %s (%s); retry in %.1fs", row.to_addr, exc, delay)
 
 
-def _send_one(store: Store, settings: Settings, mailer: Mailer, row: subs.OutboxRow, owner: str,
-              now: Callable[[], datetime], report: DeliverReport) -> bool:
-    """Claim and send one message, recording the outcome; True when the server accepted it."""
+def _send_one(store: Store, settings: Settings, mailer: Mailer, msg_id: int, owner: str,
+              now: Callable[[], datetime], report: DeliverReport) -> subs.OutboxRow | None:
+    """Send one message this run has claimed, recording the outcome; the row when the server
+    accepted it."""
+    row = subs.get_message(store, msg_id)
+    if row is None:
+        return None
     state = subs.subscriber_status(store, row.subscriber_id)
     if row.kind == "digest" and state != "active" or state == "bounced":
         subs.mark_failed(store, row.id, f"subscriber {state or 'deleted'}", status="cancelled")
         report.cancelled += 1
-        return False
-    if not subs.claim(store, row, owner, subs.outbox_time(now() + timedelta(seconds=LEASE_SECONDS))):
-        return False  # another run took it first
+        return None
     try:
         mailer.send(compose(settings, row))
     except PermanentMailError as exc:
         log.warning("permanent failure for %s: %s; address marked bounced", row.to_addr, exc)
         subs.bounce(store, row.id, row.subscriber_id, str(exc))
         report.bounced += 1
-        return False
+        return None
     except TemporaryMailError as exc:
         _temporary_failure(store, settings, row, exc, now, report)
-        return False
-    subs.mark_sent(store, row.id)
+        return None
+    # A kill between the server's acceptance and this commit is the one window that sends a
+    # message twice: the next run resends it with the same Message-ID (docs/deployment.md).
+    if not shared_state.mark_sent(store, row.id, owner, subs.outbox_time(now())):
+        log.warning("message %d to %s was sent after this run's lease ran out; another run may have "
+                    "sent it too (same Message-ID %s)", row.id, row.to_addr, row.message_id)
     report.sent += 1
-    return True
+    return row
+
+
+POLL_SECONDS = 1.0  # how often a run looks again while another run holds messages
 
 
 def _pause_before_next_round(store: Store, settings: Settings, ids: list[int] | None, had_due: bool,
-                             wait: bool, now: Callable[[], datetime]) -> float | None:
+                             wait: bool, now: Callable[[], datetime], owner: str) -> float | None:
     """Seconds to wait before the next round over the outbox (0: go on at once), or None to stop:
-    nothing is queued, or the next retry is not this run's to wait for."""
+    nothing is queued, or the next retry is not this run's to wait for.
+
+    While another run (on any host) holds messages, this one looks again every POLL_SECONDS
+    (up to settings.digest_retry_wait): the other run usually sends them and this one stops;
+    if it died, this run takes its messages over -- at once when it died on this host, when its
+    lease runs out otherwise."""
     if ids is None:
         nxt = subs.next_due(store)
     else:
@@ -193,6 +194,10 @@ def _pause_before_next_round(store: Store, settings: Settings, ids: list[int] | 
         return 0.0
     if not wait or wait_s > settings.digest_retry_wait or wait_s <= 0:
         return None
+    if shared_state.orphaned_messages(store):
+        return 0.0
+    if shared_state.held_by_others(store, owner, ids):
+        return min(wait_s, POLL_SECONDS)
     return wait_s
 
 
@@ -202,14 +207,16 @@ def deliver(store: Store, settings: Settings, ids: list[int] | None = None, wait
     """Send every due message in the outbox (or just `ids`). With `wait`, temporary failures due
     again within settings.digest_retry_wait seconds are retried in this run."""
     report = DeliverReport()
-    owner = f"{process_id()}:{secrets.token_hex(4)}"
+    owner = shared_state.new_holder()
     with Mailer(settings) as mailer:  # raises MailDisabled with a clear message when off
         while True:
-            due = _due_now(store, ids, subs.outbox_time(now()))
-            for row in due:
-                if _send_one(store, settings, mailer, row, owner, now, report) and on_sent:
+            had_due = False
+            for msg_id in _claims(store, settings, owner, ids, now):
+                had_due = True
+                row = _send_one(store, settings, mailer, msg_id, owner, now, report)
+                if row is not None and on_sent:
                     on_sent(row)
-            pause = _pause_before_next_round(store, settings, ids, bool(due), wait, now)
+            pause = _pause_before_next_round(store, settings, ids, had_due, wait, now, owner)
             if pause is None:
                 break
             if pause > 0:

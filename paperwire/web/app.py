@@ -8,9 +8,11 @@ seed cookie.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -116,12 +118,27 @@ def _wants_json(request: Request) -> bool:
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI):
+    flusher = asyncio.create_task(_flush_views_every(app))
     yield
+    flusher.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await flusher
     # a graceful stop (uvicorn's SIGTERM, a test client's exit) records the page views counted in
     # memory and sends the mails already handed over
     app.state.view_counter.flush_now(app.state.store)
     pool, app.state.mail_pool = app.state.mail_pool, _mail_pool()  # (an app can be started again)
     pool.shutdown(wait=True)
+
+
+async def _flush_views_every(app: FastAPI) -> None:
+    """Write the page views counted in memory once they are `every` seconds old, even when no
+    further view comes to trigger it (a quiet night, the last view before a deploy): a process
+    killed without a graceful stop loses at most settings.view_flush_seconds of views."""
+    while True:
+        counter = app.state.view_counter  # looked up each time: a test may swap it
+        await asyncio.sleep(max(0.5, min(counter.every, 60.0)))
+        if counter.counts and time.monotonic() - counter.last >= counter.every:
+            await asyncio.to_thread(counter.flush_now, app.state.store)
 
 
 def _mail_pool() -> concurrent.futures.ThreadPoolExecutor:
@@ -156,10 +173,10 @@ def _set_up_state(app: FastAPI, settings: Settings, store) -> None:
     app.state.store = store
     # one engine per process: creating it is cheap; the model and vector index load on first use
     app.state.engine = SearchEngine(store, settings)
-    app.state.rate_limiter = RateLimiter()
+    app.state.rate_limiter = RateLimiter(store)
     app.state.page_cache = PageCache()
     app.state.trending_memo = TrendingMemo(app.state.page_cache)
-    app.state.view_counter = pages.ViewCounter()
+    app.state.view_counter = pages.ViewCounter(every=settings.view_flush_seconds)
     # similar papers on a paper page: at most this many seconds (0 turns them off), computed in
     # their own threads so a page never waits for the embedding model to load
     app.state.similar_timeout = 1.0

@@ -21,6 +21,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup
 
+from paperwire.store import shared_state
 from paperwire.validate import http_url
 from paperwire.text import tex_to_text
 from paperwire.web.mathml import tex_html
@@ -42,14 +43,18 @@ class PageCache:
 
     Stale-while-revalidate: once an entry expires, ONE request rebuilds it while the others
     keep getting the previous copy (for up to `stale_grace` seconds), so an expiry under load
-    does not make every concurrent request rebuild the same page."""
+    does not make every concurrent request rebuild the same page.
+
+    Across processes and hosts: `sync()` compares the database's data_version counter
+    (paperwire.store.shared_state; bumped by the triggers on votes, comments, submissions and
+    moderation, whoever wrote them) once per request, and drops everything when it moved."""
 
     def __init__(self, max_items: int = 2000, stale_grace: float = 30.0):
         self._items: dict[str, tuple[float, int, str]] = {}
         self._rebuilding: set[str] = set()
         self._lock = threading.Lock()
-        self._seen = threading.local()
         self.generation = 0
+        self.version: int | None = None
         self.max_items = max_items
         self.stale_grace = stale_grace
 
@@ -66,9 +71,14 @@ class PageCache:
             self._rebuilding.add(key)
         return None
 
-    def put(self, key: str, html: str) -> None:
+    def put(self, key: str, html: str, generation: int | None = None) -> None:
+        """Keep `html`; with `generation` (self.generation when its rendering began) only if no
+        write dropped the cache meanwhile: a page built from data read before a vote must not be
+        kept as if it were newer."""
         with self._lock:
             self._rebuilding.discard(key)
+            if generation is not None and generation != self.generation:
+                return
             if len(self._items) >= self.max_items:
                 self._items.clear()
             self._items[key] = (time.monotonic(), self.generation, html)
@@ -83,15 +93,22 @@ class PageCache:
             self._items.clear()
             self._rebuilding.clear()
 
-    def sync(self, store) -> None:
-        """Drop everything when the database changed since this thread last looked (a vote taken
-        by another worker process, or by another thread): a page never shows an older count
-        than the database holds. Each thread compares its own connection's data_version."""
-        version = store.data_version()
-        seen = getattr(self._seen, "version", None)
-        self._seen.version = version
+    def sync(self, store, request: Request | None = None) -> int:
+        """Drop everything when the database's data_version moved since this process last
+        looked (a vote taken by another worker or host): a page never shows an older count than
+        the database holds. Looked up once per request (kept on `request.state`); returns the
+        generation the request's rendering starts from."""
+        if request is not None and getattr(request.state, "page_cache_generation", None) is not None:
+            return request.state.page_cache_generation
+        version = shared_state.data_version(store)
+        with self._lock:
+            seen, self.version = self.version, version
         if seen is not None and seen != version:
             self.bump()
+        generation = self.generation
+        if request is not None:
+            request.state.page_cache_generation = generation
+        return generation
 
 
 def base_context(request: Request) -> dict[str, Any]:
@@ -114,7 +131,7 @@ def render(request: Request, name: str, context: dict | None = None, status_code
                  and not flash)
     if cacheable:
         cache: PageCache = request.app.state.page_cache
-        cache.sync(request.app.state.store)
+        generation = cache.sync(request.app.state.store, request)
         key = str(request.url.path) + "?" + str(request.url.query)
         missed = getattr(request.state, "page_cache_miss", None) == key
         html = None if missed else cache.get(key, cache_seconds)
@@ -127,7 +144,7 @@ def render(request: Request, name: str, context: dict | None = None, status_code
                 raise
             finally:
                 request.state.render_for_cache = False
-            cache.put(key, html)
+            cache.put(key, html, generation)
         return HTMLResponse(html.replace(CSRF_SENTINEL, csrf_token(request)), status_code=status_code)
     resp = HTMLResponse(env.get_template(name).render(ctx), status_code=status_code)
     if flash:
@@ -140,7 +157,7 @@ def cached_render(request: Request, name: str, build, cache_seconds: float = 5) 
     if cache_seconds > 0 and request.method == "GET" and current_user(request) is None \
             and not request.cookies.get(FLASH_COOKIE):
         cache: PageCache = request.app.state.page_cache
-        cache.sync(request.app.state.store)
+        cache.sync(request.app.state.store, request)
         key = str(request.url.path) + "?" + str(request.url.query)
         html = cache.get(key, cache_seconds)
         if html is not None:

@@ -9,10 +9,14 @@ Why these choices:
   is the seed signed with the server key.  A cross-site form cannot read the cookie nor forge
   the signature, so its post is refused (403).  Every form posts a hidden field
   ``<input type="hidden" name="csrf" value="...">`` (``{{ csrf_field(request) }}`` writes it).
-- Rate limits are in-process sliding windows (per worker): cheap and enough for one small
-  machine; per-user daily quotas that must hold across workers live in the database.  A
-  request counts against its verified user (session or checked API token), else its client
-  address: nothing the client merely claims picks the bucket.
+- Rate limits are sliding windows counted in the database (paperwire.store.shared_state), so a
+  limit holds across every worker process and app host: two hosts behind a proxy do not give
+  a client twice the allowance.  A request counts against its verified user (session or
+  checked API token), else its client address: nothing the client merely claims picks the
+  bucket.
+- Nothing about who is signed in is remembered in a process: every request looks its session
+  (or API token) up in the database, so signing out, "sign out everywhere" and revoking a
+  token take effect on every host with the next request.
 
 This module reads the app state that create_app sets up (settings, store, rate_limiter); the
 routers get the same objects through the typed dependencies of deps.py.
@@ -23,15 +27,12 @@ from __future__ import annotations
 import functools
 import json
 import secrets
-import threading
-import time
-from collections import deque
 
 from fastapi import HTTPException, Request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from markupsafe import Markup
 
-from paperwire.store import users
+from paperwire.store import shared_state, users
 from paperwire.validate import find_problem, text_problem
 
 SESSION_COOKIE = "pw_session"
@@ -156,25 +157,15 @@ def safe_next(url: str | None, default: str = "/") -> str:
 # --- rate limits ---------------------------------------------------------------------------------
 
 class RateLimiter:
-    """Sliding-window counter per key; thread-safe; per process."""
+    """Sliding-window counters in the database, shared by every process and host (one atomic
+    upsert per hit: paperwire.store.shared_state.rate_hit)."""
 
-    def __init__(self):
-        self._hits: dict[tuple[str, str], deque] = {}
-        self._lock = threading.Lock()
+    def __init__(self, store):
+        self.store = store
 
     def hit(self, name: str, key: str, limit: int, per_seconds: float, now: float | None = None) -> float:
         """Record a hit; return 0 if allowed, else the seconds to wait."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            q = self._hits.setdefault((name, key), deque())
-            while q and q[0] <= now - per_seconds:
-                q.popleft()
-            if len(q) >= limit:
-                return max(0.1, q[0] + per_seconds - now)
-            q.append(now)
-            if len(self._hits) > 100_000:  # bound memory under a flood of distinct keys
-                self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > now - per_seconds}
-            return 0.0
+        return shared_state.rate_hit(self.store, f"{name}:{key}", limit, per_seconds, now)
 
 
 def client_key(request: Request) -> str:

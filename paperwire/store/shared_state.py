@@ -1,0 +1,294 @@
+"""State every app process and host must agree on, kept in the database (one SQLite file for
+one box, one PostgreSQL database for many hosts): the page-cache version, rate-limit
+counters, the daily job's leader lock and per-day record, and the outbox claims of digest
+senders. Nothing here lives in a process's memory, so a second worker or host sees the same.
+
+Why the database and not Redis: every request already talks to the database, each of these
+is one short statement, and a second server to run, back up and fail over is a cost a
+community instance should pay only when a measurement says so (docs/deployment.md).
+
+Tables: data_version, rate_limits, job_leases, job_runs (migrations 0100-0103, both engines).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import secrets
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from typing import Iterator
+
+import psutil
+
+from paperwire.store.base import utcnow
+
+# --- who holds something ------------------------------------------------------------------------
+
+_START = None
+
+
+def process_id() -> str:
+    """This process as "host:pid:start time" (a pid alone is reused once the process is gone)."""
+    global _START
+    if _START is None:
+        _START = int(psutil.Process().create_time())
+    return f"{socket.gethostname()}:{os.getpid()}:{_START}"
+
+
+def new_holder() -> str:
+    """A holder name for one run of this process: "host:pid:start:random"."""
+    return f"{process_id()}:{secrets.token_hex(4)}"
+
+
+def holder_alive(holder: str | None) -> bool:
+    """Is the process named by `holder` still running? One on another host counts as alive (only
+    its lease running out, or its database connection closing, frees what it holds)."""
+    if not holder:
+        return False
+    try:
+        host, pid, started = holder.split(":")[:3]
+        if host != socket.gethostname():
+            return True
+        proc = psutil.Process(int(pid))
+        # the same pid with another start time is a new process: the old one is gone
+        return int(proc.create_time()) == int(started) and proc.status() != psutil.STATUS_ZOMBIE
+    except (ValueError, psutil.NoSuchProcess):
+        return False
+    except psutil.Error:
+        return True
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- the page-cache version ---------------------------------------------------------------------
+
+def data_version(store) -> int:
+    """The counter the triggers of migration 0100 bump on every vote, comment, submission and
+    moderation, committed by any process or host. One primary-key read."""
+    row = store.query_one("SELECT n FROM data_version WHERE id = 1")
+    return int(row[0]) if row else 0
+
+
+def bump_data_version(conn) -> None:
+    """For a writer that changes what pages show without the triggers seeing it (call inside
+    its transaction)."""
+    conn.execute("UPDATE data_version SET n = n + 1 WHERE id = 1")
+
+
+# --- rate limits --------------------------------------------------------------------------------
+
+PRUNE_EVERY = 60.0  # seconds between deletions of expired counters, per process
+_pruned: dict[str, float] = {}
+_prune_lock = threading.Lock()
+
+
+def rate_hit(store, bucket: str, limit: int, per_seconds: float, now: float | None = None) -> float:
+    """Count one hit of `bucket` and return 0 when it is within `limit` per `per_seconds`, else
+    the seconds to wait (the hit is then not counted, so a refused client is not pushed further
+    back by its own retries).
+
+    A sliding window estimated from two fixed windows: hits in the current window plus the
+    previous window's, weighted by how much of it still overlaps the sliding window. The
+    current window's count moves with one atomic upsert whose DO UPDATE only applies while the
+    count is under the cap, so two hosts racing for the last allowance cannot both get it."""
+    now = time.time() if now is None else now
+    window = max(1, int(math.ceil(per_seconds)))
+    start = int(now // window) * window
+    overlap = 1.0 - (now - start) / window
+    prev = store.query_one("SELECT n FROM rate_limits WHERE bucket = ? AND window_start = ?",
+                           (bucket, start - window))
+    prev_n = int(prev[0]) if prev else 0
+    cap = int(math.floor(limit - prev_n * overlap + 1e-9))  # hits this window may hold
+    got = None
+    if cap >= 1:
+        with store.transaction() as conn:
+            got = conn.execute(
+                "INSERT INTO rate_limits(bucket, window_start, n, expires_at) VALUES (?, ?, 1, ?) "
+                "ON CONFLICT(bucket, window_start) DO UPDATE SET n = rate_limits.n + 1 "
+                "WHERE rate_limits.n < ? RETURNING n",
+                (bucket, start, start + 2 * window, cap)).fetchone()
+    _maybe_prune(store, now)
+    if got is not None:
+        return 0.0
+    cur = store.query_one("SELECT n FROM rate_limits WHERE bucket = ? AND window_start = ?", (bucket, start))
+    return _wait(limit, prev_n, int(cur[0]) if cur else 0, now, start, window)
+
+
+def _wait(limit: int, prev_n: int, cur_n: int, now: float, start: int, window: int) -> float:
+    """Seconds until the sliding estimate leaves room for one more hit."""
+    room = limit - 1 - cur_n  # what the previous window's weighted share must fall to
+    if prev_n > 0 and room >= 0:
+        # prev_n * (1 - (t - start) / window) <= room  =>  t >= start + window * (1 - room / prev_n)
+        return max(0.1, start + window * (1.0 - room / prev_n) - now)
+    # the current window alone is full: wait until it becomes the previous one and has faded
+    # enough (at the next window's start its weight is 1, so wait for that share to shrink)
+    nxt = start + window
+    over = cur_n - (limit - 1)
+    return max(0.1, nxt - now + (window * over / cur_n if cur_n else 0.0))
+
+
+def _maybe_prune(store, now: float) -> None:
+    key = str(getattr(store, "path", id(store)))
+    with _prune_lock:
+        if now - _pruned.get(key, 0.0) < PRUNE_EVERY:
+            return
+        _pruned[key] = now
+    with store.transaction() as conn:
+        conn.execute("DELETE FROM rate_limits WHERE expires_at < ?", (int(now),))
+
+
+# --- leader lock ----------------------------------------------------------------------------------
+
+def _advisory_key(name: str) -> int:
+    """A stable signed 64-bit key for pg_try_advisory_lock from a job's name."""
+    return int.from_bytes(hashlib.sha256(f"paperwire:{name}".encode()).digest()[:8], "big", signed=True)
+
+
+@contextmanager
+def leader(store, name: str, holder: str, lease_seconds: float = 6 * 3600) -> Iterator[bool]:
+    """``with leader(store, "daily", holder) as lead:`` -- lead is True in the one process (on
+    any host) that holds the job's lock; the others get False at once and should skip the job.
+
+    PostgreSQL: pg_try_advisory_lock on this thread's connection, freed when the process's
+    connection closes (a killed process frees it at once). SQLite: a job_leases row claimed in
+    a write transaction, taken over when its holder process is gone (same box) or the lease ran
+    out."""
+    if store.dialect == "postgresql":
+        conn = store.conn
+        key = _advisory_key(name)
+        got = bool(conn.execute("SELECT pg_try_advisory_lock(?)", (key,)).fetchone()[0])
+        try:
+            yield got
+        finally:
+            if got:
+                conn.execute("SELECT pg_advisory_unlock(?)", (key,))
+        return
+    got = _claim_lease(store, name, holder, lease_seconds)
+    try:
+        yield got
+    finally:
+        if got:
+            with store.transaction() as conn:
+                conn.execute("DELETE FROM job_leases WHERE name = ? AND holder = ?", (name, holder))
+
+
+def _claim_lease(store, name: str, holder: str, lease_seconds: float) -> bool:
+    now = datetime.now(timezone.utc)
+    with store.transaction() as conn:
+        row = conn.execute("SELECT holder, expires_at FROM job_leases WHERE name = ?", (name,)).fetchone()
+        if row is not None and row[1] > _iso(now) and holder_alive(row[0]):
+            return False
+        conn.execute(
+            "INSERT INTO job_leases(name, holder, acquired_at, expires_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, acquired_at = excluded.acquired_at, "
+            "expires_at = excluded.expires_at",
+            (name, holder, _iso(now), _iso(now + timedelta(seconds=lease_seconds))))
+        return True
+
+
+# --- once per day ---------------------------------------------------------------------------------
+
+def start_run(store, name: str, day: str, holder: str, again: bool = False) -> str:
+    """Record that `holder` runs job `name` for `day`: 'started', or 'done' when a run for that
+    day already finished (unless `again`). Call it holding the job's leader lock: a 'running'
+    row is then a run that died (its host or process is gone), and is taken over."""
+    with store.transaction() as conn:
+        row = conn.execute("SELECT status FROM job_runs WHERE name = ? AND day = ?", (name, day)).fetchone()
+        if row is not None and row[0] == "done" and not again:
+            return "done"
+        conn.execute(
+            "INSERT INTO job_runs(name, day, status, holder, started_at) VALUES (?, ?, 'running', ?, ?) "
+            "ON CONFLICT(name, day) DO UPDATE SET status = 'running', holder = excluded.holder, "
+            "started_at = excluded.started_at, finished_at = NULL, result = NULL",
+            (name, day, holder, utcnow()))
+    return "started"
+
+
+def finish_run(store, name: str, day: str, holder: str, ok: bool, result: dict) -> None:
+    with store.transaction() as conn:
+        conn.execute("UPDATE job_runs SET status = ?, finished_at = ?, result = ? "
+                     "WHERE name = ? AND day = ? AND holder = ?",
+                     ("done" if ok else "failed", utcnow(), json.dumps(result, default=str), name, day, holder))
+
+
+def runs(store, name: str) -> list[dict]:
+    return [dict(r) for r in store.query(
+        "SELECT name, day, status, holder, started_at, finished_at, result FROM job_runs WHERE name = ? "
+        "ORDER BY day", (name,))]
+
+
+# --- outbox claims ----------------------------------------------------------------------------------
+
+def claim_message(store, owner: str, now: str, lease_until: str, ids: list[int] | None = None) -> int | None:
+    """Take the oldest message that is due -- pending and due, or 'sending' with its lease run
+    out (its sender died or hung) -- for `owner` until `lease_until`, and return its id (None:
+    nothing due). Counts the attempt.
+
+    PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so concurrent senders on any host take different
+    messages without waiting on each other. SQLite: the same select-and-update inside one
+    BEGIN IMMEDIATE transaction, which the database's write lock makes atomic."""
+    where = "((status = 'pending' AND next_attempt_at <= ?) OR (status = 'sending' AND next_attempt_at <= ?))"
+    params: list = [now, now]
+    if ids is not None:
+        if not ids:
+            return None
+        where += f" AND id IN ({','.join('?' * len(ids))})"
+        params += list(ids)
+    lock = " FOR UPDATE SKIP LOCKED" if store.dialect == "postgresql" else ""
+    with store.transaction() as conn:
+        row = conn.execute(f"SELECT id FROM outbox WHERE {where} ORDER BY id LIMIT 1{lock}", params).fetchone()
+        if row is None:
+            return None
+        conn.execute("UPDATE outbox SET status = 'sending', attempts = attempts + 1, claimed_by = ?, "
+                     "next_attempt_at = ? WHERE id = ?", (owner, lease_until, row[0]))
+        return int(row[0])
+
+
+def orphaned_messages(store) -> list[tuple[int, str, int]]:
+    """(id, claimed_by, attempts) of 'sending' messages whose sender process is gone from this
+    host (killed midway) while their lease still runs: the caller may take them over at once."""
+    rows = store.query("SELECT id, claimed_by, attempts FROM outbox WHERE status = 'sending' ORDER BY id")
+    return [(int(r[0]), r[1], int(r[2])) for r in rows if not holder_alive(r[1])]
+
+
+def take_over(store, msg_id: int, was_held_by: str, owner: str, lease_until: str) -> bool:
+    """Claim a message from a dead sender: only if it is still that sender's (compare-and-swap)."""
+    with store.transaction() as conn:
+        return conn.execute(
+            "UPDATE outbox SET claimed_by = ?, attempts = attempts + 1, next_attempt_at = ? "
+            "WHERE id = ? AND status = 'sending' AND claimed_by = ?",
+            (owner, lease_until, msg_id, was_held_by)).rowcount == 1
+
+
+def mark_sent(store, msg_id: int, owner: str, sent_at: str) -> bool:
+    """Record that the SMTP server accepted the message, in one UPDATE: status, time and sender.
+    False when `owner` had lost the message (its lease ran out and another run took it over):
+    the caller then knows a second copy may go out, with the same Message-ID."""
+    with store.transaction() as conn:
+        mine = conn.execute("UPDATE outbox SET status = 'sent', sent_at = ?, sent_by = ?, last_error = NULL, "
+                            "claimed_by = NULL WHERE id = ? AND status = 'sending' AND claimed_by = ?",
+                            (sent_at, owner, msg_id, owner)).rowcount == 1
+        if not mine:
+            conn.execute("UPDATE outbox SET status = 'sent', sent_at = ?, sent_by = ?, claimed_by = NULL "
+                         "WHERE id = ? AND status <> 'sent'", (sent_at, owner, msg_id))
+    return mine
+
+
+def held_by_others(store, owner: str, ids: list[int] | None = None) -> bool:
+    """Does another run hold (status 'sending') any message -- of `ids`, when given?"""
+    sql = "SELECT id FROM outbox WHERE status = 'sending' AND COALESCE(claimed_by, '') <> ?"
+    params: list = [owner]
+    if ids is not None:
+        if not ids:
+            return False
+        sql += f" AND id IN ({','.join('?' * len(ids))})"
+        params += list(ids)
+    return store.query_one(sql + " LIMIT 1", params) is not None
