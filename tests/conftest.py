@@ -1,6 +1,10 @@
 """Shared fixtures: real SQLite files in tmp dirs, the recorded data under tests/data, and the
 site (a real SQLite database built once per session from demo/: 3,000 listing records and the
 Hugging Face daily papers, copied for each test so tests that write do not see each other's votes).
+
+With PAPERWIRE_TEST_DB=postgresql://... (scripts/test.sh's PostgreSQL pass) the same fixtures
+give a fresh PostgreSQL database per test instead, and the site is a template database copied
+with CREATE DATABASE ... TEMPLATE (tests/pg_engine.py).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+import pg_engine
 from paperwire.config import Settings
 from paperwire.store import open_store
 from digest_support import SMTPServer
@@ -29,7 +34,12 @@ def data_dir() -> Path:
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    return Settings.load(env={}, db=str(tmp_path / "test.db"))
+    if pg_engine.postgres():
+        url = pg_engine.fresh_db()
+        yield Settings.load(env={}, db=url, data_dir=str(tmp_path / "test.db.d"))
+        pg_engine.drop_db(url)
+    else:
+        yield Settings.load(env={}, db=str(tmp_path / "test.db"))
 
 
 @pytest.fixture
@@ -52,17 +62,27 @@ def model_cache(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def site_template_db(tmp_path_factory) -> Path:
+def site_template_db(tmp_path_factory) -> Path | str:
+    """The demo site's database: a SQLite file, or on PostgreSQL a template database's name."""
     from paperwire.ingest import import_file
 
-    path = tmp_path_factory.mktemp("site") / "template.db"
-    store = open_store(str(path))
+    if pg_engine.postgres():
+        name = pg_engine.new_name("site")
+        store = open_store(pg_engine.create_db(name, template=pg_engine.migrated_template()))
+    else:
+        path = tmp_path_factory.mktemp("site") / "template.db"
+        store = open_store(str(path))
     import_file(store, DEMO / "records.jsonl.gz")
     for day in sorted((DEMO / "hf").glob("*.json")):  # the Hugging Face daily lists of the same days
         import_file(store, day)
-    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    if store.dialect == "sqlite":
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
-    return path
+    if pg_engine.postgres():
+        yield name
+        pg_engine.drop_db(name)
+    else:
+        yield path
 
 
 @pytest.fixture(scope="session")
@@ -75,9 +95,15 @@ def shared_hash() -> str:
 
 @pytest.fixture
 def site_settings(site_template_db, tmp_path) -> Settings:
+    if pg_engine.postgres():
+        url = pg_engine.create_db(pg_engine.new_name("db"), template=site_template_db)
+        yield Settings.load(env={}, db=url, data_dir=str(tmp_path / "site.db.d"), secret_key="t" * 40,
+                            encode_timeout=0.5)
+        pg_engine.drop_db(url)
+        return
     db = tmp_path / "site.db"
     shutil.copy(site_template_db, db)
-    return Settings.load(env={}, db=str(db), secret_key="t" * 40, encode_timeout=0.5)
+    yield Settings.load(env={}, db=str(db), secret_key="t" * 40, encode_timeout=0.5)
 
 
 @pytest.fixture
@@ -99,12 +125,14 @@ def client(app):
 
 
 @pytest.fixture
-def live_server(site_settings):
+def live_server(site_settings, tmp_path):
     """`paperwire serve` in a child process on a free port; yields its base URL."""
     port = free_port()
     env = {"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", "PAPERWIRE_DB": site_settings.db,
            "PAPERWIRE_SECRET_KEY": "s" * 40, "PAPERWIRE_BASE_URL": f"http://127.0.0.1:{port}",
-           "PAPERWIRE_ENCODE_TIMEOUT": "0.5", "HOME": str(Path(site_settings.db).parent)}
+           "PAPERWIRE_ENCODE_TIMEOUT": "0.5", "HOME": str(tmp_path)}
+    if pg_engine.postgres():
+        env["PAPERWIRE_DATA_DIR"] = site_settings.data_dir
     proc = subprocess.Popen([sys.executable, "-m", "paperwire", "serve", "--port", str(port)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

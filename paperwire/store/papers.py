@@ -336,7 +336,8 @@ def _write_hf_rows(conn: sqlite3.Connection, hf_rows: list[tuple]) -> None:
             "seen_at, item, ai_summary, ai_keywords, organization, num_comments) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(paper_id) DO UPDATE SET "
             "featured_on=COALESCE(hf_daily.featured_on, excluded.featured_on), "
-            "upvotes=MAX(COALESCE(hf_daily.upvotes, 0), COALESCE(excluded.upvotes, 0)), "
+            "upvotes=CASE WHEN COALESCE(excluded.upvotes, 0) > COALESCE(hf_daily.upvotes, 0) "
+            "THEN COALESCE(excluded.upvotes, 0) ELSE COALESCE(hf_daily.upvotes, 0) END, "
             "submitted_by=COALESCE(excluded.submitted_by, hf_daily.submitted_by), "
             "github_repo=COALESCE(excluded.github_repo, hf_daily.github_repo), "
             "github_stars=COALESCE(excluded.github_stars, hf_daily.github_stars), "
@@ -346,11 +347,11 @@ def _write_hf_rows(conn: sqlite3.Connection, hf_rows: list[tuple]) -> None:
             "organization=COALESCE(excluded.organization, hf_daily.organization), "
             "num_comments=COALESCE(excluded.num_comments, hf_daily.num_comments)", row)
         if row[1]:
-            conn.execute("INSERT OR IGNORE INTO hf_featured(day, paper_id) VALUES (?, ?)", (row[1], row[0]))
+            conn.execute("INSERT INTO hf_featured(day, paper_id) VALUES (?, ?) ON CONFLICT DO NOTHING", (row[1], row[0]))
         if row[4]:
             link = classify_link(row[4])
             if link is not None and link.kind in CODE_KINDS:
-                conn.execute("INSERT OR IGNORE INTO links(paper_id, url, kind, origin) VALUES (?,?,?,'hf')",
+                conn.execute("INSERT INTO links(paper_id, url, kind, origin) VALUES (?,?,?,'hf') ON CONFLICT DO NOTHING",
                              (row[0], link.url, link.kind))
 
 
@@ -411,11 +412,11 @@ def _insert_children(conn: sqlite3.Connection, lists: list[tuple], derived: bool
     if derived:
         conn.executemany("INSERT INTO paper_authors(paper_id, position, name) VALUES (?,?,?)",
                          [(pid, i, a) for pid, authors, _, _, _ in lists for i, a in enumerate(authors)])
-        conn.executemany("INSERT OR IGNORE INTO paper_categories(paper_id, category, position) VALUES (?,?,?)",
+        conn.executemany("INSERT INTO paper_categories(paper_id, category, position) VALUES (?,?,?) ON CONFLICT DO NOTHING",
                          [(pid, c, i) for pid, _, cats, _, _ in lists for i, c in enumerate(cats)])
     conn.executemany("INSERT INTO versions(paper_id, version, created, size) VALUES (?,?,?,?)",
                      [(pid, *v) for pid, _, _, versions, _ in lists for v in versions])
-    conn.executemany("INSERT OR IGNORE INTO links(paper_id, url, kind, origin) VALUES (?,?,?,'text')",
+    conn.executemany("INSERT INTO links(paper_id, url, kind, origin) VALUES (?,?,?,'text') ON CONFLICT DO NOTHING",
                      [(pid, *l) for pid, _, _, _, links in lists for l in links])
 
 

@@ -15,6 +15,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from paperwire.store import search_index
 from paperwire.store.sqlite import Store, utcnow
 
 POSITIVE = ("like", "save", "import")
@@ -153,7 +154,8 @@ def follow(store: Store, key: str, kind: str, value: str) -> None:
     if not value:
         raise ValueError("nothing to follow")
     with store.transaction() as conn:
-        conn.execute("INSERT OR IGNORE INTO profile_follows(profile_key, kind, value, created_at) VALUES (?,?,?,?)",
+        conn.execute("INSERT INTO profile_follows(profile_key, kind, value, created_at) VALUES (?,?,?,?) "
+                     "ON CONFLICT DO NOTHING",
                      (key, kind, value, utcnow()))
 
 
@@ -280,6 +282,13 @@ def title_candidates(store: Store, words: list[str], limit: int = 20) -> list[tu
     if not words:
         return []
     expr = "title : (" + " OR ".join(f'"{w}"' for w in words) + ")"
+    if store.dialect == "postgresql":
+        # the weighted tsvector is written with the paper (no index mid-rebuild to fall back
+        # from), and a failed statement would end the caller's transaction: no try here
+        ids = [pid for _, pid, _ in search_index.lexical(store, expr, (1.0, 1.0, 1.0), search_index.FilterSQL(), limit)]
+        titles = dict(store.query(f"SELECT id, title_display FROM papers WHERE id IN ({','.join('?' * len(ids))})",
+                                  ids)) if ids else {}
+        return [(pid, titles[pid]) for pid in ids if pid in titles]
     try:
         return [(r[0], r[1]) for r in store.query(
             "SELECT d.paper_id, p.title_display FROM papers_fts f JOIN search_docs d ON d.docid=f.rowid "

@@ -210,18 +210,18 @@ def add_message(conn: sqlite3.Connection, *, subscriber_id: int | None, period: 
     subscriber already has a message for `period` (building twice is a no-op). With
     `last_until`, the subscriber's "new since" mark moves in the same transaction."""
     now = outbox_time(datetime.now(timezone.utc))
-    cur = conn.execute(
+    row = conn.execute(
         "INSERT INTO outbox(subscriber_id, period, kind, to_addr, subject, text_body, html_body, headers, message_id, "
         "n_items, status, attempts, next_attempt_at, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,'pending',0,?,?) "
-        "ON CONFLICT(subscriber_id, period) DO NOTHING",
+        "ON CONFLICT(subscriber_id, period) DO NOTHING RETURNING id",
         (subscriber_id, period, kind, to_addr, subject, text_body, html_body, json.dumps(headers), message_id,
-         n_items, now, now))
-    if cur.rowcount != 1:
+         n_items, now, now)).fetchone()
+    if row is None:
         return None
     if last_until and subscriber_id is not None:
         conn.execute("UPDATE subscribers SET last_until=? WHERE id=? AND (last_until IS NULL OR last_until < ?)",
                      (last_until, subscriber_id, last_until))
-    return cur.lastrowid
+    return row[0]
 
 
 def mark_period_done(conn: sqlite3.Connection, sub_id: int, last_until: str) -> None:

@@ -80,10 +80,9 @@ def create_user(store: Store, email: str, username: str, password: str | None = 
             raise EmailTaken("An account with that e-mail address exists; sign in or reset the password.")
         if conn.execute("SELECT 1 FROM users WHERE username=?", (username,)).fetchone():
             raise AccountError("That user name is taken.")
-        cur = conn.execute(
-            "INSERT INTO users(email, username, password_hash, is_admin, created_at) VALUES (?,?,?,?,?)",
-            (email, username, pw_hash, int(is_admin), utcnow()))
-        uid = cur.lastrowid
+        uid = conn.execute(
+            "INSERT INTO users(email, username, password_hash, is_admin, created_at) VALUES (?,?,?,?,?) RETURNING id",
+            (email, username, pw_hash, int(is_admin), utcnow())).fetchone()[0]
     return get_user(store, uid)
 
 
@@ -318,9 +317,8 @@ def add_comment(store: Store, user_id: int, paper_id: str, body: str) -> int:
     with store.transaction() as conn:
         if not conn.execute("SELECT 1 FROM papers WHERE id=? AND hidden=0", (paper_id,)).fetchone():
             raise KeyError(paper_id)
-        cur = conn.execute("INSERT INTO comments(paper_id, user_id, body, created_at) VALUES (?,?,?,?)",
-                           (paper_id, user_id, body, utcnow()))
-        return cur.lastrowid
+        return conn.execute("INSERT INTO comments(paper_id, user_id, body, created_at) VALUES (?,?,?,?) RETURNING id",
+                            (paper_id, user_id, body, utcnow())).fetchone()[0]
 
 
 def list_comments(store: Store, paper_id: str, include_hidden: bool = False) -> list[Comment]:
