@@ -170,35 +170,36 @@ def list_ids(store: Store, start: str, end: str, sort: str = "upvotes", limit: i
                 "UNION SELECT x.paper_id FROM submissions x JOIN papers p ON p.id = x.paper_id "
                 "WHERE x.day BETWEEN :s AND :e AND +p.hidden = 0")
     params = {"s": start, "e": end, "who": submitter, "limit": limit, "offset": offset}
-    return _ranked_page(store, cand, order, params, drop_hidden=False)
+    return _ranked_page(store, cand, order, params)
 
 
-def _ranked_page(store: Store, cand: str, order: str, params: dict, drop_hidden: bool) -> tuple[list[str], int]:
-    """One page of the candidate ids `cand` (a query naming them `pid`), sorted by `order`, and
-    how many there are in all. `drop_hidden` filters hidden papers here, for candidates that did
-    not leave them out themselves."""
-    where = "WHERE p.hidden = 0 " if drop_hidden else ""
+def _ranked_page(store: Store, cand: str, order: str, params: dict) -> tuple[list[str], int]:
+    """One page of the candidate ids `cand` (a query naming them `pid`, hidden papers left out),
+    sorted by `order`, and how many there are in all."""
     rows = store.query(
         f"WITH c AS ({cand}) SELECT p.id, count(*) OVER () FROM c JOIN papers p ON p.id = c.pid "
         f"LEFT JOIN paper_counts pc ON pc.paper_id = p.id LEFT JOIN hf_daily h ON h.paper_id = p.id "
-        f"{where}ORDER BY {order} LIMIT :limit OFFSET :offset", params)
+        f"ORDER BY {order} LIMIT :limit OFFSET :offset", params)
     if rows:
         return [r[0] for r in rows], rows[0][1]
     # the window count comes with the rows, so a page past the end asks for the total on its own
     if params["offset"]:
-        counted = f"c JOIN papers p ON p.id = c.pid {where}" if drop_hidden else "c"
-        return [], store.query_one(f"WITH c AS ({cand}) SELECT count(*) FROM {counted}", params)[0]
+        return [], store.query_one(f"WITH c AS ({cand}) SELECT count(*) FROM c", params)[0]
     return [], 0
 
 
 # --- the curated list ("Daily papers") and all new papers ("All new on arXiv") -------------------
 
+# The keys of both lists from the source tables (p: papers, pc: paper_counts, h: hf_daily), as
+# listing_rank keeps them (listing_rank_drift compares the two).
 _UPVOTES = "(COALESCE(pc.upvotes, 0) + COALESCE(h.upvotes, 0))"
-_HAS_CODE = f"EXISTS (SELECT 1 FROM links l WHERE l.paper_id = p.id AND l.kind IN ({', '.join(repr(k) for k in CODE_KINDS)}))"
-_CURATED_SORTS = {
+_HAS_CODE = ("(CASE WHEN EXISTS (SELECT 1 FROM links l WHERE l.paper_id = p.id AND l.kind IN "
+             f"({', '.join(repr(k) for k in CODE_KINDS)})) THEN 1 ELSE 0 END)")
+# the same orders over listing_rank (migration 0090), which keeps these keys per paper
+_RANKED_SORTS = {
     # upvotes (site + Hugging Face); ties: code released, then the newest
-    "upvotes": f"{_UPVOTES} DESC, {_HAS_CODE} DESC, COALESCE(p.published, p.listed) DESC, p.id DESC",
-    "published": "COALESCE(p.published, p.listed) DESC, p.id DESC",
+    "upvotes": "r.upvotes DESC, r.has_code DESC, r.newest DESC, r.paper_id DESC",
+    "published": "r.newest DESC, r.paper_id DESC",
 }
 
 
@@ -215,10 +216,20 @@ def _curated_candidates(submitter: str | None) -> str:
 def curated_ids(store: Store, start: str, end: str, sort: str = "upvotes", limit: int = 30, offset: int = 0,
                 submitter: str | None = None) -> tuple[list[str], int]:
     """Ids on the curated lists of days start..end (featured on Hugging Face or submitted here),
-    sorted; and how many there are in all."""
-    order = _CURATED_SORTS.get(sort, _CURATED_SORTS["upvotes"])
+    sorted; and how many there are in all. The sort keys come from listing_rank (migration 0090):
+    one narrow row per paper, so a day's ~40 papers cost no read of the wide papers rows."""
+    order = _RANKED_SORTS.get(sort, _RANKED_SORTS["upvotes"])
     params = {"s": start, "e": end, "who": submitter, "limit": limit, "offset": offset}
-    return _ranked_page(store, _curated_candidates(submitter), order, params, drop_hidden=True)
+    rows = store.query(
+        f"WITH c AS ({_curated_candidates(submitter)}) SELECT r.paper_id, count(*) OVER () FROM c "
+        f"JOIN listing_rank r ON r.paper_id = c.pid WHERE r.hidden = 0 ORDER BY {order} LIMIT :limit OFFSET :offset",
+        params)
+    if rows:
+        return [r[0] for r in rows], rows[0][1]
+    if offset:  # a page past the end: the window count came with no row
+        return [], store.query_one(f"WITH c AS ({_curated_candidates(submitter)}) SELECT count(*) FROM c "
+                                   f"JOIN listing_rank r ON r.paper_id = c.pid WHERE r.hidden = 0", params)[0]
+    return [], 0
 
 
 def latest_curated_day(store: Store) -> str | None:
@@ -256,10 +267,12 @@ VENUE_WORDS = ("accepted", "to appear", "published in", "camera-ready", "camera 
 VENUE_RE = re.compile(r"\b(?:accepted|to appear|published in|camera[- ]ready)\b[^.;]*", re.I)
 # How much each kind of evidence weighs in the "All new" ranking (see docs/ranking.md).
 EVIDENCE_POINTS = {"code": 3, "stars": 1, "project": 2, "venue": 2}
-_HAS_PROJECT = "(h.project_page IS NOT NULL OR EXISTS (SELECT 1 FROM links l WHERE l.paper_id = p.id AND l.kind = 'project'))"
-_HAS_VENUE = "(p.journal_ref IS NOT NULL OR " + " OR ".join(
-    f"COALESCE(p.comments, '') LIKE '%{w}%'" for w in VENUE_WORDS) + ")"
-_STAR_TIERS = "((COALESCE(h.github_stars, 0) >= 10) + (COALESCE(h.github_stars, 0) >= 100) + (COALESCE(h.github_stars, 0) >= 1000))"
+_HAS_PROJECT = ("(CASE WHEN h.project_page IS NOT NULL OR EXISTS (SELECT 1 FROM links l WHERE l.paper_id = p.id "
+                "AND l.kind = 'project') THEN 1 ELSE 0 END)")
+# lower(): LIKE ignores ASCII case in SQLite, not in PostgreSQL
+_HAS_VENUE = "(CASE WHEN p.journal_ref IS NOT NULL OR " + " OR ".join(
+    f"lower(COALESCE(p.comments, '')) LIKE '%{w}%'" for w in VENUE_WORDS) + " THEN 1 ELSE 0 END)"
+_STAR_TIERS = "(" + " + ".join(f"(CASE WHEN COALESCE(h.github_stars, 0) >= {n} THEN 1 ELSE 0 END)" for n in (10, 100, 1000)) + ")"
 # The evidence of interest a record carries by itself, in points (what interest_reasons says in words).
 EVIDENCE_SQL = (f"({EVIDENCE_POINTS['code']} * {_HAS_CODE} + {EVIDENCE_POINTS['stars']} * {_STAR_TIERS} + "
                 f"{EVIDENCE_POINTS['project']} * {_HAS_PROJECT} + {EVIDENCE_POINTS['venue']} * {_HAS_VENUE})")
@@ -268,17 +281,30 @@ EVIDENCE_SQL = (f"({EVIDENCE_POINTS['code']} * {_HAS_CODE} + {EVIDENCE_POINTS['s
 def new_ids(store: Store, start: str, end: str, limit: int = 30, offset: int = 0) -> tuple[list[str], int]:
     """Ids of the papers first listed on days start..end, ranked: trending signals first
     (upvotes here and on Hugging Face), then the evidence of interest in the record itself
-    (EVIDENCE_SQL), then the newest id; and how many there are in all."""
-    # counted on the listing index alone, less the (few) hidden papers found through their partial
-    # index: checking `hidden` on each of a day's rows read every row from the table
-    total = store.query_one("SELECT count(*) FROM papers WHERE listed BETWEEN ? AND ?", (start, end))[0]
-    total -= store.query_one("SELECT count(*) FROM papers INDEXED BY search_papers_hidden "
-                             "WHERE hidden = 1 AND listed BETWEEN ? AND ?", (start, end))[0]
-    rows = store.query(
-        f"SELECT p.id FROM papers p LEFT JOIN paper_counts pc ON pc.paper_id = p.id LEFT JOIN hf_daily h ON h.paper_id = p.id "
-        f"WHERE p.listed BETWEEN ? AND ? AND p.hidden = 0 "
-        f"ORDER BY {_UPVOTES} DESC, {EVIDENCE_SQL} DESC, p.id DESC LIMIT ? OFFSET ?", (start, end, limit, offset))
+    (EVIDENCE_SQL), then the newest id; and how many there are in all.
+
+    Read from listing_rank (migration 0090), whose rows the triggers keep equal to those keys:
+    a day's page walks listing_rank_day in its order and stops after `offset + limit` entries,
+    and the count is a range of the same index."""
+    total = store.query_one("SELECT count(*) FROM listing_rank WHERE listed BETWEEN ? AND ? AND hidden = 0",
+                            (start, end))[0]
+    if not limit or offset >= total:
+        return [], total
+    rows = store.query("SELECT paper_id FROM listing_rank WHERE listed BETWEEN ? AND ? AND hidden = 0 "
+                       "ORDER BY upvotes DESC, evidence DESC, paper_id DESC LIMIT ? OFFSET ?",
+                       (start, end, limit, offset))
     return [r[0] for r in rows], total
+
+
+def listing_rank_drift(store: Store) -> list[str]:
+    """Papers whose listing_rank row (migration 0090) differs from their keys computed from the
+    source tables, or is missing: empty while its triggers keep it right."""
+    return [r[0] for r in store.query(
+        f"SELECT p.id FROM papers p LEFT JOIN listing_rank r ON r.paper_id = p.id "
+        f"LEFT JOIN paper_counts pc ON pc.paper_id = p.id LEFT JOIN hf_daily h ON h.paper_id = p.id "
+        f"WHERE r.paper_id IS NULL OR r.listed IS DISTINCT FROM p.listed OR r.hidden <> p.hidden "
+        f"OR r.newest IS DISTINCT FROM COALESCE(p.published, p.listed) OR r.upvotes <> {_UPVOTES} "
+        f"OR r.has_code <> {_HAS_CODE} OR r.evidence <> {EVIDENCE_SQL} ORDER BY p.id")]
 
 
 def interest_reasons(card: Card) -> list[str]:
@@ -312,8 +338,8 @@ def category_ids(store: Store, category: str, limit: int = 30, offset: int = 0) 
     (category, paper_id) index backwards lists them newest first without sorting a large
     category (cs.LG has 100k+ papers at 1M); old-style ids ('hep-th/9901001', which sort after
     digits) follow, by publication date."""
-    total, n_new = store.query_one("SELECT count(*), total(paper_id < 'A') FROM paper_categories WHERE category = ?",
-                                   (category,))
+    total, n_new = store.query_one("SELECT count(*), COALESCE(sum(CASE WHEN paper_id < 'A' THEN 1 ELSE 0 END), 0) "
+                                   "FROM paper_categories WHERE category = ?", (category,))
     n_new = int(n_new)
     ids: list[str] = []
     if offset < n_new:

@@ -139,3 +139,85 @@ def test_a_malformed_week_is_a_value_error(bad):
 def test_a_malformed_month_is_a_value_error(bad):
     with pytest.raises(ValueError):
         listings.month_range(bad)
+
+
+# --- "All new": ranked on write (listing_rank, migration 0090) -----------------------------------
+
+NEW_DAY = "2025-02-03"
+
+
+def _evidence_day(store, put, user_factory):
+    """A listing day whose papers each show one kind of evidence (or none)."""
+    put("2502.00001", listed=NEW_DAY)  # nothing
+    put("2502.00002", listed=NEW_DAY, abstract="Code: https://github.com/a/b")  # code: 3
+    put("2502.00003", listed=NEW_DAY, comments="Accepted at ICML 2025")  # venue (any case): 2
+    put("2502.00004", listed=NEW_DAY, journal_ref="Phys. Rev. D 1 (2025)")  # venue: 2
+    hf = Paper(id="2502.00005", title="Starred", listed=NEW_DAY)
+    upsert_papers(store, [HFEntry(hf, None, None, github_repo="https://github.com/s/t", github_stars=150,
+                                  project_page="https://example.org/p")], "hf")  # code 3 + stars 2 + project 2
+    put("2502.00006", listed=NEW_DAY)
+    users.set_upvote(store, user_factory("cy").id, "2502.00006", on=True)  # one upvote beats any evidence
+    put("2502.00007", listed="2025-02-04", abstract="https://github.com/next/day")  # another day
+
+
+def test_all_new_ranks_by_upvotes_then_evidence_then_newest_id(store, put, user_factory):
+    _evidence_day(store, put, user_factory)
+    ids, total = listings.new_ids(store, NEW_DAY, NEW_DAY)
+    assert ids == ["2502.00006", "2502.00005", "2502.00002", "2502.00004", "2502.00003", "2502.00001"]
+    assert total == 6
+    assert listings.new_ids(store, NEW_DAY, NEW_DAY, limit=2, offset=1) == (["2502.00005", "2502.00002"], 6)
+    assert listings.new_ids(store, NEW_DAY, NEW_DAY, limit=2, offset=6) == ([], 6)
+    assert listings.new_ids(store, NEW_DAY, NEW_DAY, limit=0) == ([], 6)
+    assert listings.new_ids(store, NEW_DAY, "2025-02-04", limit=3)[1] == 7
+    assert listings.listing_rank_drift(store) == []
+
+
+def test_the_ranks_follow_every_write_that_changes_them(store, put, user_factory):
+    """Votes, moderation, a record's new links or venue, a Hugging Face re-harvest: each moves the
+    paper on the "All new" list at once, and the stored ranks stay equal to the source tables."""
+    _evidence_day(store, put, user_factory)
+    voter = user_factory("dee")
+    users.set_upvote(store, voter.id, "2502.00001", on=True)
+    users.set_upvote(store, voter.id, "2502.00006", on=True)
+    assert listings.new_ids(store, NEW_DAY, NEW_DAY, limit=2)[0] == ["2502.00006", "2502.00001"]
+    users.set_upvote(store, voter.id, "2502.00006", on=False)
+    users.set_upvote(store, user_factory("cy2").id, "2502.00001", on=True)
+    assert listings.new_ids(store, NEW_DAY, NEW_DAY, limit=2)[0] == ["2502.00001", "2502.00006"]
+    users.set_paper_hidden(store, "2502.00001")
+    assert listings.new_ids(store, NEW_DAY, NEW_DAY, limit=1) == (["2502.00006"], 5)
+    users.set_paper_hidden(store, "2502.00001", hidden=False)
+    # a new version of a record: its code link goes, a venue comes
+    put("2502.00002", listed=NEW_DAY, abstract="No code any more.", comments="To appear in NeurIPS")
+    # Hugging Face sees the starred paper again with upvotes
+    upsert_papers(store, [HFEntry(Paper(id="2502.00005", title="Starred", listed=NEW_DAY), None, 4,
+                                  github_repo="https://github.com/s/t", github_stars=1500)], "hf")
+    ids = listings.new_ids(store, NEW_DAY, NEW_DAY)[0]
+    assert ids[:2] == ["2502.00005", "2502.00001"]
+    assert ids.index("2502.00002") > ids.index("2502.00004")  # venue 2 ties with 00004: older id after
+    assert listings.listing_rank_drift(store) == []
+
+
+def test_the_curated_list_reads_its_ties_from_the_stored_ranks(day_store):
+    """Daily papers: upvotes, then code, then the newest; hidden papers left out."""
+    assert listings.curated_ids(day_store, DAY, DAY) == ([FEATURED, SUBMITTED], 2)
+    assert listings.curated_ids(day_store, DAY, DAY, limit=1, offset=1) == ([SUBMITTED], 2)
+    assert listings.curated_ids(day_store, DAY, DAY, limit=1, offset=5) == ([], 2)
+    users.set_paper_hidden(day_store, FEATURED)
+    assert listings.curated_ids(day_store, DAY, DAY) == ([SUBMITTED], 1)
+    assert listings.listing_rank_drift(day_store) == []
+
+
+def test_drift_names_the_papers_whose_stored_rank_is_wrong(store, put, user_factory):
+    _evidence_day(store, put, user_factory)
+    with store.transaction() as conn:
+        conn.execute("UPDATE listing_rank SET evidence = 9 WHERE paper_id = ?", ("2502.00003",))
+        conn.execute("DELETE FROM listing_rank WHERE paper_id = ?", ("2502.00004",))
+    assert listings.listing_rank_drift(store) == ["2502.00003", "2502.00004"]
+
+
+def test_a_deleted_paper_takes_its_rank_with_it(store, put, user_factory):
+    _evidence_day(store, put, user_factory)
+    with store.transaction() as conn:  # links, counts and hf_daily rows go by cascade, firing their triggers
+        conn.execute("DELETE FROM papers WHERE id IN (?, ?)", ("2502.00005", "2502.00006"))
+    assert listings.new_ids(store, NEW_DAY, NEW_DAY)[1] == 4
+    assert listings.listing_rank_drift(store) == []
