@@ -10,12 +10,17 @@ Three indexes follow the papers, and each can be rebuilt from the store at any t
   and removed papers.
 
 ``paperwire index``, the daily job and the benchmarks call this stage; the query stage is
-``paperwire.search.engine``. Given the process's engine, the stage updates the engine's
+``paperwire.search.engine``. With several app hosts (PostgreSQL) each host keeps its own
+folders current with ``sync_host`` / ``Follower``: a host that starts empty builds them from
+the database (saying how far it is), then follows the store's change sequence every few
+seconds. Given the process's engine, the stage updates the engine's
 in-memory indexes and reuses its loaded encoder.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from typing import Callable
 
@@ -24,10 +29,12 @@ import numpy as np
 from paperwire.search import tantivy as tantivy_index
 from paperwire.search.engine import SearchEngine
 from paperwire.search.vectors import VectorSearch
+from paperwire.store import changes as store_changes
 from paperwire.store import search_index as idx
 from paperwire.store.bulk import catch_up
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+log = logging.getLogger(__name__)
 
 
 def refresh(store, settings, engine: SearchEngine | None = None, progress: Progress | None = None,
@@ -67,7 +74,73 @@ def _refresh(store, settings, vectors: VectorSearch, engine: SearchEngine | None
     if deferred:
         out["lexical_deferred_indexed"] = deferred
     out.update(sync_lexical(store, settings, engine=engine, progress=progress, rebuild=rebuild_lexical))
+    pruned = store_changes.prune(store)
+    if pruned:
+        out["changes_pruned"] = pruned
     return out
+
+
+def sync_host(store, settings, engine: SearchEngine | None = None, progress: Progress | None = None,
+              embed: bool = False) -> dict:
+    """One pass of this host's index folders: (with ``embed``, papers without a vector embedded
+    and stored first, for every host), the tantivy folder synced from the change sequence, the
+    vector index caught up with the vectors in the store. A host that starts with no folders
+    builds them here from the database, reporting ``progress(stage, done, total)``."""
+    vectors = _vectors(store, settings, engine)
+    out: dict = {}
+    if embed:
+        out.update(embed_new(store, vectors, progress=progress))
+    else:
+        t = time.perf_counter()
+        kind, size = vectors.update(progress=progress)
+        out.update({"index": kind, "vectors": size, "index_seconds": round(time.perf_counter() - t, 2)})
+    out.update(sync_lexical(store, settings, engine=engine, progress=progress))
+    return out
+
+
+def progress_line(stage: str, done: int, total: int) -> str:
+    """``index: 40,000 / 1,000,000 papers`` (the line a host prints while it builds)."""
+    name = {"lexical": "lexical index", "vectors": "vector index", "embed": "embedding"}.get(stage, stage)
+    return f"{name}: {done:,} / {total:,} papers"
+
+
+class Follower:
+    """A thread that keeps this host's index folders current (``sync_host`` every ``interval``
+    seconds) until ``stop()``: what each app host of a multi-host install runs beside its web
+    workers, so a paper stored through any host is found by words and by meaning on this one
+    within seconds. A failed pass is logged and tried again at the next one."""
+
+    def __init__(self, store, settings, engine: SearchEngine | None = None, interval: float = 2.0,
+                 embed: bool = False, progress: Progress | None = None):
+        self.store, self.settings, self.engine = store, settings, engine
+        self.interval, self.embed, self.progress = float(interval), embed, progress
+        self.passes = 0
+        self.last: dict = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self) -> dict:
+        self.last = sync_host(self.store, self.settings, engine=self.engine, progress=self.progress, embed=self.embed)
+        self.passes += 1
+        return self.last
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("index sync failed; trying again in %.0fs", self.interval)
+            self._stop.wait(self.interval)
+
+    def start(self) -> "Follower":
+        self._thread = threading.Thread(target=self._loop, name="index-follower", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
 
 
 def embed_new(store, vectors: VectorSearch, progress: Progress | None = None, batch: int = 64) -> dict:
@@ -85,7 +158,7 @@ def embed_new(store, vectors: VectorSearch, progress: Progress | None = None, ba
             progress("embed", done, todo)
     secs = time.perf_counter() - t0
     t1 = time.perf_counter()
-    kind, size = vectors.update()
+    kind, size = vectors.update(progress=progress)
     return {"model": enc.name, "embedded": done, "seconds": round(secs, 2),
             "rate": round(done / secs, 1) if done and secs > 0 else None,
             "index": kind, "vectors": size, "index_seconds": round(time.perf_counter() - t1, 2)}

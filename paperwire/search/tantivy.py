@@ -7,7 +7,9 @@ is kept in sync by triggers, serves filters, prefix terms and small stores, and 
 papers added since the tantivy index was last synced (``rowid > synced``), so a new paper
 is findable at once. This index is a folder that ``paperwire index`` brings up to date
 (new papers; changed or removed ones via the ``search_changes`` table) and that can be
-deleted and rebuilt from the store at any time. Its fields, tokenizers and boosts come from
+deleted and rebuilt from the store at any time. On PostgreSQL every app host keeps its own
+folder and follows the store's change sequence (``paperwire.store.changes``), so a paper
+added or changed through any host reaches every host's folder at its next sync. Its fields, tokenizers and boosts come from
 the word contract, ``paperwire.search.analysis``.
 """
 
@@ -23,6 +25,7 @@ from typing import Iterable
 
 from paperwire.search.analysis import FIELDS, STOPWORDS, TANTIVY_TOKENIZERS, english_stem, field_boosts
 from paperwire.search.query import Clause
+from paperwire.store import changes as store_changes
 from paperwire.store import search_index as idx
 
 log = logging.getLogger(__name__)
@@ -97,47 +100,72 @@ class TantivyLexical:
             self._index.reload()
             self.synced = int(json.loads(self.meta_file.read_text()).get("synced", 0))
 
+    def _meta(self) -> dict:
+        return json.loads(self.meta_file.read_text()) if self.exists() else {}
+
     def sync(self, store, progress=None, rebuild: bool = False) -> dict:
-        """Bring the index up to date with the store: new papers, changed and removed ones."""
+        """Bring the index up to date with the store: new papers, changed and removed ones
+        (``paperwire.store.changes`` says which). ``progress("lexical", done, total)`` while a
+        first build reads every paper."""
         import tantivy
 
-        if rebuild and self.folder.exists():
-            shutil.rmtree(self.folder)
-            self._index = None
+        batch = None if rebuild else store_changes.read(store, self._meta())
+        if batch is None or batch.rebuild:
+            rebuild = True
+            if self.folder.exists():
+                shutil.rmtree(self.folder)
+            with self._lock:
+                self._index = None
+            batch = store_changes.read(store, {})
         self.folder.mkdir(parents=True, exist_ok=True)
         index = tantivy.Index(_schema(), path=str(self.folder))
-        synced = int(json.loads(self.meta_file.read_text()).get("synced", 0)) if self.exists() else 0
         writer = index.writer(heap_size=200_000_000, num_threads=min(2, os.cpu_count() or 1))
-        changed = idx.changed_docs(store, synced)
-        for d, row in changed:
-            writer.delete_documents("docid", d)
-            if row is not None:
-                writer.add_document(tantivy.Document(docid=d, title=row[0], abstract=row[1], authors=_authors_text(row[2])))
-        added = 0
-        total = idx.doc_count(store)
-        last = synced
+        last = int(batch.position.get("synced", 0))
+        changed = added = 0
+        done: list[store_changes.Batch] = []
         while True:
-            rows = idx.docs_after(store, last, batch=20000)
-            if not rows:
+            for d, row in batch.changed:
+                writer.delete_documents("docid", d)
+                if row is not None:
+                    writer.add_document(tantivy.Document(docid=d, title=row[0], abstract=row[1],
+                                                         authors=_authors_text(row[2])))
+                    last = max(last, d)
+            changed += len(batch.changed)
+            if batch.new_after is not None:
+                total = idx.doc_count(store)
+                after = batch.new_after
+                while True:
+                    rows = idx.docs_after(store, after, batch=20000)
+                    if not rows:
+                        break
+                    for d, title, abstract, authors in rows:
+                        writer.add_document(tantivy.Document(docid=d, title=title, abstract=abstract,
+                                                             authors=_authors_text(authors)))
+                    after = rows[-1][0]
+                    last = max(last, after)
+                    added += len(rows)
+                    if progress:
+                        progress("lexical", added, total)
+            done.append(batch)
+            if not batch.more:
                 break
-            for d, title, abstract, authors in rows:
-                writer.add_document(tantivy.Document(docid=d, title=title, abstract=abstract,
-                                                     authors=_authors_text(authors)))
-            last = rows[-1][0]
-            added += len(rows)
-            if progress:
-                progress("lexical", added, total)
+            batch = store_changes.read(store, {**batch.position, "synced": last})
         writer.commit()
         writer.wait_merging_threads()
+        position = {**done[-1].position, "synced": last}
         tmp = self.meta_file.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps({"synced": last}))
+        tmp.write_text(json.dumps(position))
         os.replace(tmp, self.meta_file)
-        idx.clear_changes(store, [d for d, _ in changed])
+        for b in done:
+            store_changes.acknowledge(store, b)
         with self._lock:
             self._index = index
             self._index.reload()
             self.synced = last
-        return {"lexical_added": added, "lexical_changed": len(changed)}
+        out = {"lexical_added": added, "lexical_changed": changed}
+        if rebuild:
+            out["lexical_rebuilt"] = True
+        return out
 
     def search(self, parts: list[str], limit: int) -> tuple[list[tuple[int, float]], int]:
         """((docid, score) best first, number of matches) for the OR of ``parts`` (words or

@@ -5,7 +5,10 @@ embedded text, so only new or changed papers are embedded; the index stage,
 ``paperwire.search.indexer``, writes them). The in-memory index is exact (a numpy matrix)
 below ``settings.exact_search_below`` papers and a faiss HNSW graph above it; the graph is
 saved under ``<data_path>/vectors/`` and loaded at start, then caught up with vectors
-written since (by sequence number). The encoders are ``paperwire.search.encoders``.
+written since (by sequence number). On PostgreSQL every app host holds its own index, built
+from the vectors in the database and caught up the same way every few seconds (the sequence
+number there is the writing transaction's: ``paperwire.store.search_index.vector_seq``).
+The encoders are ``paperwire.search.encoders``.
 """
 
 from __future__ import annotations
@@ -182,7 +185,7 @@ class VectorSearch:
                 self._catch_up()
             self._checked = time.monotonic()
 
-    def _load_or_build(self) -> None:
+    def _load_or_build(self, progress=None) -> None:
         name = self.encoder.name
         total = idx.vector_count(self.store, name)
         index_file, meta_file = self._files()
@@ -199,7 +202,7 @@ class VectorSearch:
                     return
             except Exception as exc:  # a damaged file is rebuilt from the store
                 log.warning("vector index %s unreadable (%s); rebuilding", index_file, exc)
-        self._build(total)
+        self._build(total, progress=progress)
 
     def _build(self, total: int | None = None, progress=None) -> None:
         name = self.encoder.name
@@ -208,11 +211,11 @@ class VectorSearch:
         index = _HNSW(self.encoder.dim) if total >= int(self.settings.exact_search_below) else _Exact(self.encoder.dim)
         index.ef_search = int(getattr(self.settings, "ann_ef_search", HNSW_EF_SEARCH))
         done = 0
-        for ids, mat in idx.iter_vectors(self.store, name, 0):
+        for ids, mat in idx.iter_vectors(self.store, name, 0, upto_seq=seq):
             index.add(ids, mat)
             done += len(ids)
             if progress:
-                progress("index", done, total)
+                progress("vectors", done, total)
         self._index, self._seq = index, seq
         if index.kind == "hnsw":
             self._save()
@@ -222,7 +225,7 @@ class VectorSearch:
         seq = idx.vector_seq(self.store, name)
         if seq <= self._seq:
             return
-        for ids, mat in idx.iter_vectors(self.store, name, self._seq):
+        for ids, mat in idx.iter_vectors(self.store, name, self._seq, upto_seq=seq):
             self._index.add(ids, mat)
         self._seq = seq
         count = idx.vector_count(self.store, name)
@@ -298,11 +301,12 @@ class VectorSearch:
         return out
 
     # -- keeping up with the store ---------------------------------------------------------
-    def update(self) -> tuple[str, int]:
-        """Load the index, or catch it up with the vectors stored since; (kind, size)."""
+    def update(self, progress=None) -> tuple[str, int]:
+        """Load the index, or catch it up with the vectors stored since; (kind, size).
+        ``progress("vectors", done, total)`` while it is built from the store."""
         with self._lock:
             if self._index is None:
-                self._load_or_build()
+                self._load_or_build(progress)
             else:
                 self._catch_up()
             self._checked = time.monotonic()

@@ -14,7 +14,9 @@ the same transaction (so a killed pass resumes where it stopped and never writes
    ``papers_fts``, one INSERT ... SELECT per range.
 
 While a marker exists the triggers leave those papers alone. Foreign keys are not checked
-during a bulk import (see ``import_session``).
+during a bulk import (see ``import_session``). On PostgreSQL the same plan runs with that
+engine's means (``paperwire.store.bulk_pg``: COPY, a transaction-local setting instead of a
+dropped trigger, the tsvector written with the search document, no second pass).
 """
 
 from __future__ import annotations
@@ -22,10 +24,15 @@ from __future__ import annotations
 import gc
 import sqlite3
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Callable, Iterator
 
+from paperwire.store import bulk_pg
 from paperwire.store.sqlite import Store
+
+
+def _pg(conn_or_store) -> bool:
+    return getattr(conn_or_store, "dialect", "sqlite") == "postgresql"
 
 
 @contextmanager
@@ -51,6 +58,16 @@ def import_session(store: Store, bulk: bool) -> Iterator[None]:
     next write begins, which a writer that never pauses does not allow: the WAL grew without
     bound over a large import. The committing connection checkpoints, as SQLite does by default.)
     """
+    if _pg(store):  # nothing to set per connection there; the collector as below
+        collecting = gc.isenabled()
+        if bulk:
+            gc.disable()
+        try:
+            yield
+        finally:
+            if collecting:
+                gc.enable()
+        return
     conn = store.conn
     wanted = {}
     rollback_journal = False
@@ -137,6 +154,9 @@ def defer(conn: sqlite3.Connection) -> None:
     ``from_rowid`` only ever moves down here: papers deleted since an earlier deferral must not
     leave a new paper's rowid below it (writing derived rows twice is harmless, the catch-up
     ignores rows that exist)."""
+    if _pg(conn):
+        bulk_pg.defer(conn)
+        return
     conn.execute("INSERT INTO papers_derived_deferred(id, from_rowid) "
                  "SELECT 1, COALESCE(MAX(rowid), 0) + 1 FROM papers WHERE true "
                  "ON CONFLICT(id) DO UPDATE SET from_rowid = MIN(from_rowid, excluded.from_rowid)")
@@ -154,6 +174,9 @@ def deferred_batch(conn: sqlite3.Connection) -> Iterator[None]:
     see the schema without it: the drop and the create commit together, and a batch that fails
     or is killed rolls both back."""
     defer(conn)
+    if _pg(conn):  # defer() set paperwire.bulk for this transaction: the trigger stands aside
+        yield
+        return
     trigger = _schema_sql(conn, "trigger", "search_papers_ai")
     if trigger is not None:
         conn.execute("DROP TRIGGER search_papers_ai")
@@ -166,6 +189,8 @@ def defer_fts(conn: sqlite3.Connection) -> None:
     """From now on new papers are not tokenised by the insert trigger (call inside the batch's
     transaction, so the deferral and the papers it covers commit together). Keeps an earlier,
     lower ``from_docid`` of an unfinished bulk import."""
+    if _pg(conn):  # the catch-up writes the tsvector with the search document: nothing to defer
+        return
     conn.execute("INSERT OR IGNORE INTO search_fts_deferred(id, from_docid) "
                  "SELECT 1, COALESCE(MAX(docid), 0) + 1 FROM search_docs")
 
@@ -219,6 +244,8 @@ def _by_ranges(store: Store, deferral: tuple[str, str, str, str], chunk: int,
 def catch_up(store: Store, on_progress: Callable[[str, int], None] | None = None) -> int:
     """Finish whatever bulk imports deferred: derived rows, then the full-text index. Returns how
     many documents were added to the full-text index. ``on_progress(stage, done)``."""
+    if _pg(store):  # one pass there: the search document carries its tsvector
+        return catch_up_derived(store, on_progress=on_progress and (lambda n: on_progress("search and author rows", n)))
     catch_up_derived(store, on_progress=on_progress and (lambda n: on_progress("search and author rows", n)))
     return catch_up_fts(store, on_progress=on_progress and (lambda n: on_progress("full-text index", n)))
 
@@ -233,12 +260,16 @@ REBUILD_MIN = 100_000  # pending papers below which a catch-up keeps the indexes
 _DROPPED = "bulk:dropped-index:"
 
 
+def _index_sql(conn, name: str) -> str | None:
+    return bulk_pg.index_sql(conn, name) if _pg(conn) else _schema_sql(conn, "index", name)
+
+
 def _drop_rebuilt_indexes(store: Store, pending: int) -> None:
     if not pending or pending < REBUILD_MIN or 2 * pending < store.query_one("SELECT count(*) FROM papers")[0]:
         return
     with store.transaction() as conn:
-        for name in REBUILT_INDEXES:
-            sql = _schema_sql(conn, "index", name)
+        for name in (bulk_pg.REBUILT_INDEXES if _pg(conn) else REBUILT_INDEXES):
+            sql = _index_sql(conn, name)
             if sql is not None:
                 store.set_checkpoint(_DROPPED + name, sql, conn=conn)
                 conn.execute(f'DROP INDEX "{name}"')
@@ -252,10 +283,10 @@ def _build_dropped_indexes(store: Store) -> bool:
     # SQLite sorts in memory up to cache_size bytes before it spills to temporary files: with
     # the bulk import's 128 MB cache (and its temp_store=MEMORY) the build of the author-name
     # index about doubled the process's peak memory on a large store. 32 MB and files keep it low.
-    with _pragmas(store.conn, {"cache_size": -32768, "temp_store": 1}):
+    with (nullcontext() if _pg(store) else _pragmas(store.conn, {"cache_size": -32768, "temp_store": 1})):
         for key, sql in dropped:
             with store.transaction() as conn:
-                if _schema_sql(conn, "index", key[len(_DROPPED):]) is None:
+                if _index_sql(conn, key[len(_DROPPED):]) is None:
                     conn.execute(sql)
                 store.set_checkpoint(key, None, conn=conn)
     return True
@@ -283,7 +314,7 @@ def catch_up_derived(store: Store, chunk: int = 50000, on_progress: Callable[[in
         return added
 
     _drop_rebuilt_indexes(store, derived_pending(store))
-    done = _by_ranges(store, _DERIVED, chunk, write_range, on_progress)
+    done = _by_ranges(store, _DERIVED, chunk, bulk_pg.write_derived if _pg(store) else write_range, on_progress)
     if _build_dropped_indexes(store) and on_progress:  # also those of an earlier, interrupted catch-up
         on_progress(done)  # this pass ends when they are built
     return done

@@ -2,7 +2,8 @@
 
 Only this module (and the 0020 migration) knows these tables. Every query is
 parameterised; the FTS5 MATCH string itself is built by ``paperwire.search.query`` from
-quoted terms only, and passed as a parameter.
+quoted terms only, and passed as a parameter. On PostgreSQL the lexical functions read that
+same string and query the weighted tsvector instead (``paperwire.store.search_pg``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from paperwire.store import search_pg
 from paperwire.store.sqlite import Store
 
 
@@ -36,7 +38,9 @@ def filter_sql(categories=(), date_from=None, date_to=None, date_field="publishe
     if author:
         # substring, case-insensitive (ASCII) on the display names; lexical search applies the
         # author filter through FTS5 instead (stemmed, diacritics folded) and passes None here
-        clauses.append("EXISTS (SELECT 1 FROM paper_authors a WHERE a.paper_id = p.id AND a.name LIKE ? ESCAPE '\\')")
+        # lower() on both sides: SQLite's LIKE ignores ASCII case, PostgreSQL's does not
+        clauses.append("EXISTS (SELECT 1 FROM paper_authors a WHERE a.paper_id = p.id "
+                       "AND lower(a.name) LIKE lower(?) ESCAPE '\\')")
         esc = author.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         params.append(f"%{esc}%")
     if categories:
@@ -71,6 +75,8 @@ def _and(f: FilterSQL) -> str:
 def lexical(store: Store, match: str, weights: tuple[float, float, float], flt: FilterSQL,
             limit: int, offset: int = 0) -> list[tuple[int, str, float]]:
     """(docid, paper_id, bm25) best first. bm25() is negative in FTS5 (smaller is better)."""
+    if store.dialect == "postgresql":
+        return search_pg.lexical(store, match, weights, flt, limit, offset)
     w = ", ".join(f"{float(x):.3f}" for x in weights)
     if flt.empty:
         # Rank inside FTS5 first (no join per match), then drop hidden papers. Over-fetch a
@@ -92,6 +98,8 @@ def lexical(store: Store, match: str, weights: tuple[float, float, float], flt: 
 
 def lexical_count(store: Store, match: str, flt: FilterSQL, cap: int = 10000) -> int:
     """Number of matches, counted up to ``cap`` (an estimate beyond it)."""
+    if store.dialect == "postgresql":
+        return search_pg.lexical_count(store, match, flt, cap)
     if flt.empty:
         sql = "SELECT count(*) FROM (SELECT rowid FROM papers_fts WHERE papers_fts MATCH ? LIMIT ?)"
         return store.query_one(sql, (match, cap))[0]
@@ -115,6 +123,9 @@ def filtered_count(store: Store, flt: FilterSQL, cap: int = 10000) -> int:
 
 def hidden_docids(store: Store) -> set[int]:
     """Docids of hidden papers (uses the partial index of migration 0022)."""
+    if store.dialect == "postgresql":  # no INDEXED BY there; the planner picks the partial index
+        return {r[0] for r in store.query("SELECT d.docid FROM papers p JOIN search_docs d ON d.paper_id = p.id "
+                                          "WHERE p.hidden = 1")}
     return {r[0] for r in store.query(
         "SELECT d.docid FROM papers p INDEXED BY search_papers_hidden JOIN search_docs d ON d.paper_id = p.id "
         "WHERE p.hidden = 1")}
@@ -127,6 +138,8 @@ def keep_matching(store: Store, docids: list[int], flt: FilterSQL, match: str | 
         # ~10 ms for 200 candidates at 1M papers); deleted ones drop out at papers_for_docs
         hidden = hidden_docids(store)
         return {d for d in docids if d not in hidden}
+    if match and store.dialect == "postgresql":
+        return search_pg.keep_matching(store, docids, flt, match)
     out: set[int] = set()
     for i in range(0, len(docids), 500):
         chunk = docids[i: i + 500]
@@ -146,6 +159,9 @@ def keep_matching(store: Store, docids: list[int], flt: FilterSQL, match: str | 
 
 def rebuild_lexical(store: Store) -> int:
     """Rebuild the FTS index and the docid map from ``papers`` (the source of truth)."""
+    if store.dialect == "postgresql":
+        with store.transaction() as conn:
+            return search_pg.rebuild(conn)
     with store.transaction() as conn:
         conn.execute("INSERT OR IGNORE INTO search_docs(paper_id, title_key) "
                      "SELECT id, lower(rtrim(trim(title_display), '.')) FROM papers")
@@ -159,6 +175,9 @@ def rebuild_lexical(store: Store) -> int:
 
 def optimize_lexical(store: Store) -> None:
     """Merge FTS5 segments into one b-tree: faster queries after a large import."""
+    if store.dialect == "postgresql":  # GIN merges its pending list itself; fresh statistics help the planner
+        store.conn.execute("ANALYZE search_docs")
+        return
     with store.transaction() as conn:
         conn.execute("INSERT INTO papers_fts(papers_fts) VALUES ('optimize')")
 
@@ -263,7 +282,11 @@ def save_vectors(store: Store, model: str, rows: list[tuple[int, str]], vectors:
     """Store vectors (float16) for (docid, hash) rows and clear their dirty marks, atomically."""
     vec16 = np.asarray(vectors, dtype="<f2")
     with store.transaction() as conn:
-        seq = conn.execute("SELECT COALESCE(max(seq), 0) + 1 FROM paper_vectors WHERE model = ?", (model,)).fetchone()[0]
+        if store.dialect == "postgresql":  # the writing transaction's id: see vector_seq
+            seq = conn.execute("SELECT pg_current_xact_id()::text::bigint").fetchone()[0]
+        else:  # one writer at a time: max + 1 grows in commit order
+            seq = conn.execute("SELECT COALESCE(max(seq), 0) + 1 FROM paper_vectors WHERE model = ?",
+                               (model,)).fetchone()[0]
         conn.executemany(
             "INSERT INTO paper_vectors(model, docid, text_hash, seq, vector) VALUES (?,?,?,?,?) "
             "ON CONFLICT(model, docid) DO UPDATE SET text_hash = excluded.text_hash, seq = excluded.seq, "
@@ -272,12 +295,15 @@ def save_vectors(store: Store, model: str, rows: list[tuple[int, str]], vectors:
         conn.executemany("UPDATE search_docs SET dirty = 0 WHERE docid = ?", [(d,) for d, _ in rows])
 
 
-def iter_vectors(store: Store, model: str, after_seq: int = 0, batch: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(docids, float32 matrix) batches of the stored vectors of ``model`` written after ``after_seq``."""
+def iter_vectors(store: Store, model: str, after_seq: int = 0, batch: int = 20000,
+                 upto_seq: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(docids, float32 matrix) batches of the stored vectors of ``model`` written after ``after_seq``
+    (and, given ``upto_seq``, not after it: what vector_seq said was complete)."""
     last = -1
+    upto = (1 << 62) if upto_seq is None else int(upto_seq)
     while True:
-        rows = store.query("SELECT docid, vector FROM paper_vectors WHERE model = ? AND seq > ? AND docid > ? "
-                           "ORDER BY docid LIMIT ?", (model, after_seq, last, batch))
+        rows = store.query("SELECT docid, vector FROM paper_vectors WHERE model = ? AND seq > ? AND seq <= ? "
+                           "AND docid > ? ORDER BY docid LIMIT ?", (model, after_seq, upto, last, batch))
         if not rows:
             return
         last = rows[-1][0]
@@ -315,7 +341,17 @@ def vector_count(store: Store, model: str) -> int:
 
 
 def vector_seq(store: Store, model: str) -> int:
-    """The latest write sequence number of ``model``'s vectors (0: none)."""
+    """The latest write sequence number of ``model``'s vectors (0: none). Every vector written up
+    to it is readable now, and any vector written later gets a higher number.
+
+    On PostgreSQL the number is the id of the writing transaction, and transactions commit out
+    of order: a vector of transaction 90 may become visible after one of transaction 95. So
+    the number given is the highest below the oldest transaction still running (every
+    transaction below that one has ended); later ones are picked up on a later call."""
+    if store.dialect == "postgresql":
+        return store.query_one(
+            "SELECT COALESCE(max(seq), 0) FROM paper_vectors WHERE model = ? "
+            "AND seq < pg_snapshot_xmin(pg_current_snapshot())::text::bigint", (model,))[0]
     return store.query_one("SELECT COALESCE(max(seq), 0) FROM paper_vectors WHERE model = ?", (model,))[0]
 
 
@@ -334,10 +370,12 @@ def docs_after(store: Store, after: int, batch: int = 5000) -> list[tuple[int, s
 
 def changed_docs(store: Store, upto: int) -> list[tuple[int, tuple | None]]:
     """Changed/removed papers with docid <= upto: (docid, (title, abstract, authors) or None if gone)."""
+    # DISTINCT: on PostgreSQL search_changes is a sequence with a row per change (0021)
     rows = store.query(
-        "SELECT c.docid, p.title_display, p.abstract_display, p.authors FROM search_changes c "
+        "SELECT c.docid, p.title_display, p.abstract_display, p.authors FROM "
+        "(SELECT DISTINCT docid FROM search_changes WHERE docid <= ?) c "
         "LEFT JOIN search_docs d ON d.docid = c.docid LEFT JOIN papers p ON p.id = d.paper_id "
-        "WHERE c.docid <= ? ORDER BY c.docid", (upto,))
+        "ORDER BY c.docid", (upto,))
     return [(r[0], (r[1], r[2], r[3]) if r[1] is not None else None) for r in rows]
 
 
@@ -353,6 +391,8 @@ def max_docid(store: Store) -> int:
 def lexical_tail(store: Store, match: str, weights: tuple[float, float, float], after: int,
                  limit: int) -> list[tuple[int, str, float]]:
     """Lexical search restricted to papers added after ``after`` (FTS5 seeks by rowid)."""
+    if store.dialect == "postgresql":
+        return search_pg.lexical_tail(store, match, weights, after, limit)
     w = ", ".join(f"{float(x):.3f}" for x in weights)
     rows = store.query(
         f"SELECT f.rowid, d.paper_id, bm25(papers_fts, {w}) AS score FROM papers_fts f "
@@ -371,6 +411,8 @@ def filtered_docids(store: Store, flt: FilterSQL, cap: int) -> list[int] | None:
 def title_phrase(store: Store, phrase: str, flt: FilterSQL, limit: int = 10) -> list[tuple[int, str]]:
     """(docid, paper_id) of visible papers whose title holds ``phrase`` (an FTS5 phrase string,
     already quoted), best BM25 first."""
+    if store.dialect == "postgresql":
+        return search_pg.title_phrase(store, phrase, flt, limit)
     sql = (f"SELECT f.rowid, d.paper_id FROM papers_fts f JOIN search_docs d ON d.docid = f.rowid "
            f"JOIN papers p ON p.id = d.paper_id WHERE papers_fts MATCH ? AND p.hidden = 0{_and(flt)} "
            f"ORDER BY bm25(papers_fts) LIMIT ?")
