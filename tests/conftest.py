@@ -27,6 +27,33 @@ from repo_paths import DATA, DEMO
 from web_support import PASSWORD, free_port
 
 
+# Tests that cannot pass on PostgreSQL yet, by node id or file, with the reason; the PostgreSQL
+# pass skips each with "not on PostgreSQL: <reason>" (scripts/test.sh runs it with -rs, so every
+# one is listed). A test of SQLite's own behaviour carries @pytest.mark.sqlite_only(reason).
+NOT_ON_POSTGRES: dict[str, str] = {
+    "tests/store/test_store.py::test_fresh_database_has_all_migrations_and_wal":
+        "SQLite's WAL journal mode (PRAGMA journal_mode); tests/store/test_migrations.py checks both engines",
+}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only(reason): checks SQLite's own behaviour; the PostgreSQL pass "
+                                       "skips it with the reason")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not pg_engine.postgres():
+        return
+    for item in items:
+        mark = item.get_closest_marker("sqlite_only")
+        reason = mark.args[0] if mark else None
+        for where, why in NOT_ON_POSTGRES.items():
+            if item.nodeid == where or item.nodeid.startswith((where + "::", where + "[")):
+                reason = why
+        if reason:
+            item.add_marker(pytest.mark.skip(reason="not on PostgreSQL: " + reason))
+
+
 @pytest.fixture
 def data_dir() -> Path:
     return DATA

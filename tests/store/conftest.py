@@ -1,12 +1,26 @@
-"""Fixtures of the store tests: a real SQLite file per test (tests/conftest.py's `store`) and a
-short way to put papers in it through the same path every importer takes (upsert_papers)."""
+"""Fixtures of the store tests: a real database per test (tests/conftest.py's `store`: a SQLite
+file, or a PostgreSQL database in the PostgreSQL pass), a blank one that no migration has touched,
+and a short way to put papers in it through the same path every importer takes (upsert_papers)."""
 
 from __future__ import annotations
 
 import pytest
 
+import pg_engine
+
 from paperwire.models import Paper, Version
 from paperwire.store.papers import upsert_papers
+
+
+@pytest.fixture
+def blank_db(tmp_path):
+    """The path or URL of an empty database of the engine under test, no migration applied."""
+    if pg_engine.postgres():
+        url = pg_engine.create_db(pg_engine.new_name("blank"))
+        yield url
+        pg_engine.drop_db(url)
+    else:
+        yield str(tmp_path / "blank.db")
 
 
 @pytest.fixture
