@@ -197,3 +197,34 @@ def http_url(value) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return None
     return value
+
+
+# --- the shapes of the identifiers the API takes ----------------------------------------------------
+# Written once, in the regex dialect Python, Rust (pydantic) and ECMA 262 (JSON schema) read alike:
+# ASCII classes, non-capturing groups, no lookaround. The routes enforce them and the OpenAPI
+# document states them, so a request the document allows is one the route takes.
+
+def _caseless(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else ("\\." if c == "." else c) for c in word)
+
+
+# what text.split_arxiv_id takes: an optional prefix (any case), a new-style id (2501.01234) or an
+# old-style one (hep-th/9901001), an optional version and an optional ".pdf". The archive name and
+# the version are bounded (real ones are far shorter) so that no id is unboundedly long.
+_ARXIV_PREFIX = "|".join(_caseless(p) for p in ("arxiv:", "https://arxiv.org/abs/", "http://arxiv.org/abs/",
+                                                "https://arxiv.org/pdf/", "http://arxiv.org/pdf/", "oai:arxiv.org:"))
+ARXIV_ID = (rf"(?:{_ARXIV_PREFIX})?(?:[0-9]{{4}}\.[0-9]{{4,5}}|[a-z-]{{1,40}}(?:\.[A-Za-z-]{{1,40}})?/[0-9]{{7}})"
+            r"(?:v[0-9]{1,6})?(?:\.pdf)?")
+ARXIV_ID_PATTERN = rf"^{ARXIV_ID}$"
+# in a JSON body an id may come with the blanks of a copy and paste around it
+ARXIV_ID_TEXT_PATTERN = rf"^[ \t\r\n]{{0,20}}{ARXIV_ID}[ \t\r\n]{{0,20}}$"
+
+DAY_PATTERN = r"^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])$"
+ISO_WEEK_PATTERN = r"^[0-9]{4}-W(?:0[1-9]|[1-4][0-9]|5[0-3])$"
+MONTH_PATTERN = r"^[0-9]{4}-(?:0[1-9]|1[0-2])$"
+
+# text with at least one character that is not blank (str.strip's blanks) and none of the refused
+# ones: what a comment must be, as it is stripped before it is stored
+_BLANKS = r"\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NONBLANK_TEXT_PATTERN = (rf"^[\t\n\r {_BLANKS}]*[^\u0000-\u0020{_BLANKS}\ufffe\uffff]"
+                         r"[^\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]*$")

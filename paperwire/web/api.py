@@ -15,19 +15,42 @@ Errors are JSON: {"error": "..."} with the HTTP status.
 from __future__ import annotations
 
 import re
+from datetime import date, datetime, timedelta, timezone
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, Field
+from starlette.convertors import Convertor, register_url_convertor
 
 from paperwire.models import CODE_KINDS
 from paperwire.store import listings, users
 from paperwire.text import canonical_id
+from paperwire.validate import (ARXIV_ID, ARXIV_ID_PATTERN, ARXIV_ID_TEXT_PATTERN, DAY_PATTERN, ISO_WEEK_PATTERN,
+                                MONTH_PATTERN, NONBLANK_TEXT_PATTERN)
 from paperwire.web.deps import EngineDep, PageCacheDep, SettingsDep, StoreDep, TokenUser, TrendingMemoDep
 from paperwire.web.queries import (latest_period, parse_period, period_ids, run_search, search_cards,
-                                   submit_by_id, trending_as_of, trending_list)
+                                   submission_day, submit_by_id, trending_as_of, trending_list)
 from paperwire.web.security import rate_limit
 
+
+
+class ArxivIdConvertor(Convertor):
+    """`{paper_id:arxiv_id}`: a route matches only a path whose id segment is an arXiv id, so
+    /api/papers/submit is the submit route's alone (a POST), and a method the path does not
+    take gets 405 with that path's methods, not another route's 404."""
+    regex = ARXIV_ID
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return str(value)
+
+
+register_url_convertor("arxiv_id", ArxivIdConvertor())
+
 router = APIRouter(prefix="/api")
+# the path parameter as the document states it (the converter above enforces the same pattern)
+PaperIdPath = Path(pattern=ARXIV_ID_PATTERN, description="arXiv id, e.g. 2501.01234, 2501.01234v2 or hep-th/9901001")
 
 
 def _iso(ts: str | None) -> str | None:
@@ -117,9 +140,10 @@ DAILY_LIMIT_MAX = 100
 
 @router.get("/daily_papers", tags=["huggingface"])
 def daily_papers(request: Request, response: Response, store: StoreDep,
-                 date_: str | None = Query(None, alias="date", description="YYYY-MM-DD"),
-                 week: str | None = Query(None, description="ISO week, e.g. 2025-W09 (Monday to Sunday)"),
-                 month: str | None = Query(None, description="YYYY-MM"),
+                 date_: str | None = Query(None, alias="date", pattern=DAY_PATTERN, description="YYYY-MM-DD"),
+                 week: str | None = Query(None, pattern=ISO_WEEK_PATTERN,
+                                          description="ISO week, e.g. 2025-W09 (Monday to Sunday)"),
+                 month: str | None = Query(None, pattern=MONTH_PATTERN, description="YYYY-MM"),
                  submitter: str | None = Query(None, max_length=100, description="User name of the submitter"),
                  sort: str = Query("publishedAt", pattern="^(publishedAt|trending)$",
                                    description="publishedAt: newest first; trending: most upvotes first"),
@@ -127,12 +151,13 @@ def daily_papers(request: Request, response: Response, store: StoreDep,
                  limit: int = Query(50, ge=1, le=10_000, description="Papers per page (at most 100 are sent)")) -> list[dict]:
     """The curated lists (featured on Hugging Face or submitted here) of a day, week or month
     (default: the newest day with a list). A `Link: <...>; rel="next"` header points to the next
-    page when there is one."""
+    page when there is one. A malformed key is a 422; a well-formed one that names no day, week or
+    month a list can have (2025-02-30, 2025-W53, 9999-W52) is a 404."""
     asked = [(kind, key) for kind, key in (("day", date_), ("week", week), ("month", month)) if key]
     try:
         period = parse_period(*asked[0]) if asked else latest_period(store)
-    except ValueError:
-        raise HTTPException(400, "date must be YYYY-MM-DD, week YYYY-Www, month YYYY-MM")
+    except ValueError as exc:  # the pattern held, so the key is well formed: there is no such period
+        raise HTTPException(404, f"No list for {asked[0][1]}: {exc}")
     if period is None:  # nothing listed yet
         return []
     limit = min(limit, DAILY_LIMIT_MAX)
@@ -164,13 +189,13 @@ def _card_or_404(store, paper_id: str):
     return cs[0]
 
 
-@router.get("/papers/{paper_id:path}", tags=["huggingface"])
-def paper_info(paper_id: str, store: StoreDep) -> dict:
+@router.get("/papers/{paper_id:arxiv_id}", tags=["huggingface"])
+def paper_info(store: StoreDep, paper_id: str = PaperIdPath) -> dict:
     return paper_json(_card_or_404(store, paper_id))
 
 
-@router.get("/arxiv/{paper_id:path}/repos", tags=["huggingface"])
-def arxiv_repos(paper_id: str, store: StoreDep) -> dict:
+@router.get("/arxiv/{paper_id:arxiv_id}/repos", tags=["huggingface"])
+def arxiv_repos(store: StoreDep, paper_id: str = PaperIdPath) -> dict:
     """Repositories linked to a paper: Hub models, datasets and spaces, plus code repositories."""
     card = _card_or_404(store, paper_id)
     out: dict[str, list] = {"models": [], "datasets": [], "spaces": [], "code": []}
@@ -185,7 +210,8 @@ def arxiv_repos(paper_id: str, store: StoreDep) -> dict:
 
 
 class HubSubmitIn(BaseModel):
-    paperId: str = Field(max_length=200, description="arXiv id, e.g. 2501.01234 (Hugging Face's field name)")
+    paperId: str = Field(max_length=200, pattern=ARXIV_ID_TEXT_PATTERN,
+                         description="arXiv id, e.g. 2501.01234 (Hugging Face's field name)")
 
 
 # Both submit routes (Hugging Face's and ours) draw on the one "submit" allowance per user.
@@ -193,33 +219,58 @@ _SUBMIT_LIMIT = Depends(rate_limit("submit", 20, 3600))
 
 
 def _submit(store, settings, page_cache, user, raw_id: str) -> tuple[str, str]:
-    """Submit `raw_id` for `user`: (paper id, list day). A refusal is a 400 with its reason;
-    a submission changes the day's list, so cached pages are dropped."""
+    """Submit `raw_id` for `user`: (paper id, list day). A submission changes the day's list, so
+    cached pages are dropped. A refusal says why, with the status of its kind (_refusal)."""
     try:
         submitted = submit_by_id(store, settings, user, raw_id)
     except users.AccountError as exc:
-        raise HTTPException(400, str(exc))
+        status, headers = _refusal(store, settings, raw_id)
+        raise HTTPException(status, str(exc), headers=headers)
     page_cache.bump()
     return submitted
+
+
+def _refusal(store, settings, raw_id: str) -> tuple[int, dict | None]:
+    """The status of a refused submission, read from the state that refused it: 404, the paper is
+    not in the collection (nor on arXiv); 409, it is already on a list (submitted here or
+    featured on Hugging Face) or older than the lists still open; else the submitter's daily
+    allowance is spent: 429, until midnight UTC. (The body pattern has already refused what is
+    not an arXiv id.)"""
+    pid = canonical_id(raw_id)
+    cards = listings.cards(store, [pid]) if pid else []
+    if not cards:
+        return 404, None
+    paper = cards[0].paper
+    day = submission_day(store, max_age_days=settings.submit_max_age_days)
+    oldest = (date.fromisoformat(day) - timedelta(days=settings.submit_max_age_days)).isoformat()
+    own_day = paper.listed or (paper.published or "")[:10]  # the day submit_paper compares
+    if cards[0].curated_on or (own_day and own_day < oldest):
+        return 409, None
+    now = datetime.now(timezone.utc)
+    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), timezone.utc)
+    return 429, {"Retry-After": str(max(1, int((midnight - now).total_seconds())))}
 
 
 @router.post("/papers/submit", tags=["huggingface"], status_code=201, dependencies=[_SUBMIT_LIMIT])
 def hub_submit(store: StoreDep, settings: SettingsDep, page_cache: PageCacheDep, user: TokenUser,
                body: HubSubmitIn = Body(...)) -> dict:
     """Submit a paper to the current daily list, as on Hugging Face (token auth): answers the
-    list item it became. Refused with the reason (400): not an arXiv id, already submitted or
-    featured, older than `submit_max_age_days`, or the daily limit reached."""
+    list item it became. Refused with the reason: not an arXiv id (422), not found here or on
+    arXiv (404), already submitted or featured or older than `submit_max_age_days` (409), the
+    daily limit reached (429)."""
     pid, _ = _submit(store, settings, page_cache, user, body.paperId)
     return daily_json(listings.cards(store, [pid])[0])
 
 
 class HubCommentIn(BaseModel):
-    comment: str = Field(min_length=1, max_length=20000, description="Markdown text")
+    # stored stripped, at most users.MAX_COMMENT characters: so blank text and longer text are refused here
+    comment: str = Field(min_length=1, max_length=users.MAX_COMMENT, pattern=NONBLANK_TEXT_PATTERN,
+                         description="Markdown text (not blank)")
 
 
-@router.post("/papers/{paper_id:path}/comment", tags=["huggingface"], status_code=201,
+@router.post("/papers/{paper_id:arxiv_id}/comment", tags=["huggingface"], status_code=201,
              dependencies=[Depends(rate_limit("comment", 10, 60))])
-def hub_comment(paper_id: str, store: StoreDep, page_cache: PageCacheDep, user: TokenUser,
+def hub_comment(store: StoreDep, page_cache: PageCacheDep, user: TokenUser, paper_id: str = PaperIdPath,
                 body: HubCommentIn = Body(...)) -> dict:
     """Comment on a paper's discussion, as on Hugging Face (token auth)."""
     pid = _pid(paper_id)
@@ -266,8 +317,8 @@ def v1_search(engine: EngineDep, q: str = Query(..., min_length=1, max_length=50
                      for h in result.hits]}
 
 
-@router.get("/v1/papers/{paper_id:path}/similar", tags=["paperwire"])
-def v1_similar(paper_id: str, store: StoreDep, engine: EngineDep,
+@router.get("/v1/papers/{paper_id:arxiv_id}/similar", tags=["paperwire"])
+def v1_similar(store: StoreDep, engine: EngineDep, paper_id: str = PaperIdPath,
                limit: int = Query(10, ge=1, le=50)) -> list[dict]:
     pid = _pid(paper_id)
     if not users.paper_exists(store, pid):
@@ -292,28 +343,29 @@ def _vote(store, page_cache, paper_id: str, user, on: bool) -> UpvoteOut:
     return UpvoteOut(id=pid, upvoted=now_on, upvotes=count)
 
 
-@router.post("/v1/papers/{paper_id:path}/upvote", tags=["paperwire"], response_model=UpvoteOut,
+@router.post("/v1/papers/{paper_id:arxiv_id}/upvote", tags=["paperwire"], response_model=UpvoteOut,
              dependencies=[Depends(rate_limit("upvote", 60, 60))])
-def v1_upvote(paper_id: str, store: StoreDep, page_cache: PageCacheDep, user: TokenUser):
+def v1_upvote(store: StoreDep, page_cache: PageCacheDep, user: TokenUser, paper_id: str = PaperIdPath):
     """Upvote a paper (idempotent: a second call changes nothing)."""
     return _vote(store, page_cache, paper_id, user, True)
 
 
-@router.delete("/v1/papers/{paper_id:path}/upvote", tags=["paperwire"], response_model=UpvoteOut,
+@router.delete("/v1/papers/{paper_id:arxiv_id}/upvote", tags=["paperwire"], response_model=UpvoteOut,
                dependencies=[Depends(rate_limit("upvote", 60, 60))])
-def v1_unvote(paper_id: str, store: StoreDep, page_cache: PageCacheDep, user: TokenUser):
+def v1_unvote(store: StoreDep, page_cache: PageCacheDep, user: TokenUser, paper_id: str = PaperIdPath):
     """Withdraw an upvote (idempotent)."""
     return _vote(store, page_cache, paper_id, user, False)
 
 
 class SubmitIn(BaseModel):
-    id: str = Field(max_length=200, description="arXiv id, e.g. 2501.01234 or hep-th/9901001")
+    id: str = Field(max_length=200, pattern=ARXIV_ID_TEXT_PATTERN, description="arXiv id, e.g. 2501.01234 or hep-th/9901001")
 
 
 @router.post("/v1/submissions", tags=["paperwire"], status_code=201, dependencies=[_SUBMIT_LIMIT])
 def v1_submit(store: StoreDep, settings: SettingsDep, page_cache: PageCacheDep, user: TokenUser,
               body: SubmitIn = Body(...)) -> dict:
-    """Submit a paper to today's list (limited per user per day)."""
+    """Submit a paper to today's list (limited per user per day). Refused as the Hugging Face
+    route refuses: 422, 404, 409 or 429 with the reason."""
     pid, day = _submit(store, settings, page_cache, user, body.id)
     return {"id": pid, "day": day, "submittedBy": user.username}
 

@@ -8,17 +8,36 @@ around them that the routes cannot declare.
 - Every free-text string (no pattern, enum or format of its own) carries the pattern of the
   one text rule (paperwire.validate): a client reading the schema knows which characters are
   refused, and a schema-valid request is never refused for its characters.
+- A request body's extra members (the models take and ignore them) are any JSON whose text
+  passes the same rule, keys included (JSONValue), as the door check has it.
+- A 405 answer's ``Allow`` names every method the path takes (AllowHeader): Starlette names
+  only those of the first route it tried, so /api/v1/subscriptions/me said GET alone where the
+  document lists GET, PATCH and DELETE.
 """
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.routing import Match, Router
+
+from paperwire.web.foryou import ACTIONS
+
+_METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 
 # the characters paperwire.validate refuses, as a JSON-schema (ECMA 262) pattern; lone surrogates
 # (refused too) are left out: no UTF-8 document can hold one, and regex engines that work on
 # Unicode scalar values (the Rust one of jsonschema-rs) reject a pattern naming them
 TEXT_PATTERN = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]*$"
+
+_REF = "#/components/schemas/"
+# any JSON value whose strings (keys too) pass the text rule: what an extra body member may be
+JSON_VALUE_SCHEMA = {"anyOf": [
+    {"type": "string", "pattern": TEXT_PATTERN},
+    {"type": ["number", "boolean", "null"]},
+    {"type": "array", "items": {"$ref": _REF + "JSONValue"}},
+    {"type": "object", "propertyNames": {"pattern": TEXT_PATTERN}, "additionalProperties": {"$ref": _REF + "JSONValue"}},
+]}
 
 ERROR_SCHEMA = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
 _ERRORS = {
@@ -33,6 +52,12 @@ _ERRORS = {
 }
 
 
+# What a handler refuses that its model does not declare, for models in modules this one does
+# not own: foryou.api_feedback answers 422 for an action outside foryou.ACTIONS. (Declaring
+# `action: Literal["up", "dismiss"]` on foryou.FeedbackIn would make this entry unneeded.)
+_NARROWER = {"FeedbackIn": {"action": {"enum": list(ACTIONS)}}}
+
+
 def install(app: FastAPI) -> None:
     """Replace app.openapi with the amended document (built once, then cached by FastAPI)."""
 
@@ -40,7 +65,9 @@ def install(app: FastAPI) -> None:
         if app.openapi_schema:
             return app.openapi_schema
         doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-        doc.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Error"], schemas["JSONValue"] = ERROR_SCHEMA, JSON_VALUE_SCHEMA
+        bodies = set()
         for path in doc.get("paths", {}).values():
             for op in path.values():
                 if not isinstance(op, dict) or "responses" not in op:
@@ -53,12 +80,50 @@ def install(app: FastAPI) -> None:
                     _constrain(param.get("schema"))
                 for media in (op.get("requestBody") or {}).get("content", {}).values():
                     _constrain(media.get("schema"))
-        for schema in doc["components"]["schemas"].values():
-            _constrain(schema)
+                    bodies.add(str((media.get("schema") or {}).get("$ref", "")).removeprefix(_REF))
+        for name, schema in schemas.items():
+            if name != "JSONValue":
+                _constrain(schema)
+            if name in bodies and schema.get("type") == "object" and "additionalProperties" not in schema:
+                schema["propertyNames"] = {"pattern": TEXT_PATTERN}
+                schema["additionalProperties"] = {"$ref": _REF + "JSONValue"}
+            for field, narrower in _NARROWER.get(name, {}).items():
+                schema["properties"][field].update(narrower)
         app.openapi_schema = doc
         return doc
 
     app.openapi = openapi
+    app.add_middleware(AllowHeader, router=app.router)
+
+
+def allowed_methods(router: Router, scope) -> list[str]:
+    """The methods some route takes at the request's path: each method is matched as if the
+    request had used it (routers nest, so asking every route for a full match is the one way
+    that sees all of them)."""
+    return [m for m in _METHOD_ORDER
+            if any(route.matches({**scope, "method": m})[0] == Match.FULL for route in router.routes)]
+
+
+class AllowHeader:
+    """ASGI middleware: a 405 answer's Allow header lists all the methods of its path."""
+
+    def __init__(self, app, router: Router):
+        self.app, self.router = app, router
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        asked = dict(scope)  # as it came: routing adds its own keys to the scope
+
+        async def send_allow(message):
+            if message["type"] == "http.response.start" and message["status"] == 405:
+                methods = allowed_methods(self.router, asked)
+                if methods:
+                    headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
+                    message = {**message, "headers": [*headers, (b"allow", ", ".join(methods).encode())]}
+            await send(message)
+
+        await self.app(scope, receive, send_allow)
 
 
 def _constrain(schema, depth: int = 0) -> None:

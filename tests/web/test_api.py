@@ -51,9 +51,15 @@ def test_daily_papers_filters_paging_and_sort(client, app):
     wk = client.get("/api/daily_papers", params={"week": "2026-W26", "limit": 100}).json()
     assert len(wk) == min(100, wk_total)
     assert all(start <= i["paper"]["submittedOnDailyAt"][:10] <= end for i in wk)
-    for bad in ({"date": "2024-13-01"}, {"week": "2024-W60"}, {"month": "May"}):
+    # a malformed key is refused by the document's pattern (422); a well-formed one naming no
+    # day or week (30 February, week 53 of a 52-week year) is not found (404)
+    for bad in ({"date": "2024-13-01"}, {"week": "2024-W60"}, {"month": "May"}, {"date": "2024-2-01"}):
         e = client.get("/api/daily_papers", params=bad)
-        assert e.status_code == 400 and "error" in e.json()
+        assert e.status_code == 422 and "error" in e.json()
+    for missing in ({"date": "2024-02-30"}, {"week": "2025-W53"}, {"month": "0000-01"}):
+        e = client.get("/api/daily_papers", params=missing)
+        assert e.status_code == 404 and "error" in e.json()
+    assert client.get("/api/daily_papers", params={"week": "2026-W53"}).status_code == 200  # 2026 has 53
     # limit is capped at 100 (as on the Hub), the rest is on the next pages
     capped = client.get("/api/daily_papers", params={"month": "2026-06", "limit": 1000})
     assert capped.status_code == 200 and len(capped.json()) == 100 and 'rel="next"' in capped.headers["link"]
@@ -125,7 +131,7 @@ def test_v1_token_auth_upvote_submit(client, app, shared_hash):
     # the demo's data ends long before today: a submission joins its newest day's list
     assert r.status_code == 201 and r.json()["day"] == submission_day(store)
     again = client.post("/api/v1/submissions", json={"id": pid}, headers=auth)
-    assert again.status_code == 400 and "already" in again.json()["error"]
+    assert again.status_code == 409 and "already" in again.json()["error"]
     assert client.post("/api/v1/submissions", json={"nope": 1}, headers=auth).status_code == 422
 
 

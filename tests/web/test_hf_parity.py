@@ -191,10 +191,10 @@ def test_hub_submit_and_comment_with_a_token(client, app, shared_hash):
     assert item["paper"]["id"] == fresh.id and item["submittedBy"]["user"] == "poster"
     assert item["paper"]["publishedAt"].startswith((fresh.paper.published or fresh.paper.listed)[:10])
     again = client.post("/api/papers/submit", json={"paperId": fresh.id}, headers=auth)
-    assert again.status_code == 400 and "already submitted" in again.json()["error"]
+    assert again.status_code == 409 and "already submitted" in again.json()["error"]
     featured = DAYS[DAY][0]["paper"]["id"]
     r = client.post("/api/papers/submit", json={"paperId": featured}, headers=auth)
-    assert r.status_code == 400 and "featured on Hugging Face" in r.json()["error"]
+    assert r.status_code == 409 and "featured on Hugging Face" in r.json()["error"]
 
     before = client.get(f"/api/papers/{featured}").json()["numComments"]
     r = client.post(f"/api/papers/{featured}/comment", json={"comment": "Nice **work**"}, headers=auth)

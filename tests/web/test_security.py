@@ -317,7 +317,7 @@ def test_feedback_on_a_hidden_paper_is_refused(client, app, shared_hash):
 def test_far_future_periods_are_not_found(client):
     assert client.get("/papers/week/9999-W52").status_code == 404
     assert client.get("/papers/month/9999-12").status_code in (200, 404)
-    assert client.get("/api/daily_papers", params={"week": "9999-W52"}).status_code == 400
+    assert client.get("/api/daily_papers", params={"week": "9999-W52"}).status_code == 404
 
 
 def test_page_views_survive_a_graceful_stop(site_settings):
