@@ -25,6 +25,7 @@ import logging
 import re
 import sqlite3
 import threading
+import weakref
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Iterator
@@ -206,7 +207,6 @@ class _Lease:
         conn, self.conn = self.conn, None
         if conn is None:
             return
-        self.store._leases.discard(self)
         try:
             if conn.in_transaction and not conn.closed:
                 conn.raw.rollback()
@@ -228,7 +228,8 @@ class PostgresStore(BaseStore):
         self.pool_max = pool_max
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._leases: set[_Lease] = set()
+        # weak: a thread's lease goes (and hands its connection back) when the thread ends
+        self._leases: weakref.WeakSet[_Lease] = weakref.WeakSet()
         self._pool: ConnectionPool | None = None
         if migrate:
             self.migrate()
@@ -262,7 +263,7 @@ class PostgresStore(BaseStore):
         """Close every connection of this store (every thread's) and the pool; a later use
         opens a new pool."""
         with self._lock:
-            leases, self._leases = list(self._leases), set()
+            leases, self._leases = list(self._leases), weakref.WeakSet()
             pool, self._pool = self._pool, None
         for lease in leases:
             lease.release()
