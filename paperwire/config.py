@@ -41,8 +41,8 @@ class Settings:
                                      "(counted back from the list's day).")
     rate_limit_factor: float = _s(1.0, "Multiplier on every per-user/IP rate limit (0 turns rate limiting off, e.g. for load tests).")
     page_cache_seconds: float = _s(5.0, "Seconds a rendered page is reused for anonymous visitors (0: off). Votes, comments, "
-                                        "submissions and moderation drop every process's and host's cached pages at once; "
-                                        "newly harvested papers and signals show within this time.")
+                                        "submissions, moderation and new papers drop every process's and host's cached pages "
+                                        "at once; edits of stored papers and signals (views, stars) show within this time.")
     view_flush_seconds: float = _s(5.0, "Seconds between writes of the paper page views a server process counts in memory "
                                         "(also written when it stops; a killed process loses at most this many seconds of views).")
     # arXiv sources

@@ -70,11 +70,12 @@ def _iso(moment: datetime) -> str:
 
 # --- the page-cache version ---------------------------------------------------------------------
 
-def data_version(store) -> int:
-    """The counter the triggers of migration 0100 bump on every vote, comment, submission and
-    moderation, committed by any process or host. One primary-key read."""
-    row = store.query_one("SELECT n FROM data_version WHERE id = 1")
-    return int(row[0]) if row else 0
+def data_version(store) -> tuple[int, int]:
+    """What the page cache compares: (the counter the triggers of migration 0100 bump on every
+    vote, comment, submission and moderation; the highest search document id, which moves when
+    a new paper is stored), as committed by any process or host. Two primary-key reads."""
+    row = store.query_one("SELECT n, (SELECT max(docid) FROM search_docs) FROM data_version WHERE id = 1")
+    return (int(row[0]), int(row[1] or 0)) if row else (0, 0)
 
 
 def bump_data_version(conn) -> None:

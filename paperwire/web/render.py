@@ -45,16 +45,17 @@ class PageCache:
     keep getting the previous copy (for up to `stale_grace` seconds), so an expiry under load
     does not make every concurrent request rebuild the same page.
 
-    Across processes and hosts: `sync()` compares the database's data_version counter
-    (paperwire.store.shared_state; bumped by the triggers on votes, comments, submissions and
-    moderation, whoever wrote them) once per request, and drops everything when it moved."""
+    Across processes and hosts: `sync()` compares the database's data_version once per request
+    (paperwire.store.shared_state: a counter the triggers on votes, comments, submissions and
+    moderation bump, and the newest paper's search id, whoever wrote them) and drops everything
+    when it moved."""
 
     def __init__(self, max_items: int = 2000, stale_grace: float = 30.0):
         self._items: dict[str, tuple[float, int, str]] = {}
         self._rebuilding: set[str] = set()
         self._lock = threading.Lock()
         self.generation = 0
-        self.version: int | None = None
+        self.version: tuple | None = None
         self.max_items = max_items
         self.stale_grace = stale_grace
 

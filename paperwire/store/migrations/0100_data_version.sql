@@ -2,10 +2,11 @@
 -- the web page cache (paperwire.web.render) compares it once per request. It moves when
 -- something a visitor expects to see at once changes -- a vote, a comment, a submission to a
 -- day's list, a moderator hiding a paper or comment -- whoever made the change (a site route
--- on any host, the CLI, the API). Harvested papers and signals (views, Hugging Face and GitHub
--- counts) do not move it: pages show them within settings.page_cache_seconds, and a bulk
--- import pays no trigger per paper. Writes that never change a page (rate-limit counters,
--- job leases) leave it alone, unlike SQLite's own PRAGMA data_version.
+-- on any host, the CLI, the API). New papers are seen by the page cache through the highest
+-- search_docs.docid instead (paperwire.store.shared_state.data_version), so a bulk import pays
+-- no trigger per paper; edits of stored papers and signals (views, Hugging Face and GitHub
+-- counts) show within settings.page_cache_seconds. Writes that never change a page
+-- (rate-limit counters, job leases) leave it alone, unlike SQLite's own PRAGMA data_version.
 CREATE TABLE data_version (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     n  INTEGER NOT NULL

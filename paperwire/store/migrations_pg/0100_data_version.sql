@@ -2,8 +2,9 @@
 -- cache, paperwire.web.render, compares it once per request). It moves when something a
 -- visitor expects to see at once changes -- a vote, a comment, a submission to a day's list,
 -- a moderator hiding a paper or comment -- whichever host or command made the change.
--- Harvested papers and signals do not move it (pages show them within
--- settings.page_cache_seconds; a COPY import pays no trigger per paper).
+-- New papers are seen through the highest search_docs.docid instead
+-- (paperwire.store.shared_state.data_version), so a COPY import pays no trigger per paper;
+-- edits of stored papers and signals show within settings.page_cache_seconds.
 --
 -- The triggers are deferred to commit and bump at most once per transaction: the counter row
 -- is locked only for the instant of the commit, never while a transaction still takes other
