@@ -1,12 +1,14 @@
-"""OpenAPI schema fuzzed with schemathesis: no request, however odd, gets a 500.
+"""OpenAPI schema fuzzed with schemathesis: no request, however odd, gets a 500, and every
+answer is the one the document promises.
 
-(schemathesis' own pytest plugin does not load under this pytest version, so the test walks
-the schema's operations and drives each operation's hypothesis strategy itself.)
+(schemathesis' own pytest plugin does not load under this pytest version: test_api_never_500
+drives each operation's hypothesis strategy itself; the conformance test runs schemathesis'
+engine, the one `schemathesis run` uses, in process.)
 """
 
 from __future__ import annotations
 
-import shutil
+import dataclasses
 
 import pytest
 import schemathesis
@@ -15,13 +17,10 @@ from hypothesis import strategies as st
 
 
 @pytest.mark.slow
-def test_api_never_500(site_template_db, tmp_path):
+def test_api_never_500(site_settings):
     from paperwire.web.app import create_app
-    from paperwire.config import Settings
 
-    db = tmp_path / "fuzz.db"
-    shutil.copy(site_template_db, db)
-    app = create_app(Settings.load(env={}, db=str(db), secret_key="f" * 40, encode_timeout=0.3, rate_limit_factor=0))
+    app = create_app(dataclasses.replace(site_settings, secret_key="f" * 40, encode_timeout=0.3, rate_limit_factor=0))
     app.state.similar_timeout = 0
     schema = schemathesis.openapi.from_asgi("/api/openapi.json", app)
     operations = [r.ok() for r in schema.get_all_operations()]
@@ -75,17 +74,14 @@ def arxiv_without_the_paper():
     server.server_close()
 
 
-def _fuzz_app(site_template_db, tmp_path, arxiv_api_url="http://127.0.0.1:9/api/query"):
-    from paperwire.config import Settings
+def _fuzz_app(site_settings, arxiv_api_url="http://127.0.0.1:9/api/query"):
     from paperwire.digest import subscriptions as dsub
     from paperwire.store import users
     from paperwire.web.app import create_app
     from digest_support import active, token_of
 
-    db = tmp_path / "conform.db"
-    shutil.copy(site_template_db, db)
-    app = create_app(Settings.load(env={}, db=str(db), secret_key="c" * 40, encode_timeout=0.3, rate_limit_factor=0,
-                                   arxiv_api_url=arxiv_api_url))
+    app = create_app(dataclasses.replace(site_settings, secret_key="c" * 40, encode_timeout=0.3, rate_limit_factor=0,
+                                         arxiv_api_url=arxiv_api_url))
     app.state.similar_timeout = 0
     owner = users.create_user(app.state.store, "fuzz@example.org", "fuzzer", "a long password")
     bearer = users.create_token(app.state.store, owner.id, "fuzz")
@@ -121,7 +117,7 @@ def _with_real_examples(app) -> set[str]:
 
 
 @pytest.mark.slow
-def test_api_conforms_to_its_openapi_document(site_template_db, tmp_path, arxiv_without_the_paper):
+def test_api_conforms_to_its_openapi_document(site_settings, arxiv_without_the_paper):
     """schemathesis' own engine, as `schemathesis run --checks all` drives it (examples,
     coverage, fuzzing and stateful phases; positive and negative data), over every operation of
     the document, with a valid API token and a valid signed subscription link, so the operations
@@ -132,7 +128,7 @@ def test_api_conforms_to_its_openapi_document(site_template_db, tmp_path, arxiv_
     from schemathesis import checks as st_checks
     from schemathesis.engine import Status, events, from_schema
 
-    app, bearer, manage = _fuzz_app(site_template_db, tmp_path, arxiv_without_the_paper)
+    app, bearer, manage = _fuzz_app(site_settings, arxiv_without_the_paper)
     with_examples = _with_real_examples(app)
     st_checks.load_all_checks()
     every_check = {c.__name__ for c in st_checks.CHECKS.get_all()}
@@ -190,14 +186,14 @@ def _json_values():
 
 
 @pytest.mark.slow
-def test_any_json_body_or_form_gets_an_answer_never_a_500(site_template_db, tmp_path):
+def test_any_json_body_or_form_gets_an_answer_never_a_500(site_settings):
     """Arbitrary JSON values and Unicode (surrogates, U+FFFE/FFFF, NUL, huge and non-finite
     numbers) at every JSON body and every form of the site: never a 5xx, never a traceback."""
     import json
 
     from fastapi.testclient import TestClient
 
-    app, bearer, manage = _fuzz_app(site_template_db, tmp_path)
+    app, bearer, manage = _fuzz_app(site_settings)
     client = TestClient(app, follow_redirects=False, raise_server_exceptions=False)
     client.post("/signin", data={"csrf": _csrf(client), "email": "fuzz@example.org", "password": "a long password"})
     pid = app.state.store.query_one("SELECT id FROM papers WHERE hidden=0 LIMIT 1")[0]
