@@ -108,16 +108,18 @@ def rate_hit(store, bucket: str, limit: int, per_seconds: float, now: float | No
                            (bucket, start - window))
     prev_n = int(prev[0]) if prev else 0
     cap = int(math.floor(limit - prev_n * overlap + 1e-9))  # hits this window may hold
-    got = None
+    got = []
     if cap >= 1:
-        with store.transaction() as conn:
-            got = conn.execute(
-                "INSERT INTO rate_limits(bucket, window_start, n, expires_at) VALUES (?, ?, 1, ?) "
-                "ON CONFLICT(bucket, window_start) DO UPDATE SET n = rate_limits.n + 1 "
-                "WHERE rate_limits.n < ? RETURNING n",
-                (bucket, start, start + 2 * window, cap)).fetchone()
+        # one autocommit statement, atomic by itself on both engines: not store.transaction(),
+        # whose write lock (every writer in turn, across hosts on PostgreSQL) a rate-limited
+        # search must not queue for; fetchall() ends the statement, so SQLite commits at once
+        got = store.conn.execute(
+            "INSERT INTO rate_limits(bucket, window_start, n, expires_at) VALUES (?, ?, 1, ?) "
+            "ON CONFLICT(bucket, window_start) DO UPDATE SET n = rate_limits.n + 1 "
+            "WHERE rate_limits.n < ? RETURNING n",
+            (bucket, start, start + 2 * window, cap)).fetchall()
     _maybe_prune(store, now)
-    if got is not None:
+    if got:
         return 0.0
     cur = store.query_one("SELECT n FROM rate_limits WHERE bucket = ? AND window_start = ?", (bucket, start))
     return _wait(limit, prev_n, int(cur[0]) if cur else 0, now, start, window)
@@ -142,8 +144,7 @@ def _maybe_prune(store, now: float) -> None:
         if now - _pruned.get(key, 0.0) < PRUNE_EVERY:
             return
         _pruned[key] = now
-    with store.transaction() as conn:
-        conn.execute("DELETE FROM rate_limits WHERE expires_at < ?", (int(now),))
+    store.conn.execute("DELETE FROM rate_limits WHERE expires_at < ?", (int(now),))
 
 
 # --- leader lock ----------------------------------------------------------------------------------
