@@ -2,7 +2,7 @@
 
 Exit codes: 0 ok (including "nothing new"), 1 error, 2 usage.
 The group, its shared options and context live in paperwire.cli.base; each command family lives
-in its own module (papers, searching, site, digests, ranking), imported here so that their
+in its own module (papers, searching, site, digests, ranking, storecopy), imported here so that their
 commands register on the group. The work happens in the library.
 
 Command modules import the library modules that load heavy dependencies (httpx and lxml for
@@ -18,7 +18,7 @@ import sys
 import click
 
 from paperwire.cli.base import Context, cli, pass_ctx
-from paperwire.cli import digests, papers, ranking, searching, site  # noqa: F401 (registers their commands)
+from paperwire.cli import digests, papers, ranking, searching, site, storecopy  # noqa: F401 (registers their commands)
 
 __all__ = ["Context", "cli", "main", "pass_ctx"]
 

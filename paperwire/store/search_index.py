@@ -117,7 +117,7 @@ def filtered_latest(store: Store, flt: FilterSQL, limit: int, offset: int = 0) -
 
 
 def filtered_count(store: Store, flt: FilterSQL, cap: int = 10000) -> int:
-    sql = f"SELECT count(*) FROM (SELECT 1 FROM papers p WHERE p.hidden = 0{_and(flt)} LIMIT ?)"
+    sql = f"SELECT count(*) FROM (SELECT 1 FROM papers p WHERE p.hidden = 0{_and(flt)} LIMIT ?) AS c"
     return store.query_one(sql, (*flt.params, cap))[0]
 
 

@@ -10,11 +10,13 @@ user's text is SQL or tsquery syntax.
 
 Ranking: FTS5 ranks by BM25 with column weights. PostgreSQL has no BM25 and no term
 statistics, and ``ts_rank`` alone weighs a word found in half the store the same as a rare
-one, which put different papers first than SQLite on the same data. So each clause scores
-``idf(clause) * ts_rank(field weights, tsv, clause, 1)`` (ts_rank saturates repeated words and
-normalisation 1 divides by the log of the document's length, BM25's other two ideas), with the
-BM25 idf FTS5 uses, from the clause's document count (one GIN count per query); the clause
-scores add up. Scores are returned negated, as FTS5's bm25() is (smaller is better).
+one, which put different papers first than SQLite on the same data. So ranking is BM25 as
+FTS5 computes it (k1 1.2, b 0.75, its idf; a clause's frequency counts each occurrence with its
+field's weight; length in distinct terms, ``length(tsv)``), in two steps, because reading a
+document's terms (``pw_tf``) costs ~10x a ts_rank call: every match is scored
+``idf(clause) * ts_rank(...)`` summed over the clauses (the idf from one GIN count per clause),
+and the best ``CANDIDATES`` (or twice the page's end) are ranked again by BM25. Scores are
+returned negated, as FTS5's bm25() is (smaller is better).
 Above ``fast_lexical_above`` papers the tantivy folder ranks instead, as on SQLite.
 """
 
@@ -37,20 +39,37 @@ def and_where(flt) -> str:
     return f" AND {flt.where}" if flt.where else ""
 
 
+K1, B = 1.2, 0.75  # FTS5's bm25() constants
+CANDIDATES = 200  # matches ranked again by BM25 (the rest keep the cheap order)
+
+
+@dataclass
+class Clause:
+    """One scored clause: its tsquery text, its words (for its lexemes), a prefix or not."""
+
+    tsquery: str
+    words: str
+    prefix: bool
+
+
 @dataclass
 class PgQuery:
     """A MATCH expression as tsquery texts: the whole query, and the clauses that score."""
 
     text: str = ""
-    scored: list[str] = field(default_factory=list)
+    scored: list[Clause] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
         return not self.text
 
 
+def _words(body: str) -> list[str]:
+    return _WORD.findall(body.replace('""', '"'))
+
+
 def _atom(body: str, prefix: bool, label: str) -> str | None:
-    words = _WORD.findall(body.replace('""', '"'))
+    words = _words(body)
     if not words:
         return None
     suffix = (":*" if prefix else "") + label
@@ -113,8 +132,8 @@ class _Parser:
             return f"({inner})" if inner else None
         if t.group(1) is not None:
             atom = _atom(t.group(1), bool(t.group(2)), label)
-            if atom and label in ("", "A"):
-                self.scored.append(atom)  # an author filter narrows; it does not rank
+            if atom and label in ("", "A"):  # an author filter narrows; it does not rank
+                self.scored.append(Clause(atom, " ".join(_words(t.group(1))), bool(t.group(2))))
             return atom
         return None
 
@@ -132,20 +151,24 @@ def rank_weights(weights: tuple[float, float, float]) -> str:
     return "{" + ", ".join(f"{x / top:.4f}" for x in (0.1 * top, authors, abstract, title)) + "}"
 
 
-_STATS: dict[int, tuple[float, int]] = {}
+_STATS: dict[tuple, tuple[float, int, float]] = {}
 
 
-def _doc_total(store) -> int:
-    """The number of search documents, cached for a few seconds (idf needs it on every query)."""
-    hit = _STATS.get(id(store))
-    if hit and time.monotonic() - hit[0] < 10:
-        return hit[1]
-    n = store.query_one("SELECT count(*) FROM search_docs")[0]
-    _STATS[id(store)] = (time.monotonic(), n)
-    return n
+def _doc_stats(store) -> tuple[int, float]:
+    """(documents, their average length in distinct terms), cached for a minute: BM25 needs
+    both on every query, and they move slowly."""
+    key = (id(store), getattr(store, "url", ""))
+    hit = _STATS.get(key)
+    if hit and time.monotonic() - hit[0] < 60:
+        return hit[1], hit[2]
+    n, avg = store.query_one("SELECT count(*), COALESCE(avg(length(tsv)), 1) FROM search_docs")
+    if len(_STATS) > 64:
+        _STATS.clear()
+    _STATS[key] = (time.monotonic(), int(n), float(avg or 1.0))
+    return int(n), float(avg or 1.0)
 
 
-def _idf(store, q: PgQuery) -> list[float]:
+def _idf(store, q: PgQuery, total: int) -> list[float]:
     """FTS5's BM25 idf of each scored clause: log((N - n + 0.5) / (n + 0.5)), at least 1e-6."""
     if not q.scored:
         return []
@@ -153,22 +176,33 @@ def _idf(store, q: PgQuery) -> list[float]:
     cols = ", ".join(f"{TSQ} AS c{i}" for i in range(len(q.scored)))
     anyq = " || ".join(f"q.c{i}" for i in range(len(q.scored)))
     row = store.query_one(f"WITH q AS (SELECT {cols}) SELECT {counts} FROM search_docs d, q WHERE d.tsv @@ ({anyq})",
-                          tuple(q.scored))
-    total = max(_doc_total(store), 1)
+                          tuple(c.tsquery for c in q.scored))
+    total = max(total, *row, 1)  # the cached count may be older than a match
     return [max(math.log((total - n + 0.5) / (n + 0.5)), 1e-6) for n in row]
 
 
 def _ranked(store, q: PgQuery, weights, where: str, params: tuple, limit: int, offset: int = 0,
             join_papers: bool = True) -> list[tuple[int, str, float]]:
-    idfs = _idf(store, q)
+    total, avgdl = _doc_stats(store)
+    idfs = _idf(store, q, total)
     w = rank_weights(weights)
-    score = " + ".join(f"{idf!r} * ts_rank('{w}'::float4[], d.tsv, q.c{i}, 1)" for i, idf in enumerate(idfs)) or "0"
+    cheap = " + ".join(f"{idf!r} * ts_rank('{w}'::float4[], d.tsv, q.c{i}, 1)" for i, idf in enumerate(idfs)) or "0"
+    wa, wb, wc = (float(x) for x in weights)
+    norm = f"{K1!r} * ({1 - B!r} + {B!r} * length(c.tsv) / {max(avgdl, 1e-9)!r})"
+    bm25 = " + ".join(f"{idf!r} * (f.f{i} * {K1 + 1!r}) / (f.f{i} + {norm})" for i, idf in enumerate(idfs)) or "0"
+    tfs = ", ".join(f"pw_tf(c.tsv, tsvector_to_array(to_tsvector('english'::regconfig, pw_fold(?))), "
+                    f"{'true' if cl.prefix else 'false'}, {wa!r}, {wb!r}, {wc!r}) / {max(len(cl.words.split()), 1)} AS f{i}"
+                    for i, cl in enumerate(q.scored)) or "0 AS f0"
     cols = ", ".join([f"{TSQ} AS qall", *(f"{TSQ} AS c{i}" for i in range(len(q.scored)))])
     papers = "JOIN papers p ON p.id = d.paper_id " if join_papers else ""
-    sql = (f"WITH q AS MATERIALIZED (SELECT {cols}) "
-           f"SELECT d.docid, d.paper_id, -({score}) AS score FROM search_docs d {papers}CROSS JOIN q "
-           f"WHERE d.tsv @@ q.qall{where} ORDER BY score, d.docid LIMIT ? OFFSET ?")
-    rows = store.query(sql, (q.text, *q.scored, *params, limit, offset))
+    sql = (f"WITH q AS MATERIALIZED (SELECT {cols}), "
+           f"c AS MATERIALIZED (SELECT d.docid, d.paper_id, d.tsv, {cheap} AS cheap FROM search_docs d {papers}"
+           f"CROSS JOIN q WHERE d.tsv @@ q.qall{where} ORDER BY cheap DESC, d.docid LIMIT ?) "
+           f"SELECT c.docid, c.paper_id, -({bm25}) AS score FROM c CROSS JOIN LATERAL (SELECT {tfs}) f "
+           f"ORDER BY score, c.docid LIMIT ? OFFSET ?")
+    pool = max(CANDIDATES, 2 * (offset + limit))
+    rows = store.query(sql, (q.text, *(c.tsquery for c in q.scored), *params, pool,
+                             *(c.words for c in q.scored), limit, offset))
     return [(r[0], r[1], float(r[2])) for r in rows]
 
 

@@ -3,13 +3,17 @@
 -- (paperwire.store.search_index.rebuild_lexical); the store stays the source of truth.
 -- No extension is needed: an operator may not be allowed any (no unaccent, no pgvector).
 
--- Accents folded the way FTS5's `remove_diacritics 2` folds the common Latin ones, so that
--- "Schrodinger" finds "Schrödinger" on both engines. Without the unaccent extension this is
--- a fixed character map; index and query both go through it (the query side calls it too).
+-- Accents folded the way FTS5's `remove_diacritics 2` folds them, so that "Schrodinger" finds
+-- "Schrödinger" on both engines, without the unaccent extension: decomposed (NFD) and the
+-- combining marks dropped, plus the few Latin letters that have no decomposition. Index and
+-- query both go through it (the query side calls it too). ASCII text, most of it, is returned
+-- as it is without the work (the byte and character counts agree only for ASCII).
 CREATE FUNCTION pw_fold(t text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT translate(lower(coalesce(t, '')),
-        'ÀÁÂÃÄÅÇÈÉÊËÌÍÎÏÑÒÓÔÕÖØÙÚÛÜÝàáâãäåçèéêëìíîïñòóôõöøùúûüýÿĀāĂăĄąĆćĈĉĊċČčĎďĐđĒēĔĕĖėĘęĚěĜĝĞğĠġĢģĤĥĦħĨĩĪīĬĭĮįİıĴĵĶķĹĺĻļĽľĿŀŁłŃńŅņŇňŌōŎŏŐőŔŕŖŗŘřŚśŜŝŞşŠšŢţŤťŨũŪūŬŭŮůŰűŲųŴŵŶŷŸŹźŻżŽžƠơƯưǍǎǏǐǑǒǓǔǕǖǗǘǙǚǛǜǞǟǠǡǦǧǨǩǪǫǬǭǰǴǵǸǹǺǻȀȁȂȃȄȅȆȇȈȉȊȋȌȍȎȏȐȑȒȓȔȕȖȗȘșȚțȞȟȦȧȨȩȪȫȬȭȮȯȰȱȲȳ',
-        'aaaaaaceeeeiiiinoooooouuuuyaaaaaaceeeeiiiinoooooouuuuyyaaaaaaccccccccddddeeeeeeeeeegggggggghhhhiiiiiiiiiijjkkllllllllllnnnnnnoooooorrrrrrssssssssttttuuuuuuuuuuuuwwyyyzzzzzzoouuaaiioouuuuuuuuuuaaaaggkkoooojggnnaaaaaaeeeeiiiioooorrrruuuusstthhaaeeooooooooyy')
+    SELECT CASE
+        WHEN t IS NULL THEN ''
+        WHEN octet_length(t) = char_length(t) THEN t
+        ELSE translate(regexp_replace(normalize(t, NFD), '[\u0300-\u036f]', '', 'g'), 'øØłŁđĐħĦıŀĿ', 'oOlLdDhHilL')
+    END
 $$;
 
 -- The display names of an authors JSON list as one text (invalid JSON: the raw text).
@@ -30,6 +34,17 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT setweight(to_tsvector('english'::regconfig, pw_fold(title)), 'A')
         || setweight(to_tsvector('english'::regconfig, pw_fold(abstract)), 'B')
         || setweight(to_tsvector('english'::regconfig, pw_fold(pw_authors_text(authors))), 'C')
+$$;
+
+-- BM25's term frequency of one query clause in a document, as FTS5 counts it with column
+-- weights: each occurrence of one of the clause's lexemes (or, for a prefix, of a lexeme that
+-- starts with it) adds its field's weight (title A, abstract B, authors C). Reads the whole
+-- document, so search ranks a short list of candidates with it (paperwire.store.search_pg).
+CREATE FUNCTION pw_tf(tsv tsvector, lexemes text[], prefix boolean, wa float8, wb float8, wc float8)
+RETURNS float8 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(sum(CASE w WHEN 'A' THEN wa WHEN 'B' THEN wb WHEN 'C' THEN wc ELSE 1.0 END), 0)::float8
+    FROM unnest(tsv) AS u, unnest(u.weights) AS w
+    WHERE CASE WHEN prefix THEN starts_with(u.lexeme, lexemes[1]) ELSE u.lexeme = ANY(lexemes) END
 $$;
 
 -- The exact-title pin key: ASCII-lowercased (as SQLite's lower() and search.query.title_key),
