@@ -44,11 +44,11 @@ _ERRORS = {
     "400": "Refused input: text with a character the site does not store, or a malformed value.",
     "401": "A valid API token is required (Authorization: Bearer <token>).",
     "403": "The signed link or token does not allow this.",
-    "404": "No such paper, subscription or resource.",
-    "409": "Conflicts with the current state (e.g. already submitted).",
+    "404": "No such paper, day, week, month, subscription or resource.",
+    "409": "Conflicts with the current state (e.g. the paper is already on a list, or too old for the open lists).",
     "413": "Request body too large.",
     "422": "Invalid parameters or body.",
-    "429": "Too many requests; see Retry-After.",
+    "429": "Too many requests, or the daily submission allowance is spent; see Retry-After.",
 }
 
 
