@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from starlette.routing import Match, Router
+from starlette.routing import Match, Mount, Router
 
 from paperwire.web.foryou import ACTIONS
 
@@ -100,8 +100,11 @@ def allowed_methods(router: Router, scope) -> list[str]:
     """The methods some route takes at the request's path: each method is matched as if the
     request had used it (routers nest, so asking every route for a full match is the one way
     that sees all of them)."""
+    # a mounted app (static files) matches every method and answers its own 405: left out, so
+    # its Allow stands
+    routes = [route for route in router.routes if not isinstance(route, Mount)]
     return [m for m in _METHOD_ORDER
-            if any(route.matches({**scope, "method": m})[0] == Match.FULL for route in router.routes)]
+            if any(route.matches({**scope, "method": m})[0] == Match.FULL for route in routes)]
 
 
 class AllowHeader:

@@ -130,6 +130,9 @@ def test_a_405_names_every_method_of_its_path(client):
     r = client.get("/api/papers/submit")
     assert r.status_code == 405 and r.headers["allow"] == "POST"
     assert client.put("/signin").headers["allow"] == "GET, POST"
+    # static files answer their own 405, and say so
+    r = client.post("/static/api-docs.js")
+    assert r.status_code == 405 and r.headers["allow"] == "GET, HEAD"
 
 
 def test_the_document_states_the_patterns_and_the_extra_members(client):
