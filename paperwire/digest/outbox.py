@@ -104,7 +104,7 @@ def utc_now() -> datetime:
 
 def due_for(store: Store, email: str) -> list[int]:
     """Ids of the queued messages to one (normalised) address, for `digest send --to`."""
-    return [r.id for r in subs.due_messages(store, "9999", limit=10**9) if r.to_addr.lower() == email.lower()]
+    return shared_state.queued_ids(store, email)
 
 
 def _claims(store: Store, settings: Settings, owner: str, ids: list[int] | None,
@@ -222,5 +222,5 @@ def deliver(store: Store, settings: Settings, ids: list[int] | None = None, wait
             if pause > 0:
                 sleep(pause)
     if ids is None:
-        report.waiting = len(subs.due_messages(store, "9999", limit=10**9))
+        report.waiting = len(shared_state.queued_ids(store))
     return report

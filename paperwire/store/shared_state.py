@@ -294,3 +294,14 @@ def held_by_others(store, owner: str, ids: list[int] | None = None) -> bool:
         sql += f" AND id IN ({','.join('?' * len(ids))})"
         params += list(ids)
     return store.query_one(sql + " LIMIT 1", params) is not None
+
+
+def queued_ids(store, to_addr: str | None = None) -> list[int]:
+    """Ids of the messages still to go out (pending, or held by a sending run), oldest first;
+    with `to_addr`, only those to that address (compared without case)."""
+    sql = "SELECT id FROM outbox WHERE status IN ('pending', 'sending')"
+    params: list = []
+    if to_addr is not None:
+        sql += " AND lower(to_addr) = ?"
+        params.append(to_addr.lower())
+    return [int(r[0]) for r in store.query(sql + " ORDER BY id", params)]
