@@ -119,7 +119,7 @@ def latest_day(store: Store) -> str | None:
 # -- what trending reads: one window's signals per paper ----------------------------------------
 
 _CREDIT = ("CASE WHEN t1 = t0 THEN amount "
-           "ELSE amount * max(0.0, min(t1, :e) - max(t0, :s)) / (t1 - t0) END")
+           "ELSE amount * greatest(0.0, least(t1, :e) - greatest(t0, :s)) / (t1 - t0) END")
 
 
 def _local_rows_sql(k: int) -> str:
@@ -128,14 +128,14 @@ def _local_rows_sql(k: int) -> str:
     as (paper, upvotes, views, comments, 0, 0, 0)."""
     return f"""
     SELECT paper_id, upvotes, views, comments, 0, 0, 0 FROM trend_daily WHERE day > :sd{k} AND day < :ed{k}
-    UNION ALL SELECT paper_id, 1, 0, 0, 0, 0, 0 FROM upvotes WHERE created_at > :s{k} AND created_at < :sn{k}
+    UNION ALL SELECT paper_id, 1, 0, 0, 0, 0, 0 FROM upvotes WHERE created_at > :s{k} AND created_at <= :sn{k}
     UNION ALL SELECT paper_id, 1, 0, 0, 0, 0, 0 FROM upvotes WHERE created_at >= :el{k} AND created_at <= :e{k}
     UNION ALL SELECT paper_id, 0, value, 0, 0, 0, 0 FROM signals
-        WHERE kind = 'view' AND observed_at > :s{k} AND observed_at < :sn{k}
+        WHERE kind = 'view' AND observed_at > :s{k} AND observed_at <= :sn{k}
     UNION ALL SELECT paper_id, 0, value, 0, 0, 0, 0 FROM signals
         WHERE kind = 'view' AND observed_at >= :el{k} AND observed_at <= :e{k}
     UNION ALL SELECT paper_id, 0, 0, 1, 0, 0, 0 FROM comments
-        WHERE hidden = 0 AND created_at > :s{k} AND created_at < :sn{k}
+        WHERE hidden = 0 AND created_at > :s{k} AND created_at <= :sn{k}
     UNION ALL SELECT paper_id, 0, 0, 1, 0, 0, 0 FROM comments
         WHERE hidden = 0 AND created_at >= :el{k} AND created_at <= :e{k}"""
 
@@ -160,8 +160,8 @@ WITH s(pid, up, vw, cm, hfu, hfc, st) AS ({local}
 
 # the papers of `source` (g, or a part of it) with their day, visible and with a signal
 _WITH_DAY = """
-SELECT g.pid AS pid, max(COALESCE(p.listed, substr(p.published, 1, 10), h.featured_on, ''),
-                          COALESCE(h.featured_on, '')) AS day,
+SELECT g.pid AS pid, greatest(COALESCE(p.listed, substr(p.published, 1, 10), h.featured_on, ''),
+                               COALESCE(h.featured_on, '')) AS day,
        g.up AS up, g.vw AS vw, g.cm AS cm, g.hfu AS hfu, g.hfc AS hfc, g.st AS st{extra}
 FROM {source} g JOIN papers p INDEXED BY papers_trend_day ON p.id = g.pid LEFT JOIN hf_daily h ON h.paper_id = g.pid
 WHERE p.hidden = 0 AND (g.up > 0 OR g.vw > 0 OR g.cm > 0 OR g.hfu > 0 OR g.hfc > 0 OR g.st > 0)
@@ -176,10 +176,10 @@ def _range_params(k: int, start: str, end: str) -> dict[str, str]:
     """Bounds of local range k: the first day's remainder (start, next midnight), the whole days
     strictly between, the last day's part [its midnight, end]; a range within one day is all edge."""
     sd, ed = start[:10], end[:10]
-    next_day = (datetime.fromisoformat(sd) + timedelta(days=1)).date().isoformat()
-    if sd == ed:  # within one day: the first part reads (start, end] (x < end + NUL is x <= end), the last nothing
-        return {f"s{k}": start, f"sn{k}": end + "\x00", f"e{k}": end, f"el{k}": "\uffff", f"sd{k}": sd, f"ed{k}": ed}
-    return {f"s{k}": start, f"sn{k}": next_day, f"el{k}": ed, f"e{k}": end, f"sd{k}": sd, f"ed{k}": ed}
+    if sd == ed:  # within one day: the first part reads (start, end], the last nothing ('9999' is after any time)
+        return {f"s{k}": start, f"sn{k}": end, f"e{k}": end, f"el{k}": "9999", f"sd{k}": sd, f"ed{k}": ed}
+    # 'DT24' sorts after every time of day D and before the next day's
+    return {f"s{k}": start, f"sn{k}": sd + "T24", f"el{k}": ed, f"e{k}": end, f"sd{k}": sd, f"ed{k}": ed}
 
 
 @dataclass(frozen=True)
@@ -194,16 +194,16 @@ class ScoreOrder:
 
 
 # the score's signal terms (the score is the decay, at most 1, times this)
-_SIGNALS = ("(:w_hf * ln(1 + max(hfu, 0)) + :w_st * ln(1 + max(st, 0)) + :w_up * ln(1 + max(up, 0)) "
-            "+ :w_cm * ln(1 + max(cm, 0) + max(hfc, 0)) + :w_vw * ln(1 + max(vw, 0)) + :w_rec)")
+_SIGNALS = ("(:w_hf * ln(1 + greatest(hfu, 0)) + :w_st * ln(1 + greatest(st, 0)) + :w_up * ln(1 + greatest(up, 0)) "
+            "+ :w_cm * ln(1 + greatest(cm, 0) + greatest(hfc, 0)) + :w_vw * ln(1 + greatest(vw, 0)) + :w_rec)")
 _DECAY = """pow(0.5, CASE WHEN :hl <= 0 THEN 0
                         WHEN day = '' THEN :wd / :hl
                         WHEN day >= :end_day THEN 0
-                        ELSE max(0.0, :e - julianday(day)) / :hl END)"""
+                        ELSE greatest(0.0, :e - julianday(day)) / :hl END)"""
 
 _SCORE_SQL = f"""
 SELECT *, {_DECAY} * {_SIGNALS} AS score
-FROM ({{inner}}) ORDER BY score DESC, day DESC, pid LIMIT :limit
+FROM ({{inner}}) AS w ORDER BY score DESC, day DESC, pid LIMIT :limit
 """
 
 # LIMIT pushed below the join: the :m papers with the largest signal terms (an upper bound of
@@ -245,7 +245,7 @@ def window_signals(store: Store, start: str, end: str, local_start: str | None =
         params.update(_range_params(k, a, b))
     sql = _window_sql(len(ranges))
     if ids_only:
-        return [r[0] for r in store.query(f"SELECT pid FROM ({sql})", params)]
+        return [r[0] for r in store.query(_for_engine(store, f"SELECT pid FROM ({sql}) AS w"), params)]
     if best is not None:
         order, n = best
         w = dict(zip(("w_hf", "w_st", "w_up", "w_cm", "w_vw", "w_rec"), order.weights))
@@ -257,13 +257,22 @@ def window_signals(store: Store, start: str, end: str, local_start: str | None =
         if n and min(order.weights) >= 0:
             pushed = _window_cte(len(ranges)) + _PUSHED_SQL.format(
                 signals=_SIGNALS, with_day=_WITH_DAY.format(source="b", extra=", g.bound AS bound"), decay=_DECAY)
-            rows = _query_math(store, pushed, {**params, "m": m})
+            rows = _query_math(store, _for_engine(store, pushed), {**params, "m": m})
             # each row: the 8 columns, its score, how many were scored, the smallest bound left in
             if rows and (rows[0][9] < m or (len(rows) == n and rows[-1][8] > rows[0][10])):
                 return [tuple(r)[:8] for r in rows]
         sql = _SCORE_SQL.format(inner=sql)
-        return [tuple(r)[:8] for r in _query_math(store, sql, params)]
-    return [tuple(r) for r in store.query(sql, params)]
+        return [tuple(r)[:8] for r in _query_math(store, _for_engine(store, sql), params)]
+    return [tuple(r) for r in store.query(_for_engine(store, sql), params)]
+
+
+def _for_engine(store: Store, sql: str) -> str:
+    """The window SQL for the store's engine: it is written with PostgreSQL's scalar greatest()
+    and least() and SQLite's INDEXED BY plan hints; SQLite calls the scalars max() and min(),
+    PostgreSQL plans without hints."""
+    if getattr(store, "dialect", "sqlite") == "postgresql":
+        return re.sub(r"\s+INDEXED BY \w+", "", sql)
+    return sql.replace("greatest(", "max(").replace("least(", "min(")
 
 
 def _query_math(store: Store, sql: str, params: dict) -> list:
@@ -420,7 +429,7 @@ def save_repo_state(store: Store, repo: str, *, status: str, http_status: int | 
             "full_name=COALESCE(excluded.full_name, github_repos.full_name), "
             "etag=COALESCE(excluded.etag, github_repos.etag), stars=COALESCE(excluded.stars, github_repos.stars), "
             "status=excluded.status, http_status=excluded.http_status, checked_at=excluded.checked_at, "
-            "changed_at=CASE WHEN ? THEN excluded.changed_at ELSE github_repos.changed_at END",
+            "changed_at=CASE WHEN ? = 1 THEN excluded.changed_at ELSE github_repos.changed_at END",
             (repo, full_name, etag, stars, status, http_status, at, at, 1 if changed else 0))
         if stars is not None:
             add_signals(store, [(pid, "github_stars", repo, stars, at) for pid in papers], conn=conn)
