@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality import MEASURES, ROOT, cli  # noqa: E402
+from quality import MEASURES, ROOT, cli, encoder_identity  # noqa: E402
 
 FIRST, LAST = "2025-06-02", "2025-06-13"
 JUDGED = ROOT / "bench" / "judged"
@@ -87,16 +87,19 @@ def main() -> None:
     ap.add_argument("--fragments", type=int, default=500, help="known-item queries (title fragments)")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    db = args.work / "arxiv-window.db"
-    env = dict(os.environ, PAPERWIRE_MODEL_CACHE=str(ROOT / "var" / "bench-quality" / "models"),
-               PAPERWIRE_EMBED_MODEL=args.model, PYTHONPATH=str(ROOT))
+    # the package's default model cache: the encoder measured is the one a user gets; one
+    # database per encoder fingerprint, so a changed graph is embedded afresh
+    env = dict(os.environ, PAPERWIRE_EMBED_MODEL=args.model, PYTHONPATH=str(ROOT))
+    ident = encoder_identity(args.model, env)
+    db = args.work / f"arxiv-window-{ident}.db"
     print(cli(db, env, "ingest", str(records(args.data, args.work / "window.jsonl"))).strip().splitlines()[-1])
     t = time.perf_counter()
     print(cli(db, env, "index").strip().splitlines()[-1], f"({time.perf_counter() - t:.0f}s)")
     questions = JUDGED / "paraphrase-questions.tsv"
     qrels = JUDGED / "paraphrase-qrels.txt"
     n = sum(1 for _ in questions.open())
-    out: dict = {"questions": n, "papers_window": [FIRST, LAST], "model": args.model, "runs": {}}
+    out: dict = {"questions": n, "papers_window": [FIRST, LAST], "model": args.model, "encoder": ident,
+                 "load_average": list(os.getloadavg()), "runs": {}}
     for mode in ("lexical", "semantic", "hybrid"):
         run = args.work / f"run-{mode}.txt"
         log = cli(db, env, "search", "--batch", str(questions), "--run-out", str(run), "--mode", mode,

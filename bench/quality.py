@@ -67,6 +67,26 @@ def read_qrels(path: Path, collection: str) -> list[tuple[str, str, int]]:
     return rows
 
 
+def encoder_identity(model: str, env: dict) -> str:
+    """A fingerprint of what the encoder computes: the hash of its vectors for three fixed
+    texts. Stored vectors are keyed by the encoder's name alone ("minilm"), so a rebuilt or
+    changed graph under the same name would silently reuse the old vectors; a bench database
+    per fingerprint re-embeds whenever the encoder's output changes."""
+    import hashlib
+
+    import numpy as np
+
+    from paperwire.config import Settings
+    from paperwire.search.encoders import load_encoder
+
+    settings = Settings.load(env={k: v for k, v in env.items() if k.startswith("PAPERWIRE_")}, embed_model=model)
+    enc = load_encoder(settings)
+    vecs = enc.encode(["information retrieval", "a survey of sorting algorithms",
+                       "teaching robots to pick up objects by watching people"])
+    digest = hashlib.sha256(np.round(np.asarray(vecs, dtype=np.float64), 3).tobytes()).hexdigest()[:10]
+    return f"{enc.name.replace(':', '-').replace('/', '-')}-{digest}"
+
+
 def cli(db: Path, env: dict, *args: str) -> str:
     cmd = [sys.executable, "-m", "paperwire", "--db", str(db), *args]
     res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
@@ -109,14 +129,14 @@ def rrf_run(runs: list[Path], out: Path, k: int = 60, depth: int = 100) -> Path:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=default_data(), help="folder with cacm.all, query.text, qrels.text")
-    ap.add_argument("--models", nargs="+", default=["minilm", "static"], help="embedding models to evaluate")
+    ap.add_argument("--models", nargs="+", default=["minilm"], help="embedding models to evaluate")
     ap.add_argument("--work", type=Path, default=ROOT / "var" / "bench-quality", help="scratch folder (kept: re-runs reuse it)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "quality.json")
     args = ap.parse_args()
 
     args.work.mkdir(parents=True, exist_ok=True)
-    db = args.work / "cacm.db"
-    env = dict(os.environ, PAPERWIRE_MODEL_CACHE=str(args.work / "models"), PYTHONPATH=str(ROOT))
+    # the package's own model cache and default settings: the encoder measured is the one a user gets
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
     queries = read_queries(args.data / "query.text")
     collection = "cacm"
     qrels = read_qrels(args.data / "qrels.text", collection)
@@ -125,18 +145,21 @@ def main() -> None:
     qfile.write_text("".join(f"{q}\t{queries[q]}\n" for q in judged if q in queries))
     print(f"{len(judged)} judged queries, {len(qrels)} judgments, data {args.data}")
 
-    t = time.perf_counter()
-    out = cli(db, env, "ingest", "--format", "smart", str(args.data / "cacm.all"))
-    print(out.strip().splitlines()[-1], f"({time.perf_counter() - t:.1f}s)")
-
     results: dict = {"data": str(args.data), "queries": len(judged), "measures": list(MEASURES), "runs": {},
-                     "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
+                     "encoders": {}, "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                                                 "load_average": list(os.getloadavg())}}
     lexical_done = False
     for model in args.models:
         menv = dict(env, PAPERWIRE_EMBED_MODEL=model)
+        ident = encoder_identity(model, menv)
+        results["encoders"][model] = ident
+        db = args.work / f"cacm-{ident}.db"
+        t = time.perf_counter()
+        out = cli(db, menv, "ingest", "--format", "smart", str(args.data / "cacm.all"))
+        print(out.strip().splitlines()[-1], f"({time.perf_counter() - t:.1f}s)")
         t = time.perf_counter()
         out = cli(db, menv, "index")
-        print(out.strip().splitlines()[-1], f"({time.perf_counter() - t:.1f}s)")
+        print(f"{model} ({ident}):", out.strip().splitlines()[-1], f"({time.perf_counter() - t:.1f}s)")
         for mode in ("lexical", "semantic", "hybrid"):
             if mode == "lexical" and lexical_done:
                 continue

@@ -21,7 +21,8 @@ import numpy as np
 from paperwire.models import Hit
 from paperwire.search.analysis import FIELD_WEIGHTS
 from paperwire.search.analysis import INDEX_WORD
-from paperwire.search.fuse import DEFAULT, LOOKUP, FusionWeights, feedback_query, fuse
+from paperwire.search.encoders import normalise
+from paperwire.search.fuse import DEFAULT, Fusion, agreement, combine, feedback_query, named_terms
 from paperwire.search.highlight import highlighter, snippet_html, title_html
 from paperwire.search.query import Filters, clauses, content_clauses, fts_expression, norm_date, parse_query, title_key
 from paperwire.search import tantivy as tantivy_index
@@ -77,6 +78,8 @@ class SearchEngine:
         self._enc_avg: float | None = None  # seconds per query encoding, once the model is loaded
         self._lock = threading.Lock()
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self.fusion: Fusion = DEFAULT  # how hybrid search weighs words against meaning
+        self._qvecs: dict[str, np.ndarray] = {}  # recent query vectors: paging re-asks the same query
 
     # -- embedding side (lazy) ----------------------------------------------------------------
     @property
@@ -110,6 +113,17 @@ class SearchEngine:
         return self.vectors.encoder.encode(list(texts))
 
     def _encode_query(self, text: str) -> np.ndarray:
+        """The query's vector: from the recent ones (the next page of results asks again), else
+        encoded (``_encode_new``)."""
+        v = self._qvecs.get(text)
+        if v is None:
+            v = self._encode_new(text)
+            if len(self._qvecs) >= 256:
+                self._qvecs.clear()
+            self._qvecs[text] = v
+        return v
+
+    def _encode_new(self, text: str) -> np.ndarray:
         """Encode one query within settings.encode_timeout, or raise EncoderUnavailable.
 
         Loading (and anything slow) runs in a worker thread we can stop waiting for. Once the
@@ -197,7 +211,7 @@ class SearchEngine:
             k = max(CANDIDATES, n)
             lex, total = self._lexical(text, match, flt, lex_flt, k, resolve=False)
             sem = self.vectors.search(qvec, k, all_flt, resolve=False)
-            ranked, total = self._hybrid(text, qvec, lex, sem, k, all_flt)
+            ranked, total = self._hybrid(text, qvec, lex, sem, k, all_flt, match)
 
         ranked = self._pin(str(query or ""), text, ranked, all_flt)
         page = ranked[offset:offset + limit]
@@ -207,33 +221,86 @@ class SearchEngine:
         coverage = self._coverage() if used != "lexical" else None
         return SearchResult(hits, total, used, fallback, str(query or ""), coverage)
 
-    def _hybrid(self, text: str, qvec, lex, sem, k: int, flt) -> tuple[list, int]:
-        """Fuse the lexical and the semantic candidates (and, for questions, a feedback list);
+    def _hybrid(self, text: str, qvec, lex, sem, k: int, flt, match: str) -> tuple[list, int]:
+        """Score the lexical and the semantic candidates together (``paperwire.search.fuse``);
         a title that holds the query's words as a phrase goes first. Returns the ranking and the
         number of candidates that match: found by the words, or close enough in meaning."""
+        f = self.fusion
         lookup = self._title_phrase_hits(text, flt)
         # one or two words, or a quoted phrase, look something up; longer text describes
         words = content_clauses(text)
         short = len(words) <= 2 or any(c.kind == "phrase" for c in words)
-        w = LOOKUP if lookup or short else DEFAULT
-        lists = [(lex, w.lexical, "lexical"), (sem, w.semantic, "semantic")]
-        ranked = fuse(lists)
-        if w.feedback > 0 and ranked:
-            fb = self._feedback(qvec, ranked, w, k, flt)
-            if fb:
-                ranked = fuse([*lists, (fb, w.feedback, "feedback")])
+        q = normalise(qvec)[0]
+        lexs = [(d, -s) for d, _, s in lex]  # FTS5's bm25 is negative: positive, larger is better
+        in_lex = {d for d, _ in lexs}
+        full = len(lexs) >= k  # else every paper holding a query word is in ``lexs``
+        cos = {d: s for d, _, s in sem}
+        floor = sem[-1][2] if sem else 0.0  # a paper without a vector: no nearer than the last
+        vecs = idx.get_vectors(self.store, self.vectors.encoder.name, [d for d in in_lex if d not in cos])
+        for d in in_lex:
+            if d not in cos:
+                cos[d] = float(normalise(vecs[d])[0] @ q) if d in vecs else floor
+        if lookup or short:
+            weight = f.lookup
+        else:
+            agree = agreement([cos[d] for d, _ in lexs[:f.agree_depth]], [s for _, _, s in sem[:f.agree_depth]],
+                              f.agree_depth)
+            weight = f.weight(agree, len(named_terms(text)))
+        matching = self._matching([d for d in cos if d not in in_lex], match) if full else set()
+        scored = combine(lexs, matching, cos, weight)
+        first_cos = dict(cos)
+        if not (lookup or short) and f.feedback_docs > 0 and lexs and scored:
+            top = [d for d, _, _ in scored[:f.feedback_docs]]
+            vecs.update(idx.get_vectors(self.store, self.vectors.encoder.name, [d for d in top if d not in vecs]))
+            moved = feedback_query(q, [normalise(vecs[d])[0] for d in top if d in vecs], f.feedback_beta)
+            if moved is not None:
+                sem2 = self.vectors.search(moved, k, flt, resolve=False)
+                cos2 = {d: s for d, _, s in sem2}
+                floor2 = sem2[-1][2] if sem2 else 0.0
+                need = [d for d in (*in_lex, *cos2) if d not in vecs]
+                vecs.update(idx.get_vectors(self.store, self.vectors.encoder.name, need))
+                for d in in_lex:
+                    if d not in cos2:
+                        cos2[d] = float(normalise(vecs[d])[0] @ moved) if d in vecs else floor2
+                for d in cos2:  # the meaning score shown (and the topic floor) is the query's own
+                    if d not in first_cos:
+                        first_cos[d] = float(normalise(vecs[d])[0] @ q) if d in vecs else floor
+                new = [d for d in cos2 if d not in in_lex and d not in cos]
+                matching |= self._matching(new, match) if full else set()
+                scored = combine(lexs, matching, cos2, weight)
+        lex_rank = {d: i + 1 for i, (d, _) in enumerate(lexs)}
+        sem_rank = {d: i + 1 for i, (d, _, _) in enumerate(sem)}
+        ranked = []
+        for d, score, _ in scored:
+            parts = {"semantic_score": round(first_cos.get(d, floor), 4), "fusion_lexical_weight": round(weight, 3)}
+            if d in lex_rank:
+                parts["lexical_rank"], parts["lexical_score"] = lex_rank[d], round(lexs[lex_rank[d] - 1][1], 4)
+            if d in sem_rank:
+                parts["semantic_rank"] = sem_rank[d]
+            ranked.append((d, None, score, parts))
         if lookup:
             first = {d: i for i, (d, _) in enumerate(lookup)}
             pids = dict(lookup)
             front = sorted((r for r in ranked if r[0] in first), key=lambda r: first[r[0]])
             seen = {r[0] for r in front}
-            top = ranked[0][2] if ranked else 1.0
-            extra = [(d, pid, top, {"title_phrase": True}) for d, pid in lookup if d not in seen]
-            front = [(d, pid or pids[d], max(top, s), {**parts, "title_phrase": True}) for d, pid, s, parts in front]
+            top_score = ranked[0][2] if ranked else 1.0
+            extra = [(d, pid, top_score, {"title_phrase": True}) for d, pid in lookup if d not in seen]
+            front = [(d, pid or pids[d], max(top_score, s), {**parts, "title_phrase": True})
+                     for d, pid, s, parts in front]
             ranked = [*front, *extra, *(r for r in ranked if r[0] not in first)]
-        total = sum(1 for r in ranked if "lexical_rank" in r[3] or r[3].get("title_phrase")
+        total = sum(1 for r in ranked if "lexical_rank" in r[3] or r[3].get("title_phrase") or r[0] in matching
                     or r[3].get("semantic_score", 0.0) >= SEMANTIC_FLOOR)
         return ranked, total
+
+    def _matching(self, docids: list[int], match: str) -> set[int]:
+        """Those of ``docids`` that hold a query word (candidates the words ranked too low)."""
+        if not docids or not match:
+            return set()
+        try:
+            return idx.keep_matching(self.store, docids, idx.FilterSQL(), match)
+        except Exception as exc:  # an odd token FTS5 refuses: count them as not matching
+            log.debug("matching check failed: %s", exc)
+            return set()
 
     def _title_phrase_hits(self, text: str, flt) -> list[tuple[int, str]]:
         """Papers whose title holds the query's words in order (3 or more words, filters
@@ -247,15 +314,6 @@ class SearchEngine:
         except Exception as exc:  # an odd token FTS5 refuses: the fused ranking stands
             log.debug("title phrase lookup failed: %s", exc)
             return []
-
-    def _feedback(self, qvec, ranked, w: FusionWeights, k: int, flt) -> list:
-        """Semantic candidates for the query moved toward its first fused results' vectors."""
-        docids = [r[0] for r in ranked[:w.feedback_docs]]
-        vecs = idx.get_vectors(self.store, self.vectors.encoder.name, docids)
-        moved = feedback_query(qvec, [vecs[d] for d in docids if d in vecs], w.feedback_beta)
-        if moved is None:
-            return []
-        return self.vectors.search(moved, k, flt, resolve=False)
 
     def _coverage(self) -> tuple[int, int] | None:
         """(papers with a vector, papers) when some papers have none yet, cached for a minute."""

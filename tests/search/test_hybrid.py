@@ -12,6 +12,7 @@ from paperwire.config import Settings
 from paperwire.models import Paper, Version
 from paperwire.search import indexer
 from paperwire.search.engine import SearchEngine
+from paperwire.search.fuse import DEFAULT, Fusion, agreement, combine, named_terms
 from paperwire.search.query import fts_expression
 from paperwire.store import open_store
 from paperwire.store.papers import upsert_papers
@@ -115,3 +116,59 @@ def test_requests_written_as_sentences_search_their_subject(indexed):
     assert fts_expression("papers") == '"papers"'  # nothing else: the word itself is searched
     r = engine.search("I am interested in articles on tensor decompositions", mode="lexical")
     assert r.hits[0].paper_id == "2502.00006"
+
+
+# -- fusion: words weighed against meaning, per query ---------------------------------------------
+
+def test_names_and_codes_in_a_query_are_recognised():
+    assert named_terms("I am interested in articles written either by Prieve or Udo Pooch") == [
+        "Prieve", "Udo", "Pooch"]
+    assert named_terms("What articles exist which deal with TSS (Time Sharing System) for IBM computers?") == [
+        "TSS", "Time", "Sharing", "System", "IBM"]
+    assert named_terms("Languages such as ALGOL 68 and EL1") == ["ALGOL", "68", "EL1"]
+    # a capital at the start of a sentence names nothing; one name alone ("AI") is not a look-up
+    assert named_terms("Teaching robots to pick up objects. Watching people helps") == []
+    assert named_terms("how do you tell if a picture was made by AI") == ["AI"]
+
+
+def test_lexical_weight_follows_agreement_and_names():
+    f = Fusion(low=0.1, high=0.5, agree_low=0.7, agree_high=0.9, names=0.2)
+    assert f.weight(0.5, 0) == pytest.approx(0.1)  # word matches far from the query in meaning
+    assert f.weight(0.8, 0) == pytest.approx(0.3)
+    assert f.weight(1.2, 0) == pytest.approx(0.5)  # as close as the nearest papers
+    assert f.weight(0.5, 1) == pytest.approx(0.1) and f.weight(0.5, 2) == pytest.approx(0.3)
+    # the mean cosine of the word matches against that of the nearest papers
+    assert agreement([0.2, 0.2], [0.4, 0.4, 0.1], depth=2) == pytest.approx(0.5)
+    assert agreement([], [0.4], depth=10) == 0.0
+
+
+def test_combine_scores_every_candidate_by_meaning_and_words():
+    lex = [(1, 10.0), (2, 5.0)]  # bm25, best first: the last one found scores 5
+    cos = {1: 0.30, 2: 0.50, 3: 0.45, 4: 0.45}
+    # 3 holds a query word but ranked below the lexical candidates: it counts as the last of them
+    out = combine(lex, {3}, cos, weight=0.2)
+    scores = {d: s for d, s, _ in out}
+    assert scores[1] == pytest.approx(0.30 + 0.2) and scores[2] == pytest.approx(0.50 + 0.1)
+    assert scores[3] == pytest.approx(0.45 + 0.1) and scores[4] == pytest.approx(0.45)
+    assert [d for d, _, _ in out] == [2, 3, 1, 4]
+    # with no weight on the words, meaning alone orders them
+    assert [d for d, _, _ in combine(lex, {3}, cos, weight=0.0)][:2] == [2, 3]
+
+
+def test_hybrid_parts_carry_the_querys_own_meaning_score(indexed):
+    _, engine = indexed
+    q = "models that generate molecules and predict how proteins fold"
+    sem = {h.paper_id: h.parts["semantic_score"] for h in engine.search(q, mode="semantic", limit=10).hits}
+    hyb = engine.search(q, mode="hybrid", limit=10)
+    assert hyb.mode == "hybrid" and hyb.hits
+    for h in hyb.hits:
+        # the feedback step moves the query, but the score shown (and the topic floor) is the query's
+        assert h.parts["semantic_score"] == pytest.approx(sem[h.paper_id], abs=2e-3)
+        assert 0.0 <= h.parts["fusion_lexical_weight"] <= 1.0
+
+
+def test_lookups_lean_on_the_words(indexed):
+    _, engine = indexed
+    r = engine.search('"gaussian process"', mode="hybrid", limit=3)
+    assert r.hits[0].paper_id == "2502.00006"
+    assert r.hits[0].parts["fusion_lexical_weight"] == DEFAULT.lookup
