@@ -146,23 +146,86 @@ def run_paperwire(st, settings, readers, d1, d2) -> tuple[dict[str, list[str]], 
     return {f"r{i}": ranked[f"r{i}"] for i in range(len(readers))}, el
 
 
-def anchors(papers, readers, d1, d2, svm_idx, minilm, encoder_settings):
+ANCHOR_VECTORIZER = dict(strip_accents='unicode', lowercase=True, stop_words='english',
+                         token_pattern=r'(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b', ngram_range=(1, 2), max_features=20000,
+                         min_df=5, max_df=0.1, sublinear_tf=True, norm='l2')
+
+
+def anchor_matrices(papers, d1, d2, cache: Path):
+    """The anchors' TF-IDF rows of every paper listed before D1 (X) and of the candidates (C),
+    fitted exactly as specified; kept in `cache` (the fit takes ~2 minutes a week)."""
+    import scipy.sparse as sp
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.svm import LinearSVC
 
     before = [p for p in papers if p["day"] < d1]
     cands = [p for p in papers if d1 <= p["day"] <= d2]
-    cids = [p["id"] for p in cands]
+    fx, fc = cache / f"anchor-{d1}-X.npz", cache / f"anchor-{d1}-{d2}-C.npz"
+    if fx.exists() and fc.exists():
+        X, C = sp.load_npz(fx).tocsr(), sp.load_npz(fc).tocsr()
+        if X.shape[0] == len(before) and C.shape[0] == len(cands):
+            return before, cands, X, C
     t = time.perf_counter()
-    vec = TfidfVectorizer(strip_accents='unicode', lowercase=True, stop_words='english',
-                          token_pattern=r'(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b', ngram_range=(1, 2), max_features=20000,
-                          min_df=5, max_df=0.1, sublinear_tf=True, norm='l2')
+    vec = TfidfVectorizer(**ANCHOR_VECTORIZER)
     X = vec.fit_transform([p["text"] for p in before])
     C = vec.transform([p["text"] for p in cands])
-    row = {p["id"]: i for i, p in enumerate(before)}
     print(f"  anchor TF-IDF fitted on {len(before):,} papers in {time.perf_counter() - t:.0f} s", flush=True)
+    cache.mkdir(parents=True, exist_ok=True)
+    sp.save_npz(fx, X)
+    sp.save_npz(fc, C)
+    return before, cands, X, C
+
+
+_SVM: dict = {}
+
+
+def _svm_one(rows: list[int]) -> tuple[list[int], float]:
+    """One reader's LinearSVC exactly as specified (in a worker; X and C come by fork)."""
+    from sklearn.svm import LinearSVC
+
+    X, C = _SVM["X"], _SVM["C"]
+    t = time.process_time()
+    y = np.zeros(X.shape[0])
+    y[rows] = 1
+    clf = LinearSVC(C=0.01, class_weight='balanced', tol=1e-6, max_iter=10000, dual=True).fit(X, y)
+    s = clf.decision_function(C)
+    return [int(i) for i in np.lexsort((np.arange(len(s)), -s))[:K]], time.process_time() - t
+
+
+def svm_runs(X, C, row, cids, readers, idx, d1, cache: Path, jobs: int) -> tuple[dict[int, list[str]], float]:
+    """The SVM anchor's top K for readers `idx`: fitted in `jobs` worker processes (the fits are
+    independent; the 69,000 x 20,000 matrix is shared by fork, not copied), each reader's result
+    kept in `cache` by author and profile, so an interrupted or repeated run fits only the rest."""
+    import multiprocessing as mp
+    import warnings
+
+    fn = cache / f"svm-{d1}.json"
+    done = json.loads(fn.read_text()) if fn.exists() else {}
+    key = {i: readers[i][0] + "|" + ",".join(pid for pid, _ in readers[i][1]) for i in idx}
+    todo = [i for i in idx if key[i] not in done]
+    cpu = 0.0
+    if todo:
+        _SVM.update(X=X, C=C)
+        warnings.filterwarnings("ignore")
+        t = time.perf_counter()
+        ctx = mp.get_context("fork")
+        with ctx.Pool(max(1, jobs)) as pool:
+            for n, (i, (top, sec)) in enumerate(zip(todo, pool.imap(_svm_one, [[row[pid] for pid, _ in readers[i][1]]
+                                                                             for i in todo])), 1):
+                done[key[i]] = {"top": [cids[j] for j in top], "cpu_seconds": round(sec, 3)}
+                cpu += sec
+                if n % 25 == 0 or n == len(todo):
+                    fn.write_text(json.dumps(done))
+                    print(f"  svm anchor {d1}: {n}/{len(todo)} readers fitted, {time.perf_counter() - t:.0f} s",
+                          flush=True)
+    return {i: done[key[i]]["top"] for i in idx}, sum(done[key[i]]["cpu_seconds"] for i in idx)
+
+
+def anchors(papers, readers, d1, d2, svm_idx, minilm, encoder_settings, cache: Path, jobs: int = 1):
+    before, cands, X, C = anchor_matrices(papers, d1, d2, cache)
+    cids = [p["id"] for p in cands]
+    row = {p["id"]: i for i, p in enumerate(before)}
     out: dict[str, dict[int, list[str]]] = {"tfidf-centroid": {}, "svm": {}, "minilm-max": {}}
-    times = {"svm": 0.0}
+    times = {}
 
     def top(scores):
         order = np.lexsort((np.arange(len(scores)), -scores))[:K]
@@ -172,13 +235,8 @@ def anchors(papers, readers, d1, d2, svm_idx, minilm, encoder_settings):
         rows = [row[pid] for pid, _ in prof]
         cen = np.asarray(X[rows].mean(axis=0)).ravel()
         out["tfidf-centroid"][i] = top(C @ cen / (np.linalg.norm(cen) or 1.0))
-    for i in svm_idx:
-        t = time.perf_counter()
-        y = np.zeros(X.shape[0])
-        y[[row[pid] for pid, _ in readers[i][1]]] = 1
-        clf = LinearSVC(C=0.01, class_weight='balanced', tol=1e-6, max_iter=10000, dual=True).fit(X, y)
-        out["svm"][i] = top(clf.decision_function(C))
-        times["svm"] += time.perf_counter() - t
+    if svm_idx:
+        out["svm"], times["svm_cpu"] = svm_runs(X, C, row, cids, readers, svm_idx, d1, cache, jobs)
     if minilm:
         from paperwire.search.encoders import load_encoder
 
@@ -248,15 +306,17 @@ def speed(st, settings, papers, d1, d2, n_digest: int, n_page: int) -> dict:
     for rd in readers[5:5 + n_page]:
         day.recommend(rd, "fused", K, settings)
     page_ms = (time.perf_counter() - t) / n_page * 1000
-    t = time.perf_counter()
+    load_before = os.getloadavg()
+    t, c = time.perf_counter(), time.process_time()
     n = 0
     for _ in day.recommend_many(readers, K, settings):
         n += 1
-    t_all = time.perf_counter() - t
+    t_all, c_all = time.perf_counter() - t, time.process_time() - c
     return {"candidates": len(day.cand_ids), "prepare_window_seconds": round(t_prep, 2),
             "page_ms_per_reader_warm": round(page_ms, 2), "digest_readers": n,
-            "digest_seconds": round(t_all, 1), "digest_ms_per_reader": round(t_all / max(n, 1) * 1000, 3),
-            "load_average": os.getloadavg()}
+            "digest_seconds": round(t_all, 1), "digest_cpu_seconds": round(c_all, 1),
+            "digest_ms_per_reader": round(t_all / max(n, 1) * 1000, 3),
+            "load_average_before": load_before, "load_average": os.getloadavg()}
 
 
 def main() -> None:
@@ -265,7 +325,13 @@ def main() -> None:
     ap.add_argument("--store", default="/tmp/paperwire-recbench/store.db")
     ap.add_argument("--split", choices=list(SPLITS), default="report")
     ap.add_argument("--readers-per-week", type=int, default=400)
-    ap.add_argument("--svm-readers", type=int, default=200, help="readers the SVM anchor is fitted for (seeded subset)")
+    ap.add_argument("--svm-readers", type=int, default=0,
+                    help="readers the SVM anchor is fitted for (a seeded subset; default 0 = every reader)")
+    ap.add_argument("--jobs", type=int, default=2, help="worker processes fitting the SVM anchor")
+    ap.add_argument("--cache", default="/tmp/paperwire-recbench/anchors",
+                    help="folder for the anchors' TF-IDF matrices and the SVM anchor's per-reader results")
+    ap.add_argument("--anchors-only", action="store_true",
+                    help="only fit the anchors (TF-IDF and every SVM) into --cache, for a later run")
     ap.add_argument("--digest-readers", type=int, default=100000)
     ap.add_argument("--page-readers", type=int, default=200)
     ap.add_argument("--no-minilm", action="store_true")
@@ -275,7 +341,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "recommend.json"))
     args = ap.parse_args()
     if args.quick:
-        args.readers_per_week, args.svm_readers, args.digest_readers = 100, 40, 20000
+        args.readers_per_week, args.digest_readers = 100, 20000
 
     papers = load(Path(args.data))
     st = store_for(Path(args.store), Path(args.data))
@@ -290,14 +356,18 @@ def main() -> None:
         n_c = sum(d1 <= p["day"] <= d2 for p in papers)
         print(f"week {d1} .. {d2}: {n_c} candidates, {len(readers)} readers", flush=True)
         weeks.append({"from": d1, "to": d2, "candidates": n_c, "readers": len(readers)})
+        n_svm = len(readers) if args.svm_readers <= 0 else min(len(readers), args.svm_readers // len(weeks_used))
+        svm_idx = sorted(random.Random(f"svm-{d1}").sample(range(len(readers)), n_svm))
+        if args.anchors_only:
+            anchors(papers, readers, d1, d2, svm_idx, False, settings, Path(args.cache), args.jobs)
+            continue
         runs = {}
         for name, s in (("paperwire", settings), ("paperwire-text", text_only)):
             runs[name], el = run_paperwire(st, s, readers, d1, d2)
             timing[f"{name}_batch_seconds"] += el
             print(f"  {name}: batch run {el:.1f} s", flush=True)
-        svm_idx = sorted(random.Random(f"svm-{d1}").sample(range(len(readers)),
-                                                           min(len(readers), args.svm_readers // len(weeks_used))))
-        anc, t_anc = anchors(papers, readers, d1, d2, svm_idx, not args.no_minilm, settings)
+        anc, t_anc = anchors(papers, readers, d1, d2, svm_idx, not args.no_minilm, settings, Path(args.cache),
+                             args.jobs)
         for k, v in t_anc.items():
             timing[k] += v
         for i, (_, _, truth) in enumerate(readers):
@@ -308,6 +378,8 @@ def main() -> None:
                 if i in got:
                     per[name][offset + i] = (recall(got[i], truth), ndcg(got[i], truth))
         offset += len(readers)
+    if args.anchors_only:
+        return
     summary = summarise(per) if per else {"rankers": {}, "paired": {}}
     print(f"\n{args.split} split, {offset} readers (mean ± standard error):")
     for name, r in summary["rankers"].items():
@@ -321,7 +393,7 @@ def main() -> None:
     sp = speed(st, settings, papers, d1, d2, args.digest_readers, args.page_readers)
     print(f"speed ({sp['candidates']} candidates; load average {sp['load_average'][0]:.1f}): window prepared in "
           f"{sp['prepare_window_seconds']} s; one reader's page {sp['page_ms_per_reader_warm']} ms warm; "
-          f"{sp['digest_readers']:,} digest readers in {sp['digest_seconds']} s "
+          f"{sp['digest_readers']:,} digest readers in {sp['digest_seconds']} s wall, {sp['digest_cpu_seconds']} s CPU "
           f"({sp['digest_ms_per_reader']} ms each)")
     out = {"when": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
            "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},

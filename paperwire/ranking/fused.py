@@ -27,19 +27,20 @@ cost one feature pass over the candidates plus a few products per block of reade
 from __future__ import annotations
 
 import math
-from collections import Counter
 
 import numpy as np
 import scipy.sparse as sp
 
-W_CENTROID = 1.0
-W_DISCRIMINANT = 0.3
-W_CATEGORIES = 0.5
+# chosen on the tuning weeks of bench/recommend.py, text and categories only (docs/ranking.md): the
+# centroid adds nothing once the discriminant and the nearest paper are in (it still scales dismissals)
+W_CENTROID = 0.0
+W_DISCRIMINANT = 0.6
+W_NEAREST = 0.5
+W_CATEGORIES = 1.0
 W_DISMISSED = 1.0
 W_TREND = 3.0  # times rec_trend_prior: the trending prior in z units
 FOLLOW_SCALE = 10.0  # rec_follow_bonus is in the older recommenders' [0, 1] units; here, z units
 RIDGE = 0.01  # the covariance's isotropic part: how far the discriminant trusts the background
-CENTROID_TERMS = 300
 # how much the recency weights (rec_half_life_days) count here: a profile's older papers still
 # describe its interests (weight ** RECENCY; 0 = all alike, 1 = the full decay)
 RECENCY = 0.25
@@ -57,8 +58,36 @@ def new_with_text(ids, known, infos: dict[str, dict], text_lookup) -> list[str]:
     return [i for i in new if i in infos]
 
 
+class _Grow:
+    """A dense array that grows by rows (capacity doubling): a window serving readers one at a
+    time adds a few profile papers per reader without copying everything each time."""
+
+    def __init__(self, cols: int, dtype=np.float32):
+        self.a = np.zeros((0, cols), dtype)
+        self.n = 0
+
+    def add(self, rows: np.ndarray) -> None:
+        need = self.n + rows.shape[0]
+        if need > self.a.shape[0]:
+            bigger = np.zeros((max(need, 2 * self.a.shape[0], 64), self.a.shape[1]), self.a.dtype)
+            bigger[:self.n] = self.a[:self.n]
+            self.a = bigger
+        self.a[self.n:need] = rows
+        self.n = need
+
+    @property
+    def rows(self) -> np.ndarray:
+        return self.a[:self.n]
+
+
 class Window:
-    """A window's candidates in the text model's space, shared by every reader of the window."""
+    """A window's candidates in the text model's space, shared by every reader of the window.
+
+    Each profile paper is turned into features once per window, whoever's profile it is in: its
+    cosine to every candidate (a dense row of ``G``), its coordinates in the background's
+    principal directions and its authors / categories among the candidates'. A reader's scores
+    are then weighted sums and maxima of their papers' rows — for a block of readers, a few
+    products with a sparse readers x papers weight matrix."""
 
     def __init__(self, model, cand_ids: list[str], infos: dict[str, dict], trend: np.ndarray | None = None,
                  text_lookup=None):
@@ -71,101 +100,133 @@ class Window:
                   else sp.csr_matrix((0, model.dim), dtype=np.float32))
         self.CT = self.C.T.tocsr()
         comps = model.components
-        self.CV = np.asarray(self.C @ comps.T) if comps.shape[0] else np.zeros((n, 0), np.float32)
-        shrink = model.variances / (model.variances + RIDGE) if comps.shape[0] else np.zeros(0)
+        self.k = comps.shape[0]
+        self.CV = np.asarray(self.C @ comps.T, dtype=np.float32) if self.k else np.zeros((n, 0), np.float32)
+        shrink = model.variances / (model.variances + RIDGE) if self.k else np.zeros(0)
         self.shrink = shrink.astype(np.float32)
-        self.Cmu = np.asarray(self.C @ model.mean).ravel()
+        self.mean_v = (comps @ model.mean).astype(np.float32) if self.k else np.zeros(0, np.float32)
+        self.Cmu = np.asarray(self.C @ model.mean, dtype=np.float32).ravel()
         self.trend = np.zeros(n) if trend is None else np.asarray(trend, np.float64)
         self._rows: dict[str, int] = {}
+        self._blocks: list[sp.csr_matrix] = []
         self._mat = sp.csr_matrix((0, model.dim), dtype=np.float32)
+        self._G = _Grow(n)  # profile paper x candidate cosines
+        self._V = _Grow(self.k)  # profile paper in the principal directions
         # candidate x author / category incidence, for the overlap features as sparse products
         self.author_col: dict[str, int] = {}
         self.cat_col: dict[str, int] = {}
         self.CA = self._incidence([[a.lower() for a in infos[i].get("authors", [])] for i in self.cand_ids],
                                   self.author_col)
         self.CC = self._incidence([infos[i].get("categories", []) for i in self.cand_ids], self.cat_col)
+        self._PA: list[sp.csr_matrix] = []  # profile paper x candidate authors / categories
+        self._PC: list[sp.csr_matrix] = []
 
     @staticmethod
-    def _incidence(lists: list[list[str]], cols: dict[str, int]) -> sp.csr_matrix:
+    def _incidence(lists: list[list[str]], cols: dict[str, int], grow: bool = True) -> sp.csr_matrix:
         r, c = [], []
         for i, names in enumerate(lists):
             for name in set(names):
-                r.append(i)
-                c.append(cols.setdefault(name, len(cols)))
+                j = cols.setdefault(name, len(cols)) if grow else cols.get(name)
+                if j is not None:
+                    r.append(i)
+                    c.append(j)
         return sp.csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=(len(lists), max(1, len(cols))))
 
     # -- profile papers -------------------------------------------------------------------------------
     def add_papers(self, ids) -> None:
-        """TF-IDF rows for profile papers, transformed once per window and shared by readers."""
+        """Features of profile papers, computed once per window and shared by every reader."""
         new = new_with_text(ids, self._rows, self.infos, self.text_lookup)
         if not new:
             return
-        block = self.model.transform([self.infos[i]["text"] for i in new])
-        base = self._mat.shape[0]
-        for k, pid in enumerate(new):
-            self._rows[pid] = base + k
-        self._mat = sp.vstack([self._mat, block]).tocsr()
+        for lo in range(0, len(new), 4000):  # bounded temporary memory for a day's many papers
+            part = new[lo:lo + 4000]
+            block = self.model.transform([self.infos[i]["text"] for i in part])
+            base = self._G.n
+            self._G.add((block @ self.CT).toarray() if self.cand_ids else np.zeros((len(part), 0), np.float32))
+            self._V.add(np.asarray(block @ self.model.components.T) if self.k else np.zeros((len(part), 0)))
+            self._blocks.append(block)
+            self._PA.append(self._incidence([[a.lower() for a in self.infos[i].get("authors", [])] for i in part],
+                                            self.author_col, grow=False))
+            self._PC.append(self._incidence([self.infos[i].get("categories", []) for i in part], self.cat_col,
+                                            grow=False))
+            for k, pid in enumerate(part):
+                self._rows[pid] = base + k
+
+    def _stacked(self, name: str) -> sp.csr_matrix:
+        blocks = getattr(self, name)
+        if len(blocks) > 1:
+            blocks[:] = [sp.vstack(blocks).tocsr()]
+        return blocks[0]
+
+    @property
+    def mat(self) -> sp.csr_matrix:
+        """Every profile paper's TF-IDF row (in the order of ``_rows``)."""
+        if not self._blocks:
+            return self._mat
+        return self._stacked("_blocks")
 
     def known(self, ids) -> list[str]:
         return [i for i in ids if i in self._rows]
 
     def rows(self, ids: list[str]) -> sp.csr_matrix:
-        return self._mat[[self._rows[i] for i in ids]]
+        return self.mat[[self._rows[i] for i in ids]]
 
     # -- scoring -------------------------------------------------------------------------------------------
-    def _weights(self, readers) -> sp.csr_matrix:
-        """readers x profile-paper rows: each reader's normalised positive weights."""
-        r, c, v = [], [], []
+    def _weights(self, readers) -> tuple[sp.csr_matrix, np.ndarray]:
+        """readers x profile papers: each reader's normalised positive weights; and the padded
+        (readers x longest profile) table of their papers' rows (-1 = none)."""
+        r, c, v, lists = [], [], [], []
         for k, rd in enumerate(readers):
-            pos = self.known(list(rd.positives))
-            w = [rd.positives[p] ** RECENCY for p in pos]
+            pos = [self._rows[p] for p in rd.positives if p in self._rows]
+            w = [rd.positives[p] ** RECENCY for p in rd.positives if p in self._rows]
             total = sum(w) or 1.0
-            for p, wp in zip(pos, w):
-                r.append(k)
-                c.append(self._rows[p])
-                v.append(wp / total)
-        return sp.csr_matrix((np.asarray(v, np.float32), (r, c)), shape=(len(readers), self._mat.shape[0]))
-
-    def _overlap(self, readers, attr: str, cols: dict[str, int], M: sp.csr_matrix, lower: bool) -> np.ndarray:
-        """readers x candidates: sum over a candidate's authors (categories) of how many profile
-        papers carry them."""
-        r, c, v = [], [], []
-        for k, rd in enumerate(readers):
-            counts = Counter()
-            for p in self.known(list(rd.positives)):
-                for name in set(self.infos[p].get(attr, [])):
-                    counts[name.lower() if lower else name] += 1
-            for name, n in counts.items():
-                j = cols.get(name)
-                if j is not None:
-                    r.append(k)
-                    c.append(j)
-                    v.append(n)
-        R = sp.csr_matrix((np.asarray(v, np.float32), (r, c)), shape=(len(readers), M.shape[1]))
-        return np.asarray((R @ M.T).todense(), dtype=np.float32)
+            r.extend([k] * len(pos))
+            c.extend(pos)
+            v.extend(x / total for x in w)
+            lists.append(pos)
+        W = sp.csr_matrix((np.asarray(v, np.float32), (r, c)), shape=(len(readers), self._G.n))
+        table = np.full((len(readers), max((len(x) for x in lists), default=0)), -1, np.int64)
+        for k, pos in enumerate(lists):
+            table[k, :len(pos)] = pos
+        return W, table
 
     def features(self, readers) -> dict[str, np.ndarray]:
         """readers x candidates matrices of every feature (one block of readers)."""
-        W = self._weights(readers)
-        Q = (W @ self._mat).tocsr()  # recency-weighted profile means
-        Q = _prune(Q, CENTROID_TERMS)
+        W, table = self._weights(readers)
+        G = self._G.rows
+        raw = np.asarray(W @ G, dtype=np.float32)  # readers x candidates: the weighted mean's dot products
+        Q = W @ self.mat
         norms = np.sqrt(np.asarray(Q.multiply(Q).sum(axis=1)).ravel())
-        raw = np.asarray((Q @ self.CT).todense(), dtype=np.float32)  # readers x candidates
         out = {"centroid": raw / np.where(norms > 0, norms, 1.0)[:, None]}
-        if self.CV.shape[1]:
+        best = np.full(raw.shape, -1.0, np.float32)
+        for j in range(table.shape[1]):  # the nearest profile paper's cosine
+            have = table[:, j] >= 0
+            if have.any():
+                best[have] = np.maximum(best[have], G[table[have, j]])
+        out["nearest"] = np.where(best < 0, 0.0, best)
+        if self.k:
             # w = Σ⁻¹(q − μ) with Σ = V diag(ev) Vᵀ + ridge·I: (q − μ) minus its shrunk projection
-            QV = np.asarray(Q @ self.model.components.T) - (self.model.components @ self.model.mean)[None, :]
+            QV = np.asarray(W @ self._V.rows, dtype=np.float32) - self.mean_v[None, :]
             out["discriminant"] = raw - self.Cmu[None, :] - (QV * self.shrink[None, :]) @ self.CV.T
-        profile_sizes = np.array([max(1, len(self.known(list(rd.positives)))) for rd in readers], np.float32)
-        out["categories"] = self._overlap(readers, "categories", self.cat_col, self.CC, False) / profile_sizes[:, None]
-        out["authors"] = np.log1p(self._overlap(readers, "authors", self.author_col, self.CA, True))
+        ones = W.copy()
+        ones.data[:] = 1.0
+        sizes = np.maximum(1.0, np.asarray(ones.sum(axis=1)).ravel())[:, None]
+        out["categories"] = self._overlap(ones, "_PC", self.CC) / sizes
+        out["authors"] = np.log1p(self._overlap(ones, "_PA", self.CA))
         return out
+
+    def _overlap(self, ones: sp.csr_matrix, name: str, M: sp.csr_matrix) -> np.ndarray:
+        """readers x candidates: summed over a candidate's authors (categories), how many of the
+        reader's papers carry them."""
+        if not getattr(self, name):
+            return np.zeros((ones.shape[0], len(self.cand_ids)), np.float32)
+        return ((ones @ self._stacked(name)) @ M.T).toarray().astype(np.float32)
 
     def dismissed(self, reader) -> np.ndarray | None:
         neg = self.known([x for x in reader.negatives if x not in reader.positives])
         if not neg:
             return None
-        return np.asarray((self.rows(neg) @ self.CT).todense()).max(axis=0).ravel()
+        return self._G.rows[[self._rows[x] for x in neg]].max(axis=0)
 
     def score(self, readers, settings) -> np.ndarray:
         """readers x candidates scores for one block of readers (their papers already added)."""
@@ -173,16 +234,17 @@ class Window:
         if not readers or n == 0:
             return np.zeros((len(readers), n))
         f = self.features(readers)
-        s = W_CENTROID * _z(f["centroid"])
+        s = W_CENTROID * _z(f["centroid"]) + W_NEAREST * _z(f["nearest"])
         if "discriminant" in f:
             s += W_DISCRIMINANT * _z(f["discriminant"])
         s += W_CATEGORIES * f["categories"] + settings.rec_author_weight * f["authors"]
         for k, rd in enumerate(readers):
-            d = self.dismissed(rd)
-            if d is not None:
-                # in the centroid's units, so "not interested" can outweigh "close to your saved"
-                sd = f["centroid"][k].std() or 1.0
-                s[k] -= W_DISMISSED * d / sd
+            if rd.negatives:
+                d = self.dismissed(rd)
+                if d is not None:
+                    # in the centroid's units, so "not interested" can outweigh "close to your saved"
+                    sd = f["centroid"][k].std() or 1.0
+                    s[k] -= W_DISMISSED * d / sd
             if not rd.positives:
                 s[k] = 0.0
         return s
@@ -196,12 +258,22 @@ class Window:
 
     def nearest(self, reader, idx: list[int]) -> list[tuple[str | None, float]]:
         """For candidates `idx`: the most similar positive profile paper and its cosine (reasons)."""
-        pos = self.known(list(reader.positives))
-        if not pos or not idx:
-            return [(None, 0.0)] * len(idx)
-        S = np.asarray((self.C[idx] @ self.rows(pos).T).todense())
-        j = S.argmax(axis=1)
-        return [(pos[j[k]], float(S[k, j[k]])) for k in range(len(idx))]
+        return self.nearest_many([reader], np.asarray([idx], np.int64))[0]
+
+    def nearest_many(self, readers, top: np.ndarray) -> list[list[tuple[str | None, float]]]:
+        """For each reader k and candidate top[k, j]: the reader's most similar profile paper."""
+        ids = {r: pid for pid, r in self._rows.items()} if readers else {}
+        _, table = self._weights(readers)
+        if table.shape[1] == 0 or top.shape[1] == 0:
+            return [[(None, 0.0)] * top.shape[1] for _ in readers]
+        G = self._G.rows
+        sims = G[np.maximum(table, 0)[:, :, None], top[:, None, :]]  # readers x papers x top
+        sims = np.where(table[:, :, None] >= 0, sims, -np.inf)
+        j = sims.argmax(axis=1)
+        best = np.take_along_axis(sims, j[:, None, :], axis=1)[:, 0, :]
+        rows = np.take_along_axis(table, j, axis=1)
+        return [[(ids.get(int(rows[k, c])) if rows[k, c] >= 0 else None, float(best[k, c]) if rows[k, c] >= 0 else 0.0)
+                 for c in range(top.shape[1])] for k in range(len(readers))]
 
 
 def _z(x: np.ndarray) -> np.ndarray:
@@ -210,38 +282,17 @@ def _z(x: np.ndarray) -> np.ndarray:
     return (x - mu) / np.where(sd > 0, sd, 1.0)
 
 
-def _prune(Q: sp.csr_matrix, keep: int) -> sp.csr_matrix:
-    """Each row's `keep` largest entries."""
-    Q = Q.tocsr()
-    Q.sort_indices()
-    lens = np.diff(Q.indptr)
-    if lens.size == 0 or lens.max() <= keep:
-        return Q
-    data, indices, indptr = [], [], [0]
-    for i in range(Q.shape[0]):
-        lo, hi = Q.indptr[i], Q.indptr[i + 1]
-        d, c = Q.data[lo:hi], Q.indices[lo:hi]
-        if hi - lo > keep:
-            top = np.argpartition(-d, keep)[:keep]
-            d, c = d[top], c[top]
-        data.append(d)
-        indices.append(c)
-        indptr.append(indptr[-1] + len(d))
-    return sp.csr_matrix((np.concatenate(data), np.concatenate(indices), np.asarray(indptr)), shape=Q.shape)
-
-
-def top_k(scores: np.ndarray, k: int, skip: list[set[int]] | None = None) -> list[list[int]]:
-    """Best-first candidate indexes per row (ties by index), leaving out each row's `skip`."""
-    out = []
+def top_rows(scores: np.ndarray, k: int) -> np.ndarray:
+    """Each row's k best candidate indexes, best first (ties: the lower index first); -inf
+    entries (papers not to show) come last."""
     n = scores.shape[1]
-    for r in range(scores.shape[0]):
-        s = scores[r]
-        bad = skip[r] if skip else ()
-        want = min(n, k + len(bad))
-        idx = np.argpartition(-s, want - 1)[:want] if want < n else np.arange(n)
-        idx = sorted(idx, key=lambda i: (-s[i], i))
-        out.append([int(i) for i in idx if i not in bad][:k])
-    return out
+    k = min(k, n)
+    if k <= 0:
+        return np.zeros((scores.shape[0], 0), np.int64)
+    idx = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < n else np.tile(np.arange(n), (scores.shape[0], 1))
+    idx.sort(axis=1)
+    got = np.take_along_axis(scores, idx, axis=1)
+    return np.take_along_axis(idx, np.argsort(-got, axis=1, kind="stable"), axis=1)
 
 
 def trend_vector(cand_ids: list[str], trend: dict[str, float]) -> np.ndarray:

@@ -130,6 +130,7 @@ class Day:
         self.cand_authors = [set(a.lower() for a in self.infos[i].get("authors", [])) for i in self.cand_ids]
         self.trend_vec = fused.trend_vector(self.cand_ids, self.trend)
         self._stacked = None
+        self._said: dict[tuple[str, str], str] = {}
 
     def _legacy(self) -> None:
         with self._lock:
@@ -309,8 +310,11 @@ class Day:
 
     def _reason_near(self, reader: Reader, pid: str) -> str:
         kind = KIND_WORDS.get(reader.kinds.get(pid, ""), "liked")
-        title = (self.infos.get(pid) or {}).get("title") or pid
-        return f"close to your {kind} “{title}”"
+        said = self._said.get((kind, pid))
+        if said is None:  # a day's digests cite the same papers many times: one string each
+            title = (self.infos.get(pid) or {}).get("title") or pid
+            said = self._said[(kind, pid)] = f"close to your {kind} “{title}”"
+        return said
 
     def recommend_many(self, readers: list[Reader], limit: int = 20, settings: Settings | None = None,
                        block: int = fused.BLOCK):
@@ -319,31 +323,46 @@ class Day:
         s = settings or Settings()
         win = self.window
         for start, S in win.score_many(readers, s, block):
+            part = readers[start:start + S.shape[0]]
+            S = self._fused_adjust(part, S, s, frozenset())
+            order = fused.top_rows(S, limit)
+            near = win.nearest_many(part, order)
             for k in range(S.shape[0]):
-                yield start + k, self._fused_recs(readers[start + k], S[k], limit, s, frozenset())
+                yield start + k, self._fused_recs(part[k], S[k], order[k], near[k])
 
-    def _fused_recs(self, reader: Reader, score: np.ndarray, limit: int, s: Settings, exclude) -> list[Rec]:
-        follow, follow_why = (self._follow(reader, s.rec_follow_bonus) if reader.categories or reader.authors
-                               else (0.0, None))
-        has_profile = any(p in self.window._rows for p in reader.positives)
-        lam = s.rec_trend_prior if has_profile or reader.categories or reader.authors else 1.0
+    def _fused_adjust(self, readers: list[Reader], S: np.ndarray, s: Settings, exclude) -> np.ndarray:
+        """Follows, the trending prior and the papers not to show (-inf) added to a block's scores."""
         # the prior counts only papers with a real signal (votes, stars), not the recency term: a
         # week's papers differ in age by days, which says nothing about a reader's interests
         if getattr(self, "_signal_vec", None) is None:
             self._signal_vec = self.trend_vec * np.array([pid in self.trending_ids for pid in self.cand_ids])
-        prior = self._signal_vec if has_profile else self.trend_vec
-        score = score + follow * fused.FOLLOW_SCALE + lam * fused.W_TREND * prior
-        skip = set(exclude) | set(reader.positives) | set(reader.negatives)
-        bad = {self.cand_index[p] for p in skip if p in self.cand_index}
-        order = fused.top_k(score[None, :], limit, [bad])[0] if limit > 0 else []
-        nearest = self.window.nearest(reader, order)
+        rows = self.window._rows
+        for k, reader in enumerate(readers):
+            has_profile = any(p in rows for p in reader.positives)
+            if reader.categories or reader.authors:
+                S[k] += self._follow(reader, s.rec_follow_bonus)[0] * fused.FOLLOW_SCALE
+            lam = s.rec_trend_prior if has_profile or reader.categories or reader.authors else 1.0
+            S[k] += lam * fused.W_TREND * (self._signal_vec if has_profile else self.trend_vec)
+            for p in (*exclude, *reader.positives, *reader.negatives):
+                i = self.cand_index.get(p)
+                if i is not None:
+                    S[k, i] = -np.inf
+        return S
+
+    def _fused_recs(self, reader: Reader, score: np.ndarray, order, nearest) -> list[Rec]:
+        follow_why = self._follow(reader, 0.0)[1] if reader.categories or reader.authors else None
         out = []
-        for i, (near, sim) in zip(order, nearest):
-            why = [self._reason_near(reader, near)] if near is not None and sim > 0.05 else []
-            why.extend(follow_why[i] if follow_why else ())
-            if self.cand_ids[i] in self.trending_ids:
+        ids, trending, near_why = self.cand_ids, self.trending_ids, self._reason_near
+        for i, (near, sim) in zip(order.tolist(), nearest):
+            value = float(score[i])
+            if value == -math.inf:
+                break
+            why = [near_why(reader, near)] if near is not None and sim > 0.05 else []
+            if follow_why:
+                why.extend(follow_why[i])
+            if ids[i] in trending:
                 why.append("trending this week")
-            out.append(Rec(self.cand_ids[i], float(score[i]), why or ["new in your window"]))
+            out.append(Rec(ids[i], value, why or ["new in your window"]))
         return out
 
     def recommend(self, reader: Reader, method: str = "fused", limit: int = 20, settings: Settings | None = None,
@@ -355,8 +374,11 @@ class Day:
         if n == 0 or limit <= 0:
             return []
         if method == "fused":
-            self.window.add_papers(list(reader.positives) + list(reader.negatives))
-            return self._fused_recs(reader, self.window.score([reader], s)[0], limit, s, exclude)
+            win = self.window
+            win.add_papers(list(reader.positives) + list(reader.negatives))
+            S = self._fused_adjust([reader], win.score([reader], s), s, exclude)
+            order = fused.top_rows(S, limit)
+            return self._fused_recs(reader, S[0], order[0], win.nearest_many([reader], order)[0])
         follow, follow_why = self._follow(reader, s.rec_follow_bonus)
         sim, nearest, near_sim = self.similarity(reader, set(exclude))
         has_profile = bool(self.known(list(reader.positives)))

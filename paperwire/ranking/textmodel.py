@@ -52,12 +52,19 @@ class Analyzer:
         self.stop_words = frozenset(stop_words)
         self.pattern = re.compile(VECTORIZER["token_pattern"])
 
-    def __call__(self, text: str) -> list[str]:
+    def words(self, text: str) -> list[str]:
+        """The text's words, in order, stop words left out."""
         text = text.lower()
         if not text.isascii():
-            text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+            text = unicodedata.normalize("NFKD", text)
+            marks = {ord(c): None for c in set(text) if not c.isascii() and unicodedata.combining(c)}
+            if marks:
+                text = text.translate(marks)
         stop = self.stop_words
-        words = [w for w in self.pattern.findall(text) if w not in stop]
+        return [w for w in self.pattern.findall(text) if w not in stop]
+
+    def __call__(self, text: str) -> list[str]:
+        words = self.words(text)
         return words + [a + " " + b for a, b in zip(words, words[1:])]
 
     def __getstate__(self):
@@ -94,11 +101,10 @@ class TextModel:
 
     def counts(self, texts: list[str]) -> sp.csr_matrix:
         """Term counts (texts x vocabulary) of the vocabulary's words and bigrams."""
-        vocab, analyze = self.vocabulary, self.analyzer
+        get, analyze = self.vocabulary.get, self.analyzer
         indptr, indices = [0], []
         for text in texts:
-            got = [vocab[t] for t in analyze(text) if t in vocab]
-            indices.extend(got)
+            indices.extend([j for j in map(get, analyze(text)) if j is not None])
             indptr.append(len(indices))
         m = sp.csr_matrix((np.ones(len(indices), np.float32), np.asarray(indices, np.int32),
                            np.asarray(indptr, np.int64)), shape=(len(texts), self.dim))
