@@ -192,13 +192,6 @@ class Day:
         idx = [self._row_of[i] for i in ids if i in self._row_of]
         return m[idx]
 
-    def prepare(self, ids: list[str]) -> None:
-        """Add many profile papers at once (the benchmark's 10,000 readers)."""
-        self._legacy()
-        with self._lock:
-            self._add(list(ids))
-            self._matrix()
-
     def known(self, ids) -> list[str]:
         self._legacy()
         with self._lock:
