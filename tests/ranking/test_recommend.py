@@ -202,3 +202,26 @@ def test_fused_uses_not_interested(demo):
     common = [p for p in before if p in after and p != top]
     drops = sorted(common, key=lambda p: before[p] - after[p], reverse=True)
     assert before[drops[0]] - after[drops[0]] > 0.2
+
+
+def test_digest_path_agrees_with_the_page(demo):
+    """Day.recommend_many (digests, batch mode: blocks of readers, shared products) gives each
+    reader the same papers, scores and reasons as their For-you page (Day.recommend)."""
+    st, s = demo
+    day = recommend.prepare_day(st, s, WINDOW)
+    readers = [recommend.Reader({p: 1.0 for p in ids_where(st, cond, limit=6)}, {})
+               for cond in ("primary_category='cs.CV' AND title_display LIKE '%segmentation%'",
+                            "primary_category='cs.CL'", "primary_category='cs.IT'", "primary_category='cs.GT'",
+                            "title_display LIKE '%agent%'")]
+    readers.append(recommend.Reader({}, {}, categories=["cs.CL"]))  # follows only
+    readers[1].negatives = [day.cand_ids[0]]
+    many = dict(day.recommend_many(readers, 15, s, block=2))
+    assert sorted(many) == list(range(len(readers)))
+    for k, rd in enumerate(readers):
+        one = day.recommend(rd, "fused", 15, s)
+        assert [r.paper_id for r in many[k]] == [r.paper_id for r in one]
+        assert np.allclose([r.score for r in many[k]], [r.score for r in one], atol=1e-4)
+        assert [r.reasons for r in many[k]] == [r.reasons for r in one]
+    assert day.cand_ids[0] not in [r.paper_id for r in many[1]]
+    assert any("close to your liked" in r.reasons[0] for r in many[0])
+
