@@ -112,9 +112,8 @@ def _claims(store: Store, settings: Settings, owner: str, ids: list[int] | None,
     """The messages this run takes, one claim at a time (so a killed run strands one message,
     not a batch): first those whose sender died on this host, then each due one in turn."""
     lease = lambda: subs.outbox_time(now() + timedelta(seconds=settings.digest_lease_seconds))  # noqa: E731
-    wanted = None if ids is None else set(ids)
-    for msg_id, holder, _attempts in shared_state.orphaned_messages(store):
-        if (wanted is None or msg_id in wanted) and shared_state.take_over(store, msg_id, holder, owner, lease()):
+    for msg_id, holder, _attempts in shared_state.orphaned_messages(store, ids):
+        if shared_state.take_over(store, msg_id, holder, owner, lease()):
             log.warning("took over message %d from %s (that sender is gone)", msg_id, holder)
             yield msg_id
     while True:
@@ -190,12 +189,10 @@ def _pause_before_next_round(store: Store, settings: Settings, ids: list[int] | 
     if nxt is None:
         return None
     wait_s = (subs.parse_outbox_time(nxt) - now()).total_seconds()
-    if wait_s <= 0 and had_due:
+    if wait_s <= 0 and had_due or shared_state.orphaned_messages(store, ids):
         return 0.0
     if not wait or wait_s > settings.digest_retry_wait or wait_s <= 0:
         return None
-    if shared_state.orphaned_messages(store):
-        return 0.0
     if shared_state.held_by_others(store, owner, ids):
         return min(wait_s, POLL_SECONDS)
     return wait_s

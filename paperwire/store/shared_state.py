@@ -254,11 +254,14 @@ def claim_message(store, owner: str, now: str, lease_until: str, ids: list[int] 
         return int(row[0])
 
 
-def orphaned_messages(store) -> list[tuple[int, str, int]]:
-    """(id, claimed_by, attempts) of 'sending' messages whose sender process is gone from this
-    host (killed midway) while their lease still runs: the caller may take them over at once."""
+def orphaned_messages(store, ids: list[int] | None = None) -> list[tuple[int, str, int]]:
+    """(id, claimed_by, attempts) of 'sending' messages (of `ids`, when given) whose sender
+    process is gone from this host (killed midway) while their lease still runs: the caller may
+    take them over at once."""
     rows = store.query("SELECT id, claimed_by, attempts FROM outbox WHERE status = 'sending' ORDER BY id")
-    return [(int(r[0]), r[1], int(r[2])) for r in rows if not holder_alive(r[1])]
+    wanted = None if ids is None else set(ids)
+    return [(int(r[0]), r[1], int(r[2])) for r in rows
+            if (wanted is None or int(r[0]) in wanted) and not holder_alive(r[1])]
 
 
 def take_over(store, msg_id: int, was_held_by: str, owner: str, lease_until: str) -> bool:

@@ -13,7 +13,7 @@ import threading
 
 import psutil
 
-from conftest import host_env
+from multihost_support import host_env
 from digest_support import RecordingHandler, SMTPServer, active
 from paperwire.store import open_store, shared_state
 from paperwire.store import subscriptions as subs

@@ -12,7 +12,7 @@ import time
 
 import httpx
 
-from conftest import host_env
+from multihost_support import host_env
 from paperwire.store import open_store, users
 from web_support import CSRF_RE, PASSWORD, make_user
 
@@ -154,3 +154,25 @@ def test_a_rate_limit_holds_across_hosts(hosts):
             token = CSRF_RE.search(c.get("/reset").text).group(1)
             codes.append(c.post("/reset", data={"csrf": token, "email": f"nobody{i}@example.org"}).status_code)
     assert codes[:5] == [303] * 5 and codes[5:] == [429, 429], codes
+
+
+def test_page_views_counted_on_both_hosts_reach_the_database_without_a_restart(hosts, site):
+    """Each host counts views in memory and writes them every view_flush_seconds (1 s here) even
+    when no further view comes: a host killed later has lost none of these."""
+    a, b = hosts
+    store = open_store(site.db)
+    pid = store.query_one("SELECT id FROM papers WHERE hidden = 0 ORDER BY id DESC LIMIT 1")[0]
+
+    def views() -> float:
+        return store.query_one("SELECT COALESCE(sum(value), 0) FROM signals WHERE kind = 'view' AND paper_id = ?",
+                               (pid,))[0]
+
+    before = views()
+    for h, n in ((a, 3), (b, 2)):
+        for _ in range(n):
+            assert httpx.get(f"{h.url}/papers/{pid}", timeout=30).status_code == 200
+    deadline = time.monotonic() + 10
+    while views() - before < 5 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert views() - before == 5
+    store.close()
