@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
+import urllib.parse
 
 import click
 
 from paperwire.cli.base import Context, cli, pass_ctx
+from paperwire.store.base import is_postgres_url
 
 
 @cli.command()
@@ -31,10 +33,25 @@ def serve(c: Context, host: str | None, port: int | None, workers: int | None, l
     if cfg:
         os.environ["PAPERWIRE_CONFIG"] = os.path.abspath(cfg)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    click.echo(f"paperwire is serving {s.db} at http://{shown}:{port}/  (Ctrl+C stops)", err=True)
+    if is_postgres_url(str(s.db)) and not s.secret_key:
+        # each host would make its own development key: a form shown by one host and posted to
+        # another would be refused
+        click.echo("warning: several hosts over one PostgreSQL database need one PAPERWIRE_SECRET_KEY "
+                   "(this host signs with its own development key)", err=True)
+    click.echo(f"paperwire is serving {_without_password(str(s.db))} at http://{shown}:{port}/  (Ctrl+C stops)",
+               err=True)
     uvicorn.run("paperwire.web.app:app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, access_log=log_level in ("info", "debug"),
                 proxy_headers=bool(s.trusted_proxies), forwarded_allow_ips=s.trusted_proxies or None)
+
+
+def _without_password(db: str) -> str:
+    """A database URL as it may be printed (logs keep it): the password replaced by '***'."""
+    parts = urllib.parse.urlsplit(db)
+    if not is_postgres_url(db) or parts.password is None:
+        return db
+    netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 def _user_or_exit(c: Context, username: str):
