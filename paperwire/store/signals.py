@@ -158,18 +158,18 @@ WITH s(pid, up, vw, cm, hfu, hfc, st) AS ({local}
 )"""
 
 
-# the papers of `source` (g, or a part of it) with their day, visible and with a signal
+# the papers of g with their day, visible and with a signal
 _WITH_DAY = """
 SELECT g.pid AS pid, greatest(COALESCE(p.listed, substr(p.published, 1, 10), h.featured_on, ''),
                                COALESCE(h.featured_on, '')) AS day,
-       g.up AS up, g.vw AS vw, g.cm AS cm, g.hfu AS hfu, g.hfc AS hfc, g.st AS st{extra}
-FROM {source} g JOIN papers p INDEXED BY papers_trend_day ON p.id = g.pid LEFT JOIN hf_daily h ON h.paper_id = g.pid
+       g.up AS up, g.vw AS vw, g.cm AS cm, g.hfu AS hfu, g.hfc AS hfc, g.st AS st
+FROM g JOIN papers p INDEXED BY papers_trend_day ON p.id = g.pid LEFT JOIN hf_daily h ON h.paper_id = g.pid
 WHERE p.hidden = 0 AND (g.up > 0 OR g.vw > 0 OR g.cm > 0 OR g.hfu > 0 OR g.hfc > 0 OR g.st > 0)
 """
 
 
 def _window_sql(ranges: int) -> str:
-    return _window_cte(ranges) + _WITH_DAY.format(source="g", extra="")
+    return _window_cte(ranges) + _WITH_DAY
 
 
 def _range_params(k: int, start: str, end: str) -> dict[str, str]:
@@ -193,7 +193,6 @@ class ScoreOrder:
     window_days: float
 
 
-# the score's signal terms (the score is the decay, at most 1, times this)
 _SIGNALS = ("(:w_hf * ln(1 + greatest(hfu, 0)) + :w_st * ln(1 + greatest(st, 0)) + :w_up * ln(1 + greatest(up, 0)) "
             "+ :w_cm * ln(1 + greatest(cm, 0) + greatest(hfc, 0)) + :w_vw * ln(1 + greatest(vw, 0)) + :w_rec)")
 _DECAY = """pow(0.5, CASE WHEN :hl <= 0 THEN 0
@@ -205,20 +204,6 @@ _SCORE_SQL = f"""
 SELECT *, {_DECAY} * {_SIGNALS} AS score
 FROM ({{inner}}) AS w ORDER BY score DESC, day DESC, pid LIMIT :limit
 """
-
-# LIMIT pushed below the join: the :m papers with the largest signal terms (an upper bound of
-# their score) are joined to their day and scored; with each row, how many there were and the
-# smallest bound among them, which tells whether a paper left out could have made the page.
-_PUSHED_SQL = """, b AS (
-    SELECT g.*, {signals} AS bound FROM g
-    WHERE g.up > 0 OR g.vw > 0 OR g.cm > 0 OR g.hfu > 0 OR g.hfc > 0 OR g.st > 0
-    ORDER BY bound DESC LIMIT :m
-), w AS ({with_day})
-SELECT pid, day, up, vw, cm, hfu, hfc, st, {decay} * bound AS score,
-       (SELECT count(*) FROM b) AS n_b, (SELECT min(bound) FROM b) AS min_b
-FROM w ORDER BY score DESC, day DESC, pid LIMIT :limit
-"""
-PUSHDOWN_MIN = 2000  # papers scored at least, when the limit is pushed below the join
 
 
 def window_signals(store: Store, start: str, end: str, local_start: str | None = None,
@@ -250,17 +235,6 @@ def window_signals(store: Store, start: str, end: str, local_start: str | None =
         order, n = best
         w = dict(zip(("w_hf", "w_st", "w_up", "w_cm", "w_vw", "w_rec"), order.weights))
         params.update(w, hl=order.half_life, end_day=order.end_day, wd=order.window_days, limit=n)
-        # the score is at most its signal terms (the decay is at most 1, the terms >= 0 with
-        # weights >= 0): score the papers with the largest terms only; when the page's last
-        # score beats every term left out, no paper left out could have made it, else score all
-        m = max(PUSHDOWN_MIN, 2 * n)
-        if n and min(order.weights) >= 0:
-            pushed = _window_cte(len(ranges)) + _PUSHED_SQL.format(
-                signals=_SIGNALS, with_day=_WITH_DAY.format(source="b", extra=", g.bound AS bound"), decay=_DECAY)
-            rows = _query_math(store, _for_engine(store, pushed), {**params, "m": m})
-            # each row: the 8 columns, its score, how many were scored, the smallest bound left in
-            if rows and (rows[0][9] < m or (len(rows) == n and rows[-1][8] > rows[0][10])):
-                return [tuple(r)[:8] for r in rows]
         sql = _SCORE_SQL.format(inner=sql)
         return [tuple(r)[:8] for r in _query_math(store, _for_engine(store, sql), params)]
     return [tuple(r) for r in store.query(_for_engine(store, sql), params)]

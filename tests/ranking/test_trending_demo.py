@@ -71,24 +71,6 @@ def test_trending_over_the_demo_window_is_a_real_ranking(demo_store, window):
     assert not any("_" in w for w in words)  # words, not the parts' keys
 
 
-@pytest.mark.parametrize("window", list(rank.WINDOWS))
-def test_pushing_the_limit_below_the_join_changes_no_page(demo_store, window, monkeypatch):
-    """The store scores only the papers with the largest signal terms when that provably
-    cannot change a page (and every paper otherwise): pages from a tiny and from an unlimited
-    candidate set are the same, whichever way each page was decided."""
-    from paperwire.store import signals
-
-    end = rank.window_end(demo_store, window)
-
-    def pages(candidates: int) -> list:
-        monkeypatch.setattr(signals, "PUSHDOWN_MIN", candidates)
-        return [[(t.paper_id, t.score, t.parts) for t in rank.trending(
-            demo_store, window, end.now, limit=limit, offset=offset, local_now=end.local_now)]
-            for limit, offset in ((1, 0), (10, 0), (30, 0), (30, 30), (5, 200))]
-
-    assert pages(1) == pages(10**9)
-
-
 def test_day_window_ranks_the_newest_list_by_its_signals(demo_store):
     end = rank.window_end(demo_store, "day")
     out = rank.trending(demo_store, "day", end.now, limit=10**6, local_now=end.local_now)
