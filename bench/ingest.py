@@ -16,6 +16,15 @@ Files of 8 MB or more are parsed in a child process (as `paperwire ingest` does)
 is the importing process's plus the parser process's. Re-ingest: the same file again (nothing
 changes).
 
+With ``--engines sqlite,postgresql`` each import also runs into a fresh PostgreSQL database of
+a cluster this script starts in a temporary folder (PostgreSQL 15 from Debian, its default
+durability: fsync and synchronous_commit on), in the same run. For PostgreSQL it also reports:
+  - "store copy": the SQLite store the bulk run made, moved with `paperwire store copy` (COPY,
+    every table, the weighted tsvectors computed, counts checked): rows/s and papers/s;
+  - "host build": an app host that starts empty building its index folders from the database:
+    the tantivy folder from every paper, the vector index from one stored vector per paper
+    (random unit vectors of the minilm model's size, so no model time is counted).
+
     python bench/ingest.py                    # both files, all variants
     python bench/ingest.py --generate 200000  # a smaller generated file
     python bench/ingest.py --quick            # 20,000 records only (smoke run)
@@ -58,6 +67,8 @@ def child(path: str, db: str, fmt: str, variant: str, batch_size: int) -> None:
     from paperwire.ingest import import_file
     from paperwire.store import Store
 
+    if db.startswith("postgresql://"):
+        Store(db).close()  # migrations before the clock starts, as a SQLite file is created
     store = Store(db)
     bulk = variant == "bulk"
     marks, stages = [], {}
@@ -81,7 +92,7 @@ def child(path: str, db: str, fmt: str, variant: str, batch_size: int) -> None:
         "reingest_records_per_s": round(again.read / secs_again) if secs_again else None,
         "peak_rss_mb": round(rss_kb / 1024, 1), "parser_peak_rss_mb": round(child_kb / 1024, 1),
         "peak_total_mb": round((rss_kb + child_kb) / 1024, 1),
-        "db_mb": round(os.path.getsize(db) / 2**20, 1), "load_avg_1m": round(os.getloadavg()[0], 2),
+        "db_mb": round(_db_bytes(store, db) / 2**20, 1), "load_avg_1m": round(os.getloadavg()[0], 2),
     }
     if variant == "bulk":
         catch_up = secs - stored_secs
@@ -94,6 +105,115 @@ def child(path: str, db: str, fmt: str, variant: str, batch_size: int) -> None:
                     "fts_docs_per_s": round(summary.indexed / fts_secs) if fts_secs > 0 else None,
                     "catch_up_docs_per_s": round(summary.indexed / catch_up) if catch_up > 0 else None})
     print(json.dumps(out))
+
+
+def _db_bytes(store, db: str) -> int:
+    if db.startswith("postgresql://"):
+        return store.query_one("SELECT pg_database_size(current_database())")[0]
+    return os.path.getsize(db)
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------------
+PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+def start_pg() -> tuple[str, callable]:
+    """A cluster of our own (initdb refuses root: run as postgres), default durability, a larger
+    buffer pool and WAL budget as a server for this load would have. Returns (admin URL, stop)."""
+    import shutil
+    import socket
+
+    # its own folder, not under the run's private temporary folder: the server's user must reach it
+    folder = Path(tempfile.mkdtemp(prefix="pwbench-pg-", dir=os.environ.get("BENCH_TMP")))
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres")
+    with socket.socket() as sk:
+        sk.bind(("127.0.0.1", 0))
+        port = sk.getsockname()[1]
+    data = folder / "data"
+    subprocess.run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
+                                 "--locale=C.UTF-8"]), check=True, capture_output=True)
+    opts = (f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c shared_buffers=512MB -c max_wal_size=4GB "
+            f"-c maintenance_work_mem=512MB -c checkpoint_timeout=15min")
+    subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(folder / "log"), "-w",
+                                 "start"]), check=True, capture_output=True)
+    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+    def stop() -> None:
+        subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"]), capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+    return url, stop
+
+
+def new_database(admin_url: str, name: str) -> str:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+def copy_child(sqlite_db: str, url: str) -> None:
+    """`paperwire store copy` of ``sqlite_db`` into the new database at ``url``, timed."""
+    sys.path.insert(0, str(ROOT))
+    from paperwire.store import open_store
+    from paperwire.store.copy import copy_store
+
+    src, dst = open_store(sqlite_db), open_store(url)
+    t0 = time.perf_counter()
+    report = copy_store(src, dst)
+    secs = time.perf_counter() - t0
+    papers = report.counts["papers"][0]
+    print(json.dumps({"ok": report.ok, "rows": report.rows, "papers": papers, "seconds": round(secs, 2),
+                      "rows_per_s": round(report.rows / secs), "papers_per_s": round(papers / secs),
+                      "load_avg_1m": round(os.getloadavg()[0], 2)}))
+
+
+def host_child(url: str, data_dir: str) -> None:
+    """An app host that starts empty: its tantivy folder and vector index built from the database."""
+    sys.path.insert(0, str(ROOT))
+    import numpy as np
+
+    from paperwire.config import Settings
+    from paperwire.search import indexer
+    from paperwire.store import open_store
+    from paperwire.store.bulk_pg import copy_rows
+
+    settings = Settings.load(env={}, db=url, data_dir=data_dir, fast_lexical_above=1)
+    store = open_store(url)
+    engine = indexer.SearchEngine(store, settings)
+    enc = engine.vectors.encoder
+    rng = np.random.default_rng(5)
+    t0 = time.perf_counter()
+    with store.transaction() as conn:  # one stored vector per paper (the model's size), COPY
+        last = 0
+        while True:
+            ids = [r[0] for r in conn.execute("SELECT docid FROM search_docs WHERE docid > ? ORDER BY docid LIMIT 50000",
+                                              (last,)).fetchall()]
+            if not ids:
+                break
+            last = ids[-1]
+            vecs = rng.standard_normal((len(ids), enc.dim)).astype(np.float32)
+            vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+            vecs = vecs.astype("<f2")
+            copy_rows(conn, "paper_vectors", ["model", "docid", "text_hash", "vector"],
+                      ((enc.name, d, "bench", vecs[i].tobytes()) for i, d in enumerate(ids)))
+    stored = time.perf_counter() - t0
+    marks: dict[str, tuple[float, int, int]] = {}
+    t1 = time.perf_counter()
+    out = indexer.sync_host(store, settings, engine=engine,
+                            progress=lambda st, done, total: marks.__setitem__(st, (time.perf_counter() - t1, done, total)))
+    secs = time.perf_counter() - t1
+    print(json.dumps({"papers": out.get("lexical_added"), "vectors": out.get("vectors"), "vector_index": out.get("index"),
+                      "seconds": round(secs, 2), "vector_index_seconds": out.get("index_seconds"),
+                      "lexical_seconds": out.get("lexical_seconds"), "vectors_stored_seconds": round(stored, 2),
+                      "progress_last": {k: indexer.progress_line(k, v[1], v[2]) for k, v in marks.items()},
+                      "load_avg_1m": round(os.getloadavg()[0], 2)}))
 
 
 def generate_snapshot(src: Path, n: int, out: Path, seed: int = 7) -> None:
@@ -123,11 +243,19 @@ def generate_snapshot(src: Path, n: int, out: Path, seed: int = 7) -> None:
             fh.write(json.dumps(rec) + "\n")
 
 
-def run(path: Path, fmt: str, variant: str, batch_size: int) -> dict:
+def run(path: Path, fmt: str, variant: str, batch_size: int, db: str | None = None) -> dict:
+    """One import in a child process, into ``db`` (a PostgreSQL URL, or a SQLite file that is
+    kept) or a SQLite file in a temporary folder."""
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
-        db = str(Path(tmp) / "bench.db")
-        out = subprocess.run([sys.executable, __file__, "--child", str(path), db, fmt, variant, str(batch_size)],
-                             capture_output=True, text=True, check=True)
+        db = db or str(Path(tmp) / "bench.db")
+        out = _child_json("--child", str(path), db, fmt, variant, str(batch_size))
+    return out
+
+
+def _child_json(*args: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    if out.returncode:
+        sys.exit(f"child {args[0]} failed:\n{out.stderr[-4000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -143,11 +271,20 @@ def main() -> None:
     ap.add_argument("--skip-listing", action="store_true", help="only the generated file")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--engines", default="sqlite", help="comma-separated: sqlite, postgresql")
     ap.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    ap.add_argument("--copy-child", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--host-child", nargs=2, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
         path, db, fmt, variant, bs = a.child
         child(path, db, fmt, variant, int(bs))
+        return
+    if a.copy_child:
+        copy_child(*a.copy_child)
+        return
+    if a.host_child:
+        host_child(*a.host_child)
         return
     if not a.records.exists():
         sys.exit(f"{a.records} not found (the shared data folder)")
@@ -173,15 +310,42 @@ def main() -> None:
                 inputs.append((f"snapshot {a.generate:,} generated records", gen, "snapshot"))
         print(f"{'input':<36} {'variant':<11} {'records':>9} {'s':>7} {'rec/s':>7} {'store rec/s':>11} "
               f"{'derived/s':>9} {'FTS5/s':>7} {'re-ingest/s':>11} {'peak MB':>8} {'load':>5}")
-        for label, path, fmt in inputs:
-            for variant in a.variants.split(","):
-                r = run(path, fmt, variant, a.batch_size)
-                r.update({"input": label, "variant": VARIANTS[variant], "format": fmt})
-                results["runs"].append(r)
-                print(f"{label:<36} {VARIANTS[variant]:<11} {r['records']:>9,} {r['seconds']:>7} {r['records_per_s']:>7,} "
-                      f"{r.get('store_records_per_s') or '':>11} {r.get('derived_papers_per_s') or '':>9} "
-                      f"{r.get('fts_docs_per_s') or '':>7} "
-                      f"{r['reingest_records_per_s']:>11,} {r['peak_total_mb']:>8} {r['load_avg_1m']:>5}", flush=True)
+        engines = a.engines.split(",")
+        pg_url, stop_pg = start_pg() if "postgresql" in engines else (None, None)
+        try:
+            for label, path, fmt in inputs:
+                for variant in a.variants.split(","):
+                    kept = str(Path(tmp) / f"kept-{variant}.db")
+                    for engine in engines:
+                        db = new_database(pg_url, f"bench_{variant}") if engine == "postgresql" else kept
+                        r = run(path, fmt, variant, a.batch_size, db)
+                        r.update({"input": label, "variant": VARIANTS[variant], "format": fmt, "engine": engine})
+                        results["runs"].append(r)
+                        print(f"{label:<36} {VARIANTS[variant] + ('/pg' if engine == 'postgresql' else ''):<11} "
+                              f"{r['records']:>9,} {r['seconds']:>7} {r['records_per_s']:>7,} "
+                              f"{r.get('store_records_per_s') or '':>11} {r.get('derived_papers_per_s') or '':>9} "
+                              f"{r.get('fts_docs_per_s') or '':>7} "
+                              f"{r['reingest_records_per_s']:>11,} {r['peak_total_mb']:>8} {r['load_avg_1m']:>5}",
+                              flush=True)
+                        if engine == "postgresql" and variant == "bulk":
+                            h = _child_json("--host-child", db, str(Path(tmp) / "host"))
+                            h["input"] = label
+                            results.setdefault("host_build", []).append(h)
+                            print(f"  host build from PostgreSQL: {h['papers']:,} papers, {h['vectors']:,} vectors "
+                                  f"({h['vector_index']}) in {h['seconds']} s (tantivy {h['lexical_seconds']} s, "
+                                  f"vectors {h['vector_index_seconds']} s), load {h['load_avg_1m']}", flush=True)
+                    if pg_url and "sqlite" in engines and variant == "bulk":
+                        c = _child_json("--copy-child", kept, new_database(pg_url, "bench_copy"))
+                        c["input"] = label
+                        results.setdefault("store_copy", []).append(c)
+                        print(f"  store copy SQLite -> PostgreSQL: {c['papers']:,} papers, {c['rows']:,} rows in "
+                              f"{c['seconds']} s ({c['papers_per_s']:,} papers/s, {c['rows_per_s']:,} rows/s), "
+                              f"counts {'match' if c['ok'] else 'DIFFER'}, load {c['load_avg_1m']}", flush=True)
+                    if os.path.exists(kept):
+                        os.remove(kept)
+        finally:
+            if stop_pg:
+                stop_pg()
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {a.out}")
