@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import secrets
 import socket
+import sqlite3
 import threading
 import time
 from contextlib import contextmanager
@@ -27,6 +29,8 @@ from typing import Iterator
 import psutil
 
 from paperwire.store.base import utcnow
+
+log = logging.getLogger(__name__)
 
 # --- who holds something ------------------------------------------------------------------------
 
@@ -108,18 +112,17 @@ def rate_hit(store, bucket: str, limit: int, per_seconds: float, now: float | No
                            (bucket, start - window))
     prev_n = int(prev[0]) if prev else 0
     cap = int(math.floor(limit - prev_n * overlap + 1e-9))  # hits this window may hold
-    got = []
-    if cap >= 1:
+    if cap < 1:
+        got: list | None = []
+    else:
         # one autocommit statement, atomic by itself on both engines: not store.transaction(),
         # whose write lock (every writer in turn, across hosts on PostgreSQL) a rate-limited
         # search must not queue for; fetchall() ends the statement, so SQLite commits at once
-        got = store.conn.execute(
-            "INSERT INTO rate_limits(bucket, window_start, n, expires_at) VALUES (?, ?, 1, ?) "
-            "ON CONFLICT(bucket, window_start) DO UPDATE SET n = rate_limits.n + 1 "
-            "WHERE rate_limits.n < ? RETURNING n",
-            (bucket, start, start + 2 * window, cap)).fetchall()
+        got = _write_briefly(store, "INSERT INTO rate_limits(bucket, window_start, n, expires_at) VALUES (?, ?, 1, ?) "
+                                    "ON CONFLICT(bucket, window_start) DO UPDATE SET n = rate_limits.n + 1 "
+                                    "WHERE rate_limits.n < ? RETURNING n", (bucket, start, start + 2 * window, cap))
     _maybe_prune(store, now)
-    if got:
+    if got is None or got:
         return 0.0
     cur = store.query_one("SELECT n FROM rate_limits WHERE bucket = ? AND window_start = ?", (bucket, start))
     return _wait(limit, prev_n, int(cur[0]) if cur else 0, now, start, window)
@@ -144,7 +147,30 @@ def _maybe_prune(store, now: float) -> None:
         if now - _pruned.get(key, 0.0) < PRUNE_EVERY:
             return
         _pruned[key] = now
-    store.conn.execute("DELETE FROM rate_limits WHERE expires_at < ?", (int(now),))
+    _write_briefly(store, "DELETE FROM rate_limits WHERE expires_at < ?", (int(now),))
+
+
+SQLITE_WAIT_MS = 250  # longest a rate-limit write waits for SQLite's write lock
+
+
+def _write_briefly(store, sql: str, params: tuple) -> list | None:
+    """Run one rate-limit write and return its rows; None when SQLite's write lock stayed taken
+    for SQLITE_WAIT_MS (a long write transaction: an import's batch, a digest build). The hit is
+    then let through uncounted: a visitor's search must not wait out an import for a counter.
+    PostgreSQL writers of other rows never wait for each other."""
+    conn = store.conn
+    if store.dialect != "sqlite":
+        return conn.execute(sql, params).fetchall()
+    conn.execute(f"PRAGMA busy_timeout={SQLITE_WAIT_MS}")
+    try:
+        return conn.execute(sql, params).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
+        log.info("rate limit not counted: the database stayed locked for %d ms", SQLITE_WAIT_MS)
+        return None
+    finally:
+        conn.execute("PRAGMA busy_timeout=30000")
 
 
 # --- leader lock ----------------------------------------------------------------------------------

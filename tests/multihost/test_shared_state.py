@@ -4,9 +4,12 @@ the daily job's leader lock and per-day record."""
 
 from __future__ import annotations
 
-import subprocess
 import socket
+import subprocess
 import sys
+import time
+
+import pytest
 
 from paperwire.store import open_store, shared_state, users
 
@@ -98,3 +101,17 @@ def test_a_day_runs_once_unless_asked_again_and_a_failed_day_runs_again(store):
     assert shared_state.start_run(store, "daily", "2026-07-02", me) == "started"
     assert shared_state.start_run(store, "daily", "2026-07-01", me, again=True) == "started"
     assert [r["status"] for r in shared_state.runs(store, "daily")] == ["running", "running"]
+
+
+@pytest.mark.sqlite_only("SQLite's single write lock; PostgreSQL writers of other rows do not wait for it")
+def test_a_hit_is_let_through_uncounted_while_sqlite_is_locked_by_a_long_write(store):
+    importer = open_store(store.path)
+    with importer.transaction():  # a long write (an import's batch) holds the write lock
+        t = time.monotonic()
+        assert shared_state.rate_hit(store, "search:ip3", 1, 60, now=4_000_000.0) == 0
+        assert time.monotonic() - t < 5
+    assert store.query_one("SELECT count(*) FROM rate_limits WHERE bucket = 'search:ip3'")[0] == 0
+    # once the lock is free the hits count again: the second one is refused
+    assert shared_state.rate_hit(store, "search:ip3", 1, 60, now=4_000_000.0) == 0
+    assert shared_state.rate_hit(store, "search:ip3", 1, 60, now=4_000_001.0) > 0
+    importer.close()
