@@ -44,6 +44,9 @@ def get_page_cache(request: Request) -> PageCache:
 
 
 def get_trending_memo(request: Request) -> TrendingMemo:
+    # the memo's lists are keyed on the page cache's generation: bring it up to date first, so a
+    # vote taken by another process or host drops them here too (one check per request)
+    request.app.state.page_cache.sync(request.app.state.store, request)
     return request.app.state.trending_memo
 
 
