@@ -115,3 +115,32 @@ def test_a_hit_is_let_through_uncounted_while_sqlite_is_locked_by_a_long_write(s
     assert shared_state.rate_hit(store, "search:ip3", 1, 60, now=4_000_000.0) == 0
     assert shared_state.rate_hit(store, "search:ip3", 1, 60, now=4_000_001.0) > 0
     importer.close()
+
+
+def test_a_message_held_by_a_sender_on_another_host_is_taken_over_only_after_its_lease(store):
+    """A sender on another host cannot be seen to die: its lease running out is what frees its
+    message (digest_lease_seconds); one held by a live sender is never claimed twice."""
+    from paperwire.store import subscriptions as subs
+
+    with store.transaction() as conn:
+        msg = subs.add_message(conn, subscriber_id=None, period="notice:1", kind="notice", to_addr="a@example.org",
+                               subject="s", text_body="t", html_body=None, headers={}, message_id="<m1@test>")
+    from datetime import datetime, timedelta, timezone
+
+    start = datetime.now(timezone.utc) + timedelta(seconds=1)
+
+    def at(seconds: float) -> str:
+        return subs.outbox_time(start + timedelta(seconds=seconds))
+
+    first = shared_state.new_holder()
+    assert shared_state.claim_message(store, first, at(0), at(300)) == msg
+    assert shared_state.claim_message(store, "me", at(60), at(360)) is None
+    store.conn.execute("UPDATE outbox SET claimed_by = 'elsewhere.example:4242:1:x' WHERE id = ?", (msg,))
+    assert shared_state.orphaned_messages(store) == []  # another host's sender counts as alive
+    assert shared_state.claim_message(store, "me", at(299), at(600)) is None
+    assert shared_state.claim_message(store, "me", at(300), at(600)) == msg
+    row = subs.get_message(store, msg)
+    assert (row.status, row.claimed_by, row.attempts) == ("sending", "me", 2)
+    # the first sender finishing late still records the send, and says it had lost the message
+    assert shared_state.mark_sent(store, msg, first, at(301)) is False
+    assert subs.get_message(store, msg).status == "sent"
