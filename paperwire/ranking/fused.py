@@ -2,13 +2,15 @@
 
 Per reader and candidate paper it computes a few features and adds them with fixed weights:
 
-- ``centroid``: cosine of the candidate to the reader's profile centroid (the recency-weighted
-  mean of the profile papers' TF-IDF rows, in the store's background text model — words and
-  bigrams, IDF from up to 100,000 papers; see textmodel.py), kept to its ``CENTROID_TERMS``
-  strongest terms (the long tail of a centroid is noise and costs time);
 - ``discriminant``: the candidate's score under a linear discriminant of the profile against the
   whole background with the background's shared low-rank covariance (textmodel.py); one matrix
-  product for all readers instead of an SVM fit per reader;
+  product for all readers instead of an SVM fit per reader. The profile's mean is the
+  recency-weighted mean of its papers' TF-IDF rows in the store's background text model (words
+  and bigrams, IDF from up to 100,000 papers);
+- ``nearest``: the cosine of the candidate to the most similar profile paper (a second interest
+  in a profile is not averaged away);
+- ``centroid``: the cosine to the profile's mean (weight 0 since the nearest paper came in; it
+  still sets the scale of dismissals);
 - ``categories``: how many of the profile's papers carry each of the candidate's categories
   (a share, summed over the candidate's categories);
 - ``authors``: log(1 + how many profile papers each of the candidate's authors wrote), the
@@ -16,12 +18,13 @@ Per reader and candidate paper it computes a few features and adds them with fix
 - ``dismissed``: cosine to the nearest "not interested" paper, subtracted;
 - explicit follows (``rec_follow_bonus`` per matching category / author) and the trending prior.
 
-The two text scores are standardised per reader over the window's candidates (z-scores), so one
+The text scores are standardised per reader over the window's candidates (z-scores), so one
 set of weights fits readers with short and long profiles alike; the weights were chosen on a
 tuning split of weeks by bench/recommend.py (docs/ranking.md says which).
 
-All of it is sparse/dense matrix algebra over a block of readers at a time, so a day's digests
-cost one feature pass over the candidates plus a few products per block of readers.
+Each profile paper's cosines to every candidate are computed once per window and shared by every
+reader who has it, so a day's digests cost one pass over the distinct profile papers plus a few
+products per block of readers.
 """
 
 from __future__ import annotations
