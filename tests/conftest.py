@@ -35,6 +35,10 @@ NOT_ON_POSTGRES: dict[str, str] = {
         "SQLite's WAL journal mode (PRAGMA journal_mode); tests/store/test_migrations.py checks both engines",
     "tests/ingest/test_ingest_bulk.py::test_prepared_records_merge_like_papers":
         "the test reads SQLite's FTS5 table (papers_fts MATCH) itself; it should ask paperwire.store.search_index",
+    "tests/cli/test_cli_tex.py::test_show_prints_tex_as_text":
+        "copies the demo site's SQLite file, which in this pass is a PostgreSQL template database (site_template_db)",
+    "tests/ranking/test_github.py::test_refresh_records_history_and_velocity":
+        "paperwire.store.signals replays observations through SQLite's temp schema (temp.trend_replay)",
 }
 
 
