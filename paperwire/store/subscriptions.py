@@ -245,7 +245,7 @@ def due_messages(store: Store, now: str, limit: int = 500, ids: list[int] | None
     (another run's, or a killed run's: the caller decides whether it may take it over)."""
     sql = (f"SELECT {_OUT_COLS} FROM outbox WHERE (status='pending' AND next_attempt_at <= ?) "
            "OR status='sending'")
-    sql = f"SELECT * FROM ({sql}) WHERE 1=1"
+    sql = f"SELECT * FROM ({sql}) due WHERE 1=1"
     params: list = [now]
     if ids is not None:
         if not ids:
