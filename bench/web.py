@@ -20,6 +20,9 @@ mostly miss the few-second page cache; the front page is one URL and mostly hits
 real use. Prints a table and writes bench/results/web.json. Figures, not pass/fail.
 daily_day and all_new_day ask a random one of the newest 300 days per request (so they mostly
 miss the page cache); front and all_new are one URL each.
+Each case also records the load average and the server's CPU per request (its process tree, from
+/proc), which a busy machine changes far less than the latency; --page-cache-seconds 0 renders every
+request (what a page costs when the cache misses).
 Targets (2 cores): front/paper/daily_day/all_new(_day) p95 <= 30 ms at >= 300 req/s; search page p95 <= 80 ms;
 trending (each window) p95 <= 30 ms warm; trending computed cold <= 200 ms.
 Trending signals at the scale of a self-hosted install are added once (add_trend_signals: votes
