@@ -209,6 +209,6 @@ def sync_lexical(store, settings, engine: SearchEngine | None = None, progress: 
     t = time.perf_counter()
     res = tantivy_index.TantivyLexical(folder).sync(store, progress=progress, rebuild=rebuild)
     res["lexical_seconds"] = round(time.perf_counter() - t, 2)
-    if engine is not None:
-        engine.reopen_lexical()
+    if engine is not None and (res.get("lexical_added") or res.get("lexical_changed")):
+        engine.reopen_lexical()  # (a follower's pass with nothing new leaves the open index alone)
     return res

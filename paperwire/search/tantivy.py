@@ -117,6 +117,9 @@ class TantivyLexical:
             with self._lock:
                 self._index = None
             batch = store_changes.read(store, {})
+        if (not rebuild and self.exists() and not batch.changed and not batch.more
+                and (batch.new_after is None or idx.max_docid(store) <= batch.new_after)):
+            return {"lexical_added": 0, "lexical_changed": 0}  # nothing new: no writer, no commit
         self.folder.mkdir(parents=True, exist_ok=True)
         index = tantivy.Index(_schema(), path=str(self.folder))
         writer = index.writer(heap_size=200_000_000, num_threads=min(2, os.cpu_count() or 1))
