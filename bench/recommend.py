@@ -24,9 +24,10 @@ Rankers, all on the same readers and candidates:
   ranked by cosine to the mean of the profile's rows;
 * ``svm``: LinearSVC(C=0.01, class_weight='balanced', tol=1e-6, max_iter=10000) per reader on those
   rows, the profile as positives against every other paper listed before D1 (liblinear's dual
-  solver: the same optimisation problem as the primal, several times faster here); a seeded
-  subset of --svm-readers readers, as each fit takes seconds; its comparison is paired on that
-  subset;
+  solver: the same optimisation problem as the primal, several times faster here); every reader
+  by default (--svm-readers N: a seeded subset), fitted in --jobs worker processes that share the
+  matrices by fork; each reader's result is kept in --cache, so a run can be split
+  (--anchors-only first) or resumed; its comparison is paired on the readers it has;
 * ``minilm-max``: MiniLM (paperwire's bundled ONNX all-MiniLM-L6-v2) cosine of each candidate to
   its most similar profile paper (--no-minilm to skip).
 
@@ -38,11 +39,12 @@ Speed: one reader's recommendations with the window prepared (a warm "For you" p
 authors with >= 2 earlier papers) scored together (Day.recommend_many: blocks of readers, shared
 matrix products), including turning every profile paper into features.
 
-    python bench/recommend.py                    # report split, 400 readers a week, SVM on 200
-    python bench/recommend.py --quick            # 100 readers a week, SVM on 40, 20,000 digest readers
+    python bench/recommend.py                    # report split, 400 readers a week, SVM on all of them
+    python bench/recommend.py --quick            # 100 readers a week, 20,000 digest readers
     python bench/recommend.py --split tune
     python bench/recommend.py --max-weeks 1 --svm-readers 30   # the split's first week only (a loaded machine)
     python bench/recommend.py --speed-only
+    python bench/recommend.py --anchors-only --skip-weeks 1 --svm-readers 100   # fit the second week's anchors first
 
 Prints a table and writes bench/results/recommend.json.
 """
@@ -338,6 +340,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--speed-only", action="store_true", help="only the speed part (writes --out)")
     ap.add_argument("--max-weeks", type=int, default=0, help="evaluate only the split's first N weeks")
+    ap.add_argument("--skip-weeks", type=int, default=0, help="leave out the split's first N weeks")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "recommend.json"))
     args = ap.parse_args()
     if args.quick:
@@ -350,7 +353,7 @@ def main() -> None:
     per: dict[str, dict[int, tuple[float, float]]] = defaultdict(dict)
     weeks, timing = [], defaultdict(float)
     offset = 0
-    weeks_used = SPLITS[args.split][:args.max_weeks or None] if not args.speed_only else []
+    weeks_used = SPLITS[args.split][args.skip_weeks:][:args.max_weeks or None] if not args.speed_only else []
     for d1, d2 in weeks_used:
         readers = week_readers(papers, d1, d2, args.readers_per_week)
         n_c = sum(d1 <= p["day"] <= d2 for p in papers)
