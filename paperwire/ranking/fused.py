@@ -30,6 +30,7 @@ products per block of readers.
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 import scipy.sparse as sp
@@ -111,6 +112,7 @@ class Window:
         self.Cmu = np.asarray(self.C @ model.mean, dtype=np.float32).ravel()
         self.trend = np.zeros(n) if trend is None else np.asarray(trend, np.float64)
         self._rows: dict[str, int] = {}
+        self._ids: list[str] = []  # row -> profile paper id
         self._blocks: list[sp.csr_matrix] = []
         self._mat = sp.csr_matrix((0, model.dim), dtype=np.float32)
         self._G = _Grow(n)  # profile paper x candidate cosines
@@ -123,6 +125,9 @@ class Window:
         self.CC = self._incidence([infos[i].get("categories", []) for i in self.cand_ids], self.cat_col)
         self._PA: list[sp.csr_matrix] = []  # profile paper x candidate authors / categories
         self._PC: list[sp.csr_matrix] = []
+        # the site's requests share a window: papers are added and rows read under one lock, so a
+        # reader's weights and the rows they index always come from the same state
+        self.lock = threading.RLock()
 
     @staticmethod
     def _incidence(lists: list[list[str]], cols: dict[str, int], grow: bool = True) -> sp.csr_matrix:
@@ -138,6 +143,10 @@ class Window:
     # -- profile papers -------------------------------------------------------------------------------
     def add_papers(self, ids) -> None:
         """Features of profile papers, computed once per window and shared by every reader."""
+        with self.lock:
+            self._add_papers(ids)
+
+    def _add_papers(self, ids) -> None:
         new = new_with_text(ids, self._rows, self.infos, self.text_lookup)
         if not new:
             return
@@ -154,6 +163,7 @@ class Window:
                                             grow=False))
             for k, pid in enumerate(part):
                 self._rows[pid] = base + k
+            self._ids.extend(part)
 
     def _stacked(self, name: str) -> sp.csr_matrix:
         blocks = getattr(self, name)
@@ -195,6 +205,10 @@ class Window:
 
     def features(self, readers) -> dict[str, np.ndarray]:
         """readers x candidates matrices of every feature (one block of readers)."""
+        with self.lock:
+            return self._features(readers)
+
+    def _features(self, readers) -> dict[str, np.ndarray]:
         W, table = self._weights(readers)
         G = self._G.rows
         raw = np.asarray(W @ G, dtype=np.float32)  # readers x candidates: the weighted mean's dot products
@@ -265,18 +279,19 @@ class Window:
 
     def nearest_many(self, readers, top: np.ndarray) -> list[list[tuple[str | None, float]]]:
         """For each reader k and candidate top[k, j]: the reader's most similar profile paper."""
-        ids = {r: pid for pid, r in self._rows.items()} if readers else {}
-        _, table = self._weights(readers)
+        with self.lock:
+            _, table = self._weights(readers)
+            G = self._G.rows
+        ids = self._ids
         if table.shape[1] == 0 or top.shape[1] == 0:
             return [[(None, 0.0)] * top.shape[1] for _ in readers]
-        G = self._G.rows
         sims = G[np.maximum(table, 0)[:, :, None], top[:, None, :]]  # readers x papers x top
         sims = np.where(table[:, :, None] >= 0, sims, -np.inf)
         j = sims.argmax(axis=1)
         best = np.take_along_axis(sims, j[:, None, :], axis=1)[:, 0, :]
         rows = np.take_along_axis(table, j, axis=1)
-        return [[(ids.get(int(rows[k, c])) if rows[k, c] >= 0 else None, float(best[k, c]) if rows[k, c] >= 0 else 0.0)
-                 for c in range(top.shape[1])] for k in range(len(readers))]
+        return [[(ids[r], float(b)) if r >= 0 else (None, 0.0) for r, b in zip(rows[k].tolist(), best[k].tolist())]
+                for k in range(len(readers))]
 
 
 def _z(x: np.ndarray) -> np.ndarray:
