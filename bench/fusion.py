@@ -7,8 +7,8 @@ Two judged collections, each split by position in id order: the odd-numbered que
   * the paraphrased questions of bench/judged/ (34 questions over 2,959 arXiv papers;
     bench/paraphrase.py prepares it).
 
-Each setting of a small grid runs the real engine (``SearchEngine.search``, mode hybrid, 100
-results) with ``engine.fusion`` set to it; the objective is the sum of the two tuning halves'
+Each setting of a small grid runs the real engine (``SearchEngine.search``, mode hybrid, 10
+results from the same 100 candidates per side) with ``engine.fusion`` set to it; the objective is the sum of the two tuning halves'
 nDCG@10 (so neither collection can be given up for the other). Prints the grid's best rows with
 the held-out figures beside them and saves bench/results/fusion.json; the chosen row is what
 ``fuse.DEFAULT`` should hold.
@@ -34,8 +34,7 @@ from quality import ROOT, default_data, encoder_identity, read_qrels, read_queri
 
 GRID = {
     "low": (0.1, 0.2),
-    "high": (0.4, 0.5),
-    "agree_low": (0.6, 0.7),
+    "high": (0.4, 0.5, 0.6),
     "names": (0.0, 0.2, 0.4),
     "feedback": ((3, 0.3), (5, 0.5)),
 }
@@ -68,7 +67,7 @@ class Collection:
             self.engine.fusion = fusion
         per = {}
         for q in self.qids:
-            r = self.engine.search(self.queries[q], mode=mode, limit=100)
+            r = self.engine.search(self.queries[q], mode=mode, limit=10)  # the same 100 candidates
             if r.mode != mode:
                 raise SystemExit(f"{self.name} {q}: ran in {r.mode} mode ({r.fallback})")
             per[q] = ndcg10([h.paper_id for h in r.hits], self.qrels[q])
@@ -111,7 +110,7 @@ def main() -> None:
     for c in cols:
         out["single"][c.name] = {m: c.run(mode=m) for m in ("lexical", "semantic")}
         out["single"][c.name]["default"] = c.run(DEFAULT)
-        print(c.name, json.dumps(out["single"][c.name]))
+        print(c.name, json.dumps(out["single"][c.name]), flush=True)
     t = time.perf_counter()
     keys = list(GRID)
     for values in itertools.product(*(GRID[k] for k in keys)):
@@ -119,6 +118,7 @@ def main() -> None:
         docs, beta = row.pop("feedback")
         fusion = dataclasses.replace(DEFAULT, feedback_docs=docs, feedback_beta=beta, **row)
         res = {c.name: c.run(fusion) for c in cols}
+        print(f"  {row} feedback {docs}/{beta}: " + " ".join(f"{k} {v}" for k, v in res.items()), flush=True)
         out["grid"].append({"fusion": dataclasses.asdict(fusion), **res,
                             "objective": round(sum(r["tune"] for r in res.values()), 4)})
     out["grid"].sort(key=lambda r: -r["objective"])

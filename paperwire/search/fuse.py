@@ -46,11 +46,11 @@ class Fusion:
     """The settings of hybrid fusion (see the module docstring)."""
 
     low: float = 0.1  # lexical weight when the word matches are far from the query in meaning
-    high: float = 0.5  # ... when they are as close as the nearest papers by meaning
+    high: float = 0.4  # ... when they are as close as the nearest papers by meaning
     agree_low: float = 0.7  # agreement at or below which the weight is ``low``
     agree_high: float = 0.9  # agreement at or above which it is ``high``
     agree_depth: int = 10  # first results of each side compared
-    names: float = 0.2  # added when the query names two or more things
+    names: float = 0.4  # added when the query names two or more things
     lookup: float = 1.0  # lexical weight of a look-up
     feedback_docs: int = 3  # first results whose mean vector moves the query (0: no feedback)
     feedback_beta: float = 0.3  # how far toward them (query and mean both unit length)
