@@ -73,6 +73,8 @@ def follow_cmd(c: Context, once: bool, interval: float, embed: bool) -> None:
     database when the host starts empty (printing how far it is), then updated from the store's
     change sequence every INTERVAL seconds until interrupted."""
     from paperwire.search import indexer
+    from paperwire.store import open_store
+    from paperwire.store.base import is_postgres_url
 
     last: dict[str, float] = {}
 
@@ -82,7 +84,9 @@ def follow_cmd(c: Context, once: bool, interval: float, embed: bool) -> None:
             last[stage] = now
             click.echo(indexer.progress_line(stage, done, total), err=True)
 
-    follower = indexer.Follower(c.store, c.settings, interval=interval, embed=embed, progress=progress)
+    # a PostgreSQL URL is opened as it is (Context.store looks for a SQLite file of that name)
+    store = open_store(c.settings) if is_postgres_url(str(c.settings.db)) else c.store
+    follower = indexer.Follower(store, c.settings, interval=interval, embed=embed, progress=progress)
     try:
         result = follower.run_once()
     except Exception as exc:
