@@ -40,7 +40,7 @@ def and_where(flt) -> str:
 
 
 K1, B = 1.2, 0.75  # FTS5's bm25() constants
-CANDIDATES = 200  # matches ranked again by BM25 (the rest keep the cheap order)
+CANDIDATES = 120  # matches ranked again by BM25 (the rest keep the cheap order)
 
 
 @dataclass
@@ -168,15 +168,30 @@ def _doc_stats(store) -> tuple[int, float]:
     return int(n), float(avg or 1.0)
 
 
+_DF: dict[tuple, tuple[float, int]] = {}
+
+
 def _idf(store, q: PgQuery, total: int) -> list[float]:
-    """FTS5's BM25 idf of each scored clause: log((N - n + 0.5) / (n + 0.5)), at least 1e-6."""
+    """FTS5's BM25 idf of each scored clause: log((N - n + 0.5) / (n + 0.5)), at least 1e-6.
+    Document counts are kept for a minute per clause (common words recur in many queries, and
+    a search asks for a page and a count)."""
     if not q.scored:
         return []
-    counts = ", ".join(f"count(*) FILTER (WHERE d.tsv @@ q.c{i})" for i in range(len(q.scored)))
-    cols = ", ".join(f"{TSQ} AS c{i}" for i in range(len(q.scored)))
-    anyq = " || ".join(f"q.c{i}" for i in range(len(q.scored)))
-    row = store.query_one(f"WITH q AS (SELECT {cols}) SELECT {counts} FROM search_docs d, q WHERE d.tsv @@ ({anyq})",
-                          tuple(c.tsquery for c in q.scored))
+    now = time.monotonic()
+    base = (id(store), getattr(store, "url", ""))
+    keys = [(*base, c.tsquery) for c in q.scored]
+    missing = [i for i, k in enumerate(keys) if not (k in _DF and now - _DF[k][0] < 60)]
+    if missing:
+        counts = ", ".join(f"count(*) FILTER (WHERE d.tsv @@ q.c{i})" for i in missing)
+        cols = ", ".join(f"{TSQ} AS c{i}" for i in missing)
+        anyq = " || ".join(f"q.c{i}" for i in missing)
+        got = store.query_one(f"WITH q AS (SELECT {cols}) SELECT {counts} FROM search_docs d, q WHERE d.tsv @@ ({anyq})",
+                              tuple(q.scored[i].tsquery for i in missing))
+        if len(_DF) > 4096:
+            _DF.clear()
+        for i, n in zip(missing, got):
+            _DF[keys[i]] = (now, int(n))
+    row = [_DF[k][1] for k in keys]
     total = max(total, *row, 1)  # the cached count may be older than a match
     return [max(math.log((total - n + 0.5) / (n + 0.5)), 1e-6) for n in row]
 
