@@ -7,9 +7,13 @@ Runs the real engine end to end through the CLI, the way an operator would:
 and scores each TREC run with ir-measures against the collection's qrels.
 Prints a table and saves bench/results/quality.json.
 
-Tuning split: the hybrid's fusion weights and feedback settings (paperwire/search/fuse.py)
-were chosen on the "tune" half (the judged queries at odd positions in id order: 1st, 3rd,
-...); the "held-out" half (2nd, 4th, ...) is reported separately, and the whole collection too.
+Tuning split: the hybrid's fusion settings (paperwire/search/fuse.py) were chosen by
+bench/fusion.py on the "tune" half (the judged queries at odd positions in id order: 1st, 3rd,
+...) together with the odd-numbered paraphrased questions of bench/judged/; the "held-out" half
+(2nd, 4th, ...) is reported separately, and the whole collection too.
+The encoder is the package default from the default model cache (what a user gets); the
+database is kept per encoder fingerprint (``encoder_identity``), so a changed graph is embedded
+afresh instead of searching stale vectors.
 An "rrf60" row fuses this run's lexical and semantic runs by plain RRF (k 60): the textbook
 anchor, paired over the same queries.
 
