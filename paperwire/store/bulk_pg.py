@@ -15,6 +15,7 @@ sequence (migration 0021), so every app host's index folders pick the papers up.
 
 from __future__ import annotations
 
+import re
 from typing import Iterable, Sequence
 
 # Indexes a first load is faster to build once, sorted, at the end of the catch-up than to keep
@@ -32,6 +33,40 @@ def copy_rows(conn, table: str, columns: Sequence[str], rows: Iterable[Sequence]
             copy.write_row(row)
             n += 1
     return n
+
+
+_INSERT = re.compile(r"^\s*INSERT\s+INTO\s+(\w+)\s*\(([^)]*)\)\s*VALUES\s*\(((?:\s*(?:\?|'[^']*')\s*,?)+)\)\s*"
+                     r"(ON\s+CONFLICT\s*(?:\([^)]*\))?\s*DO\s+NOTHING)?\s*$", re.IGNORECASE)
+_VALUE = re.compile(r"\?|'([^']*)'")
+
+
+def executemany_copy(conn, sql: str, rows: Sequence[Sequence]) -> int:
+    """``conn.executemany(sql, rows)`` for a plain ``INSERT INTO t(cols) VALUES (?, 'literal', ...)``
+    (optionally ``ON CONFLICT ... DO NOTHING``), written with COPY: what a bulk import's store phase
+    needs, several times faster than one INSERT per row. With ON CONFLICT the rows go through a
+    temporary table of the same shape, then one INSERT ... SELECT skips the conflicts. Any other
+    statement is run with executemany as it is. Returns the rows written."""
+    rows = list(rows)
+    m = _INSERT.match(sql)
+    if m is None or not rows:
+        return conn.executemany(sql, rows).rowcount if rows else 0
+    table, cols = m.group(1), [c.strip() for c in m.group(2).split(",")]
+    values = [v.group(1) for v in _VALUE.finditer(m.group(3))]  # None: a parameter, else a literal
+    if len(values) != len(cols):
+        return conn.executemany(sql, rows).rowcount
+    if any(v is not None for v in values):
+        def fill(row):
+            it = iter(row)
+            return tuple(next(it) if v is None else v for v in values)
+        rows = [fill(r) for r in rows]
+    if not m.group(4):
+        return copy_rows(conn, table, cols, rows)
+    stage = f"pw_copy_{table}"
+    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+    conn.execute(f"TRUNCATE {stage}")
+    copy_rows(conn, stage, cols, rows)
+    names = ", ".join(cols)
+    return conn.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} {m.group(4)}").rowcount
 
 
 def begin_bulk(conn) -> None:

@@ -140,3 +140,28 @@ def test_vector_sequence_never_skips_a_transaction_that_commits_late(pg_url):
     assert got == [d1, d2] and si.vector_count(store, "m") == 2
     store.close()
 
+
+
+def test_copy_writes_what_executemany_writes(pg_url):
+    """bulk_pg.executemany_copy: the store phase's inserts as COPY, conflicts skipped as before."""
+    from paperwire.store.bulk_pg import executemany_copy
+
+    store = open_store(pg_url)
+    papers = [("2501.00001", "A", "A", "2025-01-01", "x", "x"), ("2501.00002", "B", "B", "2025-01-01", "x", "x")]
+    with store.transaction() as conn:
+        conn.execute("SET LOCAL paperwire.bulk = 'on'")
+        n = executemany_copy(conn, "INSERT INTO papers(id, title, title_display, listed, created_at, changed_at) "
+                                   "VALUES (?,?,?,?,?,?)", papers)
+        links = [("2501.00001", "https://github.com/a/b", "github"), ("2501.00001", "https://github.com/a/b", "github"),
+                 ("2501.00002", "https://x.org", "project")]
+        m = executemany_copy(conn, "INSERT INTO links(paper_id, url, kind, origin) VALUES (?,?,?,'text') "
+                                   "ON CONFLICT DO NOTHING", links)
+        m2 = executemany_copy(conn, "INSERT INTO links(paper_id, url, kind) VALUES (?,?,?) ON CONFLICT DO NOTHING",
+                              links[:1])
+    assert (n, m, m2) == (2, 2, 0)
+    assert store.query("SELECT id, title_display FROM papers ORDER BY id") == [("2501.00001", "A"), ("2501.00002", "B")]
+    assert [tuple(r) for r in store.query("SELECT paper_id, url, kind, origin FROM links ORDER BY url")] == [
+        ("2501.00001", "https://github.com/a/b", "github", "text"), ("2501.00002", "https://x.org", "project", "text")]
+    # the bulk setting kept the per-row trigger out: the catch-up writes the search documents
+    assert si.doc_count(store) == 0
+    store.close()
