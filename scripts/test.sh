@@ -12,7 +12,7 @@ ENGINES=${PAPERWIRE_TEST_ENGINES:-sqlite postgresql}
 # What the PostgreSQL half runs when no arguments are given. Tests in these folders that need
 # something not yet ported are skipped there with the reason (tests/conftest.py NOT_ON_POSTGRES;
 # -rs prints each one); folders not listed here run on SQLite only for now.
-PG_TESTS=(tests/store tests/digest tests/ingest tests/ranking tests/search tests/cli)
+PG_TESTS=(tests/store tests/digest tests/ingest tests/ranking tests/search tests/cli tests/web)
 
 if [[ " $ENGINES " == *" sqlite "* ]]; then
     env -u PAPERWIRE_TEST_DB python -m pytest -q "$@"

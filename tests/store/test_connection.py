@@ -82,3 +82,10 @@ def test_an_upsert_reads_the_stored_row_by_its_table_name(table):
     table.conn.execute(sql, (1,))
     table.conn.execute(sql, (9,))
     assert [tuple(r) for r in table.query("SELECT id, n FROM t WHERE id IN (1, 9) ORDER BY id")] == [(1, 2), (9, 1)]
+
+
+def test_the_sqlite_functions_the_store_uses_answer_alike(store):
+    row = store.query_one("SELECT julianday(?), julianday(?), date(?, '-7 days'), date(?, '+1 month'), instr(?, ?)",
+                          ("2026-07-01T12:00:00Z", "2026-07-01", "2026-07-01", "2026-01-31T05:00:00Z", "abc", "c"))
+    assert tuple(row) == (2461223.0, 2461222.5, "2026-06-24", row[3], 3)
+    assert row[3] in ("2026-02-28", "2026-03-03")  # past a month's end SQLite rolls over, PostgreSQL clamps

@@ -9,6 +9,10 @@ CREATE COLLATION IF NOT EXISTS nocase (provider = icu, locale = 'und-u-ks-level2
 -- julianday('2026-07-01T12:00:00Z') = 2461223.0; a date alone is its midnight (UTC).
 CREATE FUNCTION julianday(t TEXT) RETURNS DOUBLE PRECISION LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN extract(epoch FROM (t::timestamp AT TIME ZONE 'UTC'))::double precision / 86400.0 + 2440587.5;
+-- date('2026-07-01', '-7 days') = '2026-06-24': a day moved by an interval (SQLite's 'N days',
+-- 'N months' ... modifiers are PostgreSQL intervals too)
+CREATE FUNCTION date(t TEXT, modifier TEXT) RETURNS TEXT LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN to_char(t::timestamp + modifier::interval, 'YYYY-MM-DD');
 CREATE FUNCTION instr(s TEXT, part TEXT) RETURNS INTEGER LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN strpos(s, part);
 
