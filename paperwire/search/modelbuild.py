@@ -29,7 +29,7 @@ from pathlib import Path
 # 2025-10, which no reported figure uses: the three feed-forward output products of layers 0-2
 # each cost 0.0004-0.001 of mean cosine to fp32 PyTorch, every other product under 0.0002.
 # Keeping those three float raised the mean cosine from 0.9953 to 0.9976 (200 such abstracts)
-# for 9% more CPU time (bench/embed.py, docs/performance.md "The encoder").
+# for 9-12% more CPU time (bench/embed.py, docs/performance.md "The encoder").
 FLOAT_FFN_OUT_LAYERS = 3
 RECIPE = {"quant": "dynamic", "weights": "int8 per channel", "float_ffn_out_layers": FLOAT_FFN_OUT_LAYERS}
 # The recipe's hash is part of the name, so a changed recipe is built afresh instead of an older
