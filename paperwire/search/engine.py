@@ -20,7 +20,7 @@ import numpy as np
 
 from paperwire.models import Hit
 from paperwire.search.analysis import FIELD_WEIGHTS
-from paperwire.search.analysis import INDEX_WORD
+from paperwire.search.analysis import INDEX_WORD, porter_stem
 from paperwire.search.encoders import normalise
 from paperwire.search.fuse import DEFAULT, Fusion, agreement, combine, feedback_query, named_terms
 from paperwire.search.highlight import highlighter, snippet_html, title_html
@@ -211,7 +211,7 @@ class SearchEngine:
             k = max(CANDIDATES, n)
             lex, total = self._lexical(text, match, flt, lex_flt, k, resolve=False)
             sem = self.vectors.search(qvec, k, all_flt, resolve=False)
-            ranked, total = self._hybrid(text, qvec, lex, sem, k, all_flt, match)
+            ranked, total = self._hybrid(text, qvec, lex, sem, k, all_flt)
 
         ranked = self._pin(str(query or ""), text, ranked, all_flt)
         page = ranked[offset:offset + limit]
@@ -221,7 +221,7 @@ class SearchEngine:
         coverage = self._coverage() if used != "lexical" else None
         return SearchResult(hits, total, used, fallback, str(query or ""), coverage)
 
-    def _hybrid(self, text: str, qvec, lex, sem, k: int, flt, match: str) -> tuple[list, int]:
+    def _hybrid(self, text: str, qvec, lex, sem, k: int, flt) -> tuple[list, int]:
         """Score the lexical and the semantic candidates together (``paperwire.search.fuse``);
         a title that holds the query's words as a phrase goes first. Returns the ranking and the
         number of candidates that match: found by the words, or close enough in meaning."""
@@ -246,7 +246,7 @@ class SearchEngine:
             agree = agreement([cos[d] for d, _ in lexs[:f.agree_depth]], [s for _, _, s in sem[:f.agree_depth]],
                               f.agree_depth)
             weight = f.weight(agree, len(named_terms(text)))
-        matching = self._matching([d for d in cos if d not in in_lex], match) if full else set()
+        matching = self._matching([d for d in cos if d not in in_lex], text) if full else set()
         scored = combine(lexs, matching, cos, weight)
         first_cos = dict(cos)
         if not (lookup or short) and f.feedback_docs > 0 and lexs and scored:
@@ -266,7 +266,7 @@ class SearchEngine:
                     if d not in first_cos:
                         first_cos[d] = float(normalise(vecs[d])[0] @ q) if d in vecs else floor
                 new = [d for d in cos2 if d not in in_lex and d not in cos]
-                matching |= self._matching(new, match) if full else set()
+                matching |= self._matching(new, text) if full else set()
                 scored = combine(lexs, matching, cos2, weight)
         lex_rank = {d: i + 1 for i, (d, _) in enumerate(lexs)}
         sem_rank = {d: i + 1 for i, (d, _, _) in enumerate(sem)}
@@ -292,15 +292,16 @@ class SearchEngine:
                     or r[3].get("semantic_score", 0.0) >= SEMANTIC_FLOOR)
         return ranked, total
 
-    def _matching(self, docids: list[int], match: str) -> set[int]:
-        """Those of ``docids`` that hold a query word (candidates the words ranked too low)."""
-        if not docids or not match:
+    def _matching(self, docids: list[int], text: str) -> set[int]:
+        """Those of ``docids`` whose title or abstract holds a query word (candidates the words
+        ranked too low), read from their text: on a large store an FTS5 MATCH restricted to
+        these rows still walks the whole posting list of every common query word."""
+        wanted = {porter_stem(w) for c in content_clauses(text) if c.kind != "prefix" for w in c.words}
+        if not docids or not wanted:
             return set()
-        try:
-            return idx.keep_matching(self.store, docids, idx.FilterSQL(), match)
-        except Exception as exc:  # an odd token FTS5 refuses: count them as not matching
-            log.debug("matching check failed: %s", exc)
-            return set()
+        info = idx.doc_info(self.store, docids)
+        return {d for d, i in info.items()
+                if any(porter_stem(w) in wanted for w in INDEX_WORD.findall(f"{i['title']} {i['abstract']}"))}
 
     def _title_phrase_hits(self, text: str, flt) -> list[tuple[int, str]]:
         """Papers whose title holds the query's words in order (3 or more words, filters
