@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import time
@@ -12,9 +13,24 @@ import click
 from paperwire.cli.base import Context, cli, pass_ctx
 from paperwire.mailer import DISABLED_MESSAGE, MailDisabled, mail_enabled
 from paperwire.store import subscriptions as subscription_table
+from paperwire.store.base import is_postgres_url
 
 # The digest, schedule and search modules are imported inside the commands: they load numpy,
 # scikit-learn and the templates, which `paperwire --help` and every other command need not wait for.
+
+
+@functools.lru_cache(maxsize=4)
+def _postgres_store(url: str):
+    from paperwire.store import open_store
+
+    return open_store(url)
+
+
+def _store(c: Context):
+    """The command's store: a postgresql:// URL is opened as it is (Context.store looks for a
+    SQLite file by that name), so these commands run on every app host of a PostgreSQL install."""
+    db = str(c.settings.db)
+    return _postgres_store(db) if is_postgres_url(db) else c.store
 
 
 @cli.command()
@@ -38,7 +54,7 @@ def subscribe(c: Context, email: str, categories, authors, topics, seeds, freque
     if size:
         prefs["size"] = size
     try:
-        out = subscriptions.subscribe(c.store, c.settings, email, prefs)
+        out = subscriptions.subscribe(_store(c), c.settings, email, prefs)
     except ValueError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -77,8 +93,8 @@ def _digest_build(c: Context, period: str, as_of: str, to: str | None, out: str 
             last[0] = n
 
         try:
-            report = build_period(c.store, c.settings, period, as_of=as_of, to=to,
-                                  dry_run_dir=out if dry_run else None, engine=SearchEngine(c.store, c.settings),
+            report = build_period(_store(c), c.settings, period, as_of=as_of, to=to,
+                                  dry_run_dir=out if dry_run else None, engine=SearchEngine(_store(c), c.settings),
                                   progress=progress, workers=workers)
         except ValueError as exc:
             click.echo(f"error: {exc}", err=True)
@@ -148,8 +164,8 @@ def digest_send(c: Context, period: str, as_of: str, dry_run: bool, to: str | No
     if dry_run:
         return
     try:
-        ids = outbox.due_for(c.store, subscriptions.normalise_email(to)) if to else None
-        report = outbox.deliver(c.store, c.settings, ids=ids, wait=not no_wait)
+        ids = outbox.due_for(_store(c), subscriptions.normalise_email(to)) if to else None
+        report = outbox.deliver(_store(c), c.settings, ids=ids, wait=not no_wait)
     except MailDisabled as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -162,7 +178,7 @@ def digest_send(c: Context, period: str, as_of: str, dry_run: bool, to: str | No
 @pass_ctx
 def digest_status(c: Context) -> None:
     """Subscribers by status and outbox messages by status."""
-    s = subscription_table.counts(c.store)
+    s = subscription_table.counts(_store(c))
     click.echo("subscribers: " + (", ".join(f"{k} {v}" for k, v in sorted(s["subscribers"].items())) or "none"))
     click.echo("outbox: " + (", ".join(f"{k} {v}" for k, v in sorted(s["outbox"].items())) or "empty"))
 
@@ -186,10 +202,10 @@ def schedule(c: Context, once: bool, no_harvest: bool, no_refresh: bool, as_of: 
     from paperwire.schedule import next_run, run_daily_once
     from paperwire.search.engine import SearchEngine
 
-    engine = SearchEngine(c.store, c.settings)  # one for every run: its model loads once
+    engine = SearchEngine(_store(c), c.settings)  # one for every run: its model loads once
 
     def job(day=None):
-        run_daily_once(c.store, c.settings, day=day, again=again, harvest=not no_harvest, refresh=not no_refresh,
+        run_daily_once(_store(c), c.settings, day=day, again=again, harvest=not no_harvest, refresh=not no_refresh,
                        echo=click.echo, engine=engine)
 
     if (as_of or again) and not once:
@@ -197,7 +213,7 @@ def schedule(c: Context, once: bool, no_harvest: bool, no_refresh: bool, as_of: 
     if once:
         if as_of:
             try:
-                job(resolve_as_of(c.store, as_of))
+                job(resolve_as_of(_store(c), as_of))
             except ValueError as exc:
                 raise click.UsageError(str(exc))
             return
