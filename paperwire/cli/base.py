@@ -9,6 +9,7 @@ import click
 
 from paperwire.config import Settings, find_project_config
 from paperwire.store import Store, open_store
+from paperwire.store.base import is_postgres_url
 
 
 class Context:
@@ -27,7 +28,9 @@ class Context:
     def store(self) -> Store:
         if self._store is None:
             db = str(self.settings.db)
-            if db != ":memory:" and not Path(db).exists() and not _running_creates_store():
+            # a PostgreSQL URL names a server, not a file: a missing database is the server's error
+            local_file = db != ":memory:" and not is_postgres_url(db)
+            if local_file and not Path(db).exists() and not _running_creates_store():
                 raise click.ClickException(missing_store_message(db))
             self._store = open_store(self.settings)
         return self._store
@@ -59,7 +62,7 @@ pass_ctx = click.make_pass_decorator(Context)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--db", envvar="PAPERWIRE_DB", help="SQLite database file (default: paperwire.db).")
+@click.option("--db", envvar="PAPERWIRE_DB", help="SQLite database file (default: paperwire.db) or a postgresql:// URL.")
 @click.option("--config", "config_path", envvar="PAPERWIRE_CONFIG", type=click.Path(exists=True, dir_okay=False),
               help="TOML settings file (default: the nearest paperwire.toml in this folder or its parents).")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
