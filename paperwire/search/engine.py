@@ -235,16 +235,15 @@ class SearchEngine:
         in_lex = {d for d, _ in lexs}
         full = len(lexs) >= k  # else every paper holding a query word is in ``lexs``
         cos = {d: s for d, _, s in sem}
-        floor = sem[-1][2] if sem else 0.0  # a paper without a vector: no nearer than the last
+        floor = sem[-1][2] if sem else 0.0  # a meaning score that cannot be computed: the last one
         vecs = idx.get_vectors(self.store, self.vectors.encoder.name, [d for d in in_lex if d not in cos])
-        for d in in_lex:
-            if d not in cos:
-                cos[d] = float(normalise(vecs[d])[0] @ q) if d in vecs else floor
+        blind = self._cosines(lexs, cos, vecs, q, [s for _, _, s in sem[:f.agree_depth]])
         if lookup or short:
             weight = f.lookup
         else:
-            agree = agreement([cos[d] for d, _ in lexs[:f.agree_depth]], [s for _, _, s in sem[:f.agree_depth]],
-                              f.agree_depth)
+            known = [cos[d] for d, _ in lexs if d not in blind][:f.agree_depth]
+            # no word match can be held against meaning (none has a vector yet): trust the words
+            agree = agreement(known, [s for _, _, s in sem], f.agree_depth) if known else f.agree_high
             weight = f.weight(agree, len(named_terms(text)))
         matching = self._matching([d for d in cos if d not in in_lex], text) if full else set()
         scored = combine(lexs, matching, cos, weight)
@@ -256,12 +255,9 @@ class SearchEngine:
             if moved is not None:
                 sem2 = self.vectors.search(moved, k, flt, resolve=False)
                 cos2 = {d: s for d, _, s in sem2}
-                floor2 = sem2[-1][2] if sem2 else 0.0
                 need = [d for d in (*in_lex, *cos2) if d not in vecs]
                 vecs.update(idx.get_vectors(self.store, self.vectors.encoder.name, need))
-                for d in in_lex:
-                    if d not in cos2:
-                        cos2[d] = float(normalise(vecs[d])[0] @ moved) if d in vecs else floor2
+                self._cosines(lexs, cos2, vecs, moved, [s for _, _, s in sem2[:f.agree_depth]])
                 for d in cos2:  # the meaning score shown (and the topic floor) is the query's own
                     if d not in first_cos:
                         first_cos[d] = float(normalise(vecs[d])[0] @ q) if d in vecs else floor
@@ -272,7 +268,9 @@ class SearchEngine:
         sem_rank = {d: i + 1 for i, (d, _, _) in enumerate(sem)}
         ranked = []
         for d, score, _ in scored:
-            parts = {"semantic_score": round(first_cos.get(d, floor), 4), "fusion_lexical_weight": round(weight, 3)}
+            parts = {"fusion_lexical_weight": round(weight, 3)}
+            if d in sem_rank or d in vecs:  # a paper without a vector has no meaning score to show
+                parts["semantic_score"] = round(first_cos.get(d, floor), 4)
             if d in lex_rank:
                 parts["lexical_rank"], parts["lexical_score"] = lex_rank[d], round(lexs[lex_rank[d] - 1][1], 4)
             if d in sem_rank:
@@ -291,6 +289,24 @@ class SearchEngine:
         total = sum(1 for r in ranked if "lexical_rank" in r[3] or r[3].get("title_phrase") or r[0] in matching
                     or r[3].get("semantic_score", 0.0) >= SEMANTIC_FLOOR)
         return ranked, total
+
+    @staticmethod
+    def _cosines(lexs, cos: dict, vecs: dict, q, sem_top: list[float]) -> set[int]:
+        """Fill in ``cos`` for the word matches from their vectors. A paper without a vector yet
+        (only part of the store embedded) is taken to be as close as the word matches that have
+        one (else as the nearest papers), neither favoured nor buried; returns those papers."""
+        blind = set()
+        for d, _ in lexs:
+            if d not in cos:
+                if d in vecs:
+                    cos[d] = float(normalise(vecs[d])[0] @ q)
+                else:
+                    blind.add(d)
+        known = [cos[d] for d, _ in lexs if d not in blind][:len(sem_top) or 10]
+        guess = float(np.mean(known)) if known else (float(np.mean(sem_top)) if sem_top else 0.0)
+        for d in blind:
+            cos[d] = guess
+        return blind
 
     def _matching(self, docids: list[int], text: str) -> set[int]:
         """Those of ``docids`` whose title or abstract holds a query word (candidates the words

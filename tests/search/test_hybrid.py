@@ -172,3 +172,18 @@ def test_lookups_lean_on_the_words(indexed):
     r = engine.search('"gaussian process"', mode="hybrid", limit=3)
     assert r.hits[0].paper_id == "2502.00006"
     assert r.hits[0].parts["fusion_lexical_weight"] == DEFAULT.lookup
+
+
+def test_a_paper_without_a_vector_shows_no_meaning_score(indexed, settings):
+    store, _ = indexed
+    upsert_papers(store, LATE, source="test")  # not embedded yet
+    fresh = SearchEngine(store, settings)
+    try:
+        r = fresh.search("autonomous vehicles that sense roads with lidar", mode="hybrid", limit=5)
+        top = r.hits[0]
+        assert top.paper_id == "2502.00101" and top.parts["lexical_rank"] == 1
+        # its place among meaning scores is a guess, never shown (the topic floor reads it)
+        assert "semantic_score" not in top.parts
+        assert all("semantic_score" in h.parts for h in r.hits if h.paper_id not in ("2502.00101", "2502.00102"))
+    finally:
+        fresh.close()
