@@ -11,7 +11,7 @@ in the top 10 before this work, 97.5% for arxiv-sanity-lite's title-weighted sca
 Hybrid needs a vector for every paper. The default encoder (minilm) embeds ~20-100 papers/s
 on two cores, so 74,728 papers take 15-60 minutes; ``--model static`` (the distilled MiniLM)
 embeds them in seconds. The database is kept per encoder fingerprint in --work, so a second
-run only searches.
+run only searches, and an interrupted first run resumes where it stopped.
 
     python bench/known_item.py                    # minilm: the first run embeds 74,728 papers
     python bench/known_item.py --model static
@@ -25,7 +25,6 @@ import json
 import os
 import random
 import re
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -76,19 +75,18 @@ def main() -> None:
     db = args.work / f"listings-{ident}.db"
     out: dict = {"model": args.model, "encoder": ident, "fragments": args.n, "seed": args.seed, "steps": {}}
     if not db.exists():
-        staged = args.work / "staging.db"
-        for p in args.work.glob("staging.db*"):
-            p.unlink() if p.is_file() else shutil.rmtree(p)
+        # an interrupted run resumes here: ingest skips unchanged papers, index embeds the rest
+        staged = args.work / f"staging-{ident}.db"
         t = time.perf_counter()
         print(cli(staged, env, "ingest", str(args.data)).strip().splitlines()[-1])
         out["steps"]["ingest_s"] = round(time.perf_counter() - t, 1)
         t = time.perf_counter()
         print(cli(staged, env, "index").strip().splitlines()[-1])
         out["steps"]["index_s"] = round(time.perf_counter() - t, 1)
-        # renamed only once complete: an interrupted run starts again instead of searching half a store
+        # renamed only once complete: a later run never searches half a store
         os.replace(staged, db)
-        if (args.work / "staging.db.d").exists():
-            os.replace(args.work / "staging.db.d", args.work / f"listings-{ident}.db.d")
+        if Path(f"{staged}.d").exists():
+            os.replace(f"{staged}.d", f"{db}.d")
     frags = fragments(args.data, args.n, args.seed)
     truth = {f"k{i}": pid for i, (pid, _) in enumerate(frags)}
     qfile = args.work / "fragments.tsv"
