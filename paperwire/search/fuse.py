@@ -8,8 +8,9 @@ Each candidate (found by the words, by meaning, or both) is scored
 The cosine is exact for every candidate (the stored vectors of the papers the words found are
 compared with the query too), so a paper found only by its words is still judged by its
 meaning, and the other way round. A candidate the words did not rank among the first
-``CANDIDATES`` but that holds a query word counts as the last of them (its score is at most
-that); one without any query word gets nothing from the words.
+``CANDIDATES`` but whose title or abstract holds a query word counts as the last of them (its
+score is at most that); one without any query word gets nothing from the words. A word match
+without a vector yet is taken to be as close in meaning as the word matches that have one.
 
 The lexical weight ``w`` is chosen per query from what is known when it runs:
 
