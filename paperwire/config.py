@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import secrets
 import tomllib
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,7 +108,17 @@ class Settings:
 
     @property
     def data_path(self) -> Path:
-        return Path(self.data_dir) if self.data_dir else Path(str(self.db) + ".d")
+        if self.data_dir:
+            return Path(self.data_dir)
+        db = str(self.db)
+        if db.startswith(("postgresql://", "postgres://")):
+            # a server's database has no folder beside it: each host keeps its index folders in
+            # its own data folder, one per database it serves
+            parts = urllib.parse.urlsplit(db)
+            name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{parts.hostname or 'local'}_{parts.port or ''}{parts.path}")
+            base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+            return Path(base) / "paperwire" / name.strip("_")
+        return Path(db + ".d")
 
     @classmethod
     def load(cls, toml_path: str | os.PathLike | None = None, env: dict | None = None, **overrides) -> "Settings":
@@ -161,10 +173,14 @@ class Settings:
         # without ever shipping a default secret in the repository.
         if self.secret_key:
             return self.secret_key
+        cached = self.__dict__.get("_dev_key")
+        if cached:  # read once: every CSRF token and signed link on a page needs it
+            return cached
         key_file = self.data_path / "dev-secret"
         if not key_file.exists():
             _create_key_file(key_file)
-        return key_file.read_text().strip()
+        self.__dict__["_dev_key"] = key_file.read_text().strip()
+        return self.__dict__["_dev_key"]
 
 
 ENVIRONMENTS = ("development", "production")

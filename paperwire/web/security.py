@@ -78,7 +78,11 @@ def _csrf_seed(request: Request) -> str:
 def csrf_token(request: Request) -> str:
     if getattr(request.state, "render_for_cache", False):
         return CSRF_SENTINEL
-    return serializer(request, "csrf").dumps(_csrf_seed(request))
+    # one token per response: a list page has a form on every card, and each token is a signature
+    token = getattr(request.state, "csrf_token", None)
+    if token is None:
+        token = request.state.csrf_token = serializer(request, "csrf").dumps(_csrf_seed(request))
+    return token
 
 
 def csrf_field(request: Request) -> Markup:
