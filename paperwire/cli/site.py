@@ -109,13 +109,15 @@ def token() -> None:
 @token.command("create")
 @click.argument("username")
 @click.option("--name", default="", help="A label to recognise the token by.")
+@click.option("--days", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="The token stops working after this many days (default: until revoked).")
 @pass_ctx
-def token_create(c: Context, username: str, name: str) -> None:
+def token_create(c: Context, username: str, name: str, days: float | None) -> None:
     """Create an API token for a user and print it (it is shown only once)."""
     from paperwire.store import users
 
     u = _user_or_exit(c, username)
-    click.echo(users.create_token(c.store, u.id, name))
+    click.echo(users.create_token(c.store, u.id, name, days=days))
 
 
 @token.command("list")
