@@ -7,8 +7,11 @@ the PostgreSQL connection translates the placeholders (paperwire.store.postgres)
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 from importlib import resources
+
+log = logging.getLogger(__name__)
 
 
 def utcnow() -> str:
@@ -28,7 +31,7 @@ def is_postgres_url(target) -> bool:
 
 class BaseStore:
     """Methods written once for both engines; a subclass gives ``conn``, ``transaction()``,
-    ``migrate()``, ``data_version()`` and ``close()``."""
+    ``migration_files()``, ``_apply_migration()``, ``data_version()`` and ``close()``."""
 
     dialect = ""
 
@@ -43,6 +46,23 @@ class BaseStore:
             "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
         )
         return [r[0] for r in self.conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
+
+    def migrate(self, upto: str | None = None) -> list[str]:
+        """Apply the migrations not yet recorded, each in its own transaction; under the write
+        lock each is checked again, so two processes migrating at once apply it once."""
+        done = set(self.applied_migrations())
+        applied = []
+        for name, sql in self.migration_files():
+            if upto is not None and name > upto:
+                break
+            if name in done:
+                continue
+            with self.transaction() as conn:
+                if self._apply_migration(conn, name, sql):
+                    conn.execute("INSERT INTO schema_migrations(name, applied_at) VALUES (?, ?)", (name, utcnow()))
+                    applied.append(name)
+                    log.info("applied migration %s", name)
+        return applied
 
     def get_checkpoint(self, key: str) -> str | None:
         row = self.query_one("SELECT value FROM checkpoints WHERE key=?", (key,))

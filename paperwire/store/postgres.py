@@ -310,23 +310,15 @@ class PostgresStore(BaseStore):
             return []
         return [r[0] for r in self.conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
 
-    def migrate(self, upto: str | None = None) -> list[str]:
-        """Apply the migrations not yet recorded, each in its own transaction, under the
-        advisory write lock: two processes migrating at once apply each migration once."""
-        done = set(self.applied_migrations())
-        applied = []
-        for name, sql in migration_files():
-            if upto is not None and name > upto:
-                break
-            if name in done:
-                continue
-            with self.transaction() as conn:
-                conn.raw.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
-                                 "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-                if conn.execute("SELECT 1 FROM schema_migrations WHERE name=?", (name,)).fetchone():
-                    continue  # another process applied it while this one waited for the lock
-                conn.raw.execute(sql)
-                conn.execute("INSERT INTO schema_migrations(name, applied_at) VALUES (?, ?)", (name, utcnow()))
-            log.info("applied migration %s", name)
-            applied.append(name)
-        return applied
+    def migration_files(self) -> list[tuple[str, str]]:
+        return migration_files()  # this engine's folder (looked up when called)
+
+    def _apply_migration(self, conn, name: str, sql: str) -> bool:
+        """Run one migration inside migrate()'s transaction (under the advisory write lock);
+        False if another process applied it while this one waited for the lock."""
+        conn.raw.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                         "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        if conn.execute("SELECT 1 FROM schema_migrations WHERE name=?", (name,)).fetchone():
+            return False
+        conn.raw.execute(sql)
+        return True

@@ -121,25 +121,16 @@ class Store(BaseStore):
         return self.conn.execute("PRAGMA data_version").fetchone()[0]
 
     # -- migrations --------------------------------------------------------------------
-    def migrate(self, upto: str | None = None) -> list[str]:
-        """Apply the migrations not yet recorded, each in its own transaction."""
-        done = set(self.applied_migrations())
-        applied = []
-        for name, sql in migration_files():
-            if upto is not None and name > upto:
-                break
-            if name in done:
-                continue
-            with self.transaction() as conn:
-                # re-check under the write lock: another process may have migrated meanwhile
-                if conn.execute("SELECT 1 FROM schema_migrations WHERE name=?", (name,)).fetchone():
-                    continue
-                for statement in _split_sql(sql):
-                    conn.execute(statement)
-                conn.execute("INSERT INTO schema_migrations(name, applied_at) VALUES (?, ?)", (name, utcnow()))
-            log.info("applied migration %s", name)
-            applied.append(name)
-        return applied
+    def migration_files(self) -> list[tuple[str, str]]:
+        return migration_files()  # this engine's folder (looked up when called)
+
+    def _apply_migration(self, conn, name: str, sql: str) -> bool:
+        """Run one migration inside migrate()'s transaction; False if another process did."""
+        if conn.execute("SELECT 1 FROM schema_migrations WHERE name=?", (name,)).fetchone():
+            return False
+        for statement in _split_sql(sql):
+            conn.execute(statement)
+        return True
 
 
 def _split_sql(script: str) -> list[str]:
