@@ -314,7 +314,10 @@ def catch_up_derived(store: Store, chunk: int = 50000, on_progress: Callable[[in
         return added
 
     _drop_rebuilt_indexes(store, derived_pending(store))
-    done = _by_ranges(store, _DERIVED, chunk, bulk_pg.write_derived if _pg(store) else write_range, on_progress)
+    if _pg(store):
+        done = bulk_pg.catch_up_derived(store, chunk, on_progress)
+    else:
+        done = _by_ranges(store, _DERIVED, chunk, write_range, on_progress)
     if _build_dropped_indexes(store) and on_progress:  # also those of an earlier, interrupted catch-up
         on_progress(done)  # this pass ends when they are built
     return done

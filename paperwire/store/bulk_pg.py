@@ -16,7 +16,9 @@ sequence (migration 0021), so every app host's index folders pick the papers up.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Sequence
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterable, Sequence
 
 # Indexes a first load is faster to build once, sorted, at the end of the catch-up than to keep
 # in order row by row (the GIN index above all: a bulk build is many times faster than inserts).
@@ -26,12 +28,17 @@ REBUILT_INDEXES = ("paper_authors_name", "search_docs_title_key", "search_docs_t
 def copy_rows(conn, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> int:
     """COPY ``rows`` into ``table`` (the names are ours, never user input); returns how many."""
     cols = ", ".join(columns)
+    import psycopg  # only a PostgreSQL store calls this
+
     n = 0
     cur = conn.raw.cursor()
-    with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-            n += 1
+    try:
+        with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+                n += 1
+    except psycopg.errors.IntegrityError as exc:  # one error for callers of either engine, as execute()
+        raise sqlite3.IntegrityError(str(exc).strip()) from exc
     return n
 
 
@@ -102,7 +109,56 @@ def write_derived(conn, lo: int, hi: int) -> int:
                  "SELECT DISTINCT ON (p.id, c.cat) p.id, c.cat, c.ord - 1 FROM papers p, "
                  "jsonb_array_elements_text(p.categories::jsonb) WITH ORDINALITY AS c(cat, ord) "
                  "WHERE p.rowid >= ? AND p.rowid < ? ORDER BY p.id, c.cat, c.ord ON CONFLICT DO NOTHING", (lo, hi))
+    # the insert triggers left these papers' listing_rank rows to this pass (migration 0110)
+    conn.execute("SELECT pw_listing_rank_range(?, ?)", (lo, hi))
     return max(added, 0)
+
+
+WORKERS = 2  # ranges written at once: the weighted tsvector, most of the catch-up, is one server process each
+
+
+def catch_up_derived(store, chunk: int, on_progress: Callable[[int], None] | None = None,
+                     workers: int = WORKERS) -> int:
+    """``write_derived`` over the deferred papers, ``workers`` ranges at once, each on its own
+    connection (the tsvector is CPU work in the server process of the connection that asks for
+    it: one connection uses one core). Returns how many documents were added.
+
+    Each round: this thread's transaction takes the store's write lock (no other writer runs
+    until it commits), writes the first range itself while each helper thread writes the next
+    one in a transaction of its own, committed before this one moves the marker past all of
+    them. A kill between a helper's commit and the marker's move leaves rows the next round
+    writes again: every statement of ``write_derived`` skips or overwrites rows that exist, and
+    only a document it inserts gets a change-sequence row, so nothing is written twice."""
+    done = 0
+    with ThreadPoolExecutor(max_workers=max(workers - 1, 1), thread_name_prefix="paperwire-catch-up") as pool:
+        while True:
+            with store.transaction() as conn:
+                row = conn.execute("SELECT from_rowid FROM papers_derived_deferred WHERE id = 1").fetchone()
+                if row is None:
+                    return done
+                lo = row[0]
+                top = conn.execute("SELECT max(rowid) FROM papers").fetchone()[0] or 0
+                starts = [x for x in range(lo, lo + workers * chunk, chunk) if x == lo or x <= top]
+                helpers = [pool.submit(_write_range_alone, store, x, x + chunk) for x in starts[1:]]
+                try:
+                    done += write_derived(conn, lo, lo + chunk)
+                finally:
+                    done += sum(f.result() for f in helpers)  # every helper has ended before this commits
+                hi = starts[-1] + chunk
+                if hi <= top:
+                    conn.execute("UPDATE papers_derived_deferred SET from_rowid = ? WHERE id = 1", (hi,))
+                else:
+                    conn.execute("DELETE FROM papers_derived_deferred WHERE id = 1")
+            if on_progress:
+                on_progress(done)
+
+
+def _write_range_alone(store, lo: int, hi: int) -> int:
+    """write_derived in a transaction of this thread's own connection (the caller holds the
+    write lock for it)."""
+    raw = store.conn.raw
+    with raw.transaction():
+        return write_derived(store.conn, lo, hi)
 
 
 def index_sql(conn, name: str) -> str | None:

@@ -17,6 +17,7 @@ from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Iterable
 
 from paperwire.models import CODE_KINDS, HFEntry, Link, Paper, Version
+from paperwire.store import bulk_pg
 from paperwire.store.sqlite import Store, utcnow
 from paperwire.text import classify_link, display_text, extract_links
 
@@ -304,11 +305,15 @@ def upsert_papers(store: Store, items: list[Paper | HFEntry | Prepared], source:
         else:
             _write_paper(conn, merged, now, is_new=False)
             result.updated += 1
+    # a paper this source never reported has no row to update (the batch holds the write lock)
+    _many(conn, "INSERT INTO paper_sources(paper_id, source, source_ref, first_seen, last_seen, record_hash) "
+          "VALUES (?,?,?,?,?,?)", [(pid, source, source_ref, now, now, h) for pid, h in last_hash.items()
+                                   if pid not in seen_hash])
     conn.executemany(
         "INSERT INTO paper_sources(paper_id, source, source_ref, first_seen, last_seen, record_hash) VALUES (?,?,?,?,?,?) "
         "ON CONFLICT(paper_id, source) DO UPDATE SET last_seen=excluded.last_seen, record_hash=excluded.record_hash, "
         "source_ref=COALESCE(excluded.source_ref, paper_sources.source_ref)",
-        [(pid, source, source_ref, now, now, h) for pid, h in last_hash.items()])
+        [(pid, source, source_ref, now, now, h) for pid, h in last_hash.items() if pid in seen_hash])
     _write_hf_rows(conn, hf_rows)
     return result
 
@@ -361,6 +366,20 @@ _INSERT_PAPER = (
     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 
 
+COPY_MIN = 50  # rows from which COPY beats one INSERT per row on PostgreSQL (a batch, not one paper)
+
+
+def _many(conn: sqlite3.Connection, sql: str, rows: list[tuple]) -> None:
+    """``conn.executemany(sql, rows)``; on PostgreSQL a batch goes with COPY instead (one INSERT
+    per row there is a round trip each: most of what storing a new paper cost)."""
+    if not rows:
+        return
+    if getattr(conn, "dialect", "sqlite") == "postgresql" and len(rows) >= COPY_MIN:
+        bulk_pg.executemany_copy(conn, sql, rows)
+    else:
+        conn.executemany(sql, rows)
+
+
 def _json_strings(items: list[str], ensure_ascii: bool = True) -> str:
     """``json.dumps(items, ensure_ascii=...)`` of a list of strings: the same text, cheaper."""
     try:
@@ -394,7 +413,7 @@ def _insert_new(conn: sqlite3.Connection, papers: list[Paper], now: str, prepare
     rows = [_paper_row(p) for p in papers] + [p[PREP_ROW] for p in prepared]
     rows.sort()
     stamp = (now, now)
-    conn.executemany(_INSERT_PAPER, [r + stamp for r in rows])
+    _many(conn, _INSERT_PAPER, [r + stamp for r in rows])
     _insert_children(conn, sorted([_child_lists(p) for p in papers]
                                   + [(p[PREP_ID], p[PREP_AUTHORS], p[PREP_CATEGORIES], p[PREP_VERSIONS], p[PREP_LINKS])
                                      for p in prepared], key=lambda x: x[0]), derived)
@@ -410,14 +429,14 @@ def _insert_children(conn: sqlite3.Connection, lists: list[tuple], derived: bool
     """The rows of the child tables for (id, authors, categories, versions, links) entries
     (``derived``: author and category rows too; bulk.catch_up_derived writes the same rows)."""
     if derived:
-        conn.executemany("INSERT INTO paper_authors(paper_id, position, name) VALUES (?,?,?)",
-                         [(pid, i, a) for pid, authors, _, _, _ in lists for i, a in enumerate(authors)])
-        conn.executemany("INSERT INTO paper_categories(paper_id, category, position) VALUES (?,?,?) ON CONFLICT DO NOTHING",
-                         [(pid, c, i) for pid, _, cats, _, _ in lists for i, c in enumerate(cats)])
-    conn.executemany("INSERT INTO versions(paper_id, version, created, size) VALUES (?,?,?,?)",
-                     [(pid, *v) for pid, _, _, versions, _ in lists for v in versions])
-    conn.executemany("INSERT INTO links(paper_id, url, kind, origin) VALUES (?,?,?,'text') ON CONFLICT DO NOTHING",
-                     [(pid, *l) for pid, _, _, _, links in lists for l in links])
+        _many(conn, "INSERT INTO paper_authors(paper_id, position, name) VALUES (?,?,?)",
+              [(pid, i, a) for pid, authors, _, _, _ in lists for i, a in enumerate(authors)])
+        _many(conn, "INSERT INTO paper_categories(paper_id, category, position) VALUES (?,?,?) ON CONFLICT DO NOTHING",
+              [(pid, c, i) for pid, _, cats, _, _ in lists for i, c in enumerate(cats)])
+    _many(conn, "INSERT INTO versions(paper_id, version, created, size) VALUES (?,?,?,?)",
+          [(pid, *v) for pid, _, _, versions, _ in lists for v in versions])
+    _many(conn, "INSERT INTO links(paper_id, url, kind, origin) VALUES (?,?,?,'text') ON CONFLICT DO NOTHING",
+          [(pid, *l) for pid, _, _, _, links in lists for l in links])
 
 
 def _write_paper(conn: sqlite3.Connection, p: Paper, now: str, is_new: bool) -> None:

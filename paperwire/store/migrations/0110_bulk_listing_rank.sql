@@ -1,0 +1,6 @@
+-- Nothing to change on SQLite. On PostgreSQL this migration lets a bulk import's transactions
+-- skip the per-row listing_rank and search triggers for the papers they insert, and adds the
+-- set-based fill of listing_rank that the bulk catch-up runs (migrations_pg/0110). Here a bulk
+-- batch drops the search insert trigger for its transaction (paperwire.store.bulk.deferred_batch)
+-- and the listing_rank triggers of migration 0090 stay as they are: SQLite runs them in
+-- process, at a fraction of what a PL/pgSQL call per row costs.
