@@ -30,6 +30,14 @@ spread over the days after each paper, Hugging Face daily lists of 40 papers a d
 two harvests, the GitHub stars of each linked repository polled twice, page views, comments), and
 `trending_cold` times the ranking itself in this process, without the site's 60 s memo.
 
+Several app hosts and PostgreSQL (bench/web_hosts.py, bench/web_pg.py), both engines in one run:
+    python bench/web.py --engines sqlite,postgresql --hosts 2 --duration 10 \
+        --only front,paper,search_page,search_api        # writes bench/results/web-pg-1m.json
+PostgreSQL: a cluster kept in var/bench/pg-web, filled once from the SQLite store with
+`paperwire store copy`. Each host is a `paperwire serve` of --workers with its own index folder
+and a `paperwire store follow` beside it; one wrk per host. Before timing, the hosts must serve
+the same front page and show each other's votes at once.
+
 Hybrid search with a real vector index: point --db at the store bench/search.py builds (1M
 papers with static-tier vectors, an HNSW index and the tantivy index) and serve it with the
 static encoder, e.g.
@@ -48,7 +56,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -60,6 +67,7 @@ SHARED = ROOT.parent / "shared" / "data" / "arxiv-daily-2025-2026" / "records.js
 DEMO = ROOT / "demo" / "records.jsonl.gz"
 RESULTS = ROOT / "bench" / "results" / "web.json"
 sys.path.insert(0, str(ROOT))
+from web_hosts import free_port, tree_cpu_seconds  # noqa: E402  (bench/ is this script's folder)
 
 
 def _ts(day_index: int) -> str:
@@ -289,12 +297,6 @@ end
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wrk(url: str, prefix: str, items: Path | None, duration: int, connections: int, threads: int = 1) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
         fh.write(LUA)
@@ -314,25 +316,60 @@ def wrk(url: str, prefix: str, items: Path | None, duration: int, connections: i
             "req_per_s": round(float(rps), 1), "errors": int(errors), "non_2xx": int(non2xx.group(1)) if non2xx else 0}
 
 
-def tree_cpu_seconds(root: int) -> float:
-    """CPU seconds (user + system) used so far by process `root` and its descendants (the
-    server's workers), from /proc: divided by the requests served, the work a request costs,
-    which a loaded machine delays but does not change as much as the latency."""
-    parents, times = {}, {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
+def serve_one(args, db: Path, cases: dict, only: set, sample: list[str], queries: list[str]) -> dict:
+    """One `paperwire serve` of --workers over the SQLite store, loaded by one wrk: each case's figures."""
+    import httpx
+
+    port = free_port()
+    env = dict(os.environ, PAPERWIRE_DB=str(db), PAPERWIRE_RATE_LIMIT_FACTOR="0", PAPERWIRE_SECRET_KEY="b" * 40)
+    if args.page_cache_seconds is not None:
+        env["PAPERWIRE_PAGE_CACHE_SECONDS"] = str(args.page_cache_seconds)
+    server = subprocess.Popen([sys.executable, "-m", "paperwire", "serve", "--port", str(port), "--workers",
+                               str(args.workers)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    results = {}
+    try:
+        for _ in range(600):
             try:
-                with open(f"/proc/{d}/stat") as fh:
-                    fields = fh.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            parents[int(d)] = int(fields[1])
-            times[int(d)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    tree, grew = {root}, True
-    while grew:
-        more = {p for p, pp in parents.items() if pp in tree} - tree
-        grew, tree = bool(more), tree | more
-    return sum(times.get(p, 0.0) for p in tree)
+                if httpx.get(base + "/api/openapi.json", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        # warm every worker: the query encoder and similar-papers loader start on first use (only
+        # when a case needs them: loading the encoder can take minutes on a busy machine)
+        if {"paper", "search_page", "search_api"} & only:
+            for k in range(20):
+                httpx.get(base + f"/papers?q={queries[k].replace(' ', '+')}", timeout=60)
+                httpx.get(base + f"/papers/{sample[k]}", timeout=60)
+        else:
+            for k in range(20):
+                httpx.get(base + "/", timeout=60)
+                httpx.get(base + "/new", timeout=60)
+        time.sleep(3)
+        for conns in [int(x) for x in str(args.connections).split(",")]:
+            for name, (prefix, items) in cases.items():
+                if name not in only:
+                    continue
+                cpu0 = tree_cpu_seconds(server.pid)
+                r = wrk(base, prefix, items, args.duration, conns)
+                r["server_cpu_ms_per_request"] = round((tree_cpu_seconds(server.pid) - cpu0) * 1000 / max(1, r["requests"]), 2)
+                # a shared machine's other work shows in the load average: kept beside each figure
+                r["connections"], r["load_average"] = conns, [round(x, 2) for x in os.getloadavg()]
+                if args.page_cache_seconds is not None:
+                    r["page_cache_seconds"] = args.page_cache_seconds
+                tag = "" if args.page_cache_seconds is None else f"/cache{args.page_cache_seconds:g}s"
+                results[f"{name}@{conns}{tag}"] = r
+                print(f"{name:<12} c={conns:<3} p50 {r['p50_ms']:7.1f} ms   p95 {r['p95_ms']:7.1f} ms   "
+                      f"p99 {r['p99_ms']:7.1f} ms   {r['req_per_s']:8.1f} req/s   ({r['requests']} requests, "
+                      f"{r['errors']} errors, {r['non_2xx']} non-2xx)   server CPU {r['server_cpu_ms_per_request']:.2f} ms/req   "
+                      f"load {r['load_average'][0]:.1f}", flush=True)
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    return results
 
 
 def main() -> None:
@@ -346,11 +383,23 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--only", help="comma list: front,daily_day,all_new,all_new_day,paper,search_page,search_api,trending_day,trending_week,"
                                    "trending_month,trending_cold")
-    ap.add_argument("--out", type=Path, default=RESULTS, help="result file (default bench/results/web.json)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="result file (default bench/results/web.json; with --engines/--hosts web-pg-1m.json)")
     ap.add_argument("--page-cache-seconds", type=float, default=None,
                     help="the server's page_cache_seconds (default: the setting's default); 0 renders every "
                          "request, which measures what a page costs when the cache misses")
+    ap.add_argument("--engines", default="sqlite",
+                    help="comma list: sqlite, postgresql; each measured in this run, one after the other (bench/web_hosts.py)")
+    ap.add_argument("--hosts", type=int, default=1,
+                    help="app hosts: `paperwire serve` processes of --workers each, own port and index folder (default 1)")
+    ap.add_argument("--fresh-hosts", action="store_true",
+                    help="build the first host's index folder from the database again (not reused from var/bench/web-hosts)")
     args = ap.parse_args()
+    multi = args.engines != "sqlite" or args.hosts > 1
+    if args.out is None:
+        args.out = RESULTS if not multi else RESULTS.with_name(
+            ("web-pg-" if "postgresql" in args.engines else "web-hosts-")
+            + (f"{args.papers // 1_000_000}m" if args.papers % 1_000_000 == 0 else f"{args.papers // 1000}k") + ".json")
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install -y wrk")
     db = args.db or ROOT / "var" / "bench" / f"web-{args.papers // 1000}k.db"  # var/ is git-ignored
@@ -385,74 +434,37 @@ def main() -> None:
     (tmpdir / "curated_days.txt").write_text("\n".join(curated_days or listing_days) + "\n")
     (tmpdir / "new_days.txt").write_text("\n".join(f"{d}/new" for d in listing_days) + "\n")
 
-    port = free_port()
-    env = dict(os.environ, PAPERWIRE_DB=str(db), PAPERWIRE_RATE_LIMIT_FACTOR="0", PAPERWIRE_SECRET_KEY="b" * 40)
-    if args.page_cache_seconds is not None:
-        env["PAPERWIRE_PAGE_CACHE_SECONDS"] = str(args.page_cache_seconds)
-    server = subprocess.Popen([sys.executable, "-m", "paperwire", "serve", "--port", str(port), "--workers",
-                               str(args.workers)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        import httpx
+    cases = {
+        "front": ("/", None),
+        "daily_day": ("/papers/date/", tmpdir / "curated_days.txt"),  # any day's curated list
+        "all_new": ("/new", None),  # the newest listing day's All new tab
+        "all_new_day": ("/papers/date/", tmpdir / "new_days.txt"),  # any day's All new tab
+        "paper": ("/papers/", tmpdir / "papers.txt"),
+        "search_page": ("/papers?q=", tmpdir / "queries.txt"),
+        "search_api": ("/api/v1/search?limit=20&q=", tmpdir / "queries.txt"),
+        "trending_day": ("/papers/trending?window=day", None),
+        "trending_week": ("/papers/trending?window=week", None),
+        "trending_month": ("/papers/trending?window=month", None),
+    }
+    only = set(args.only.split(",")) if args.only else set(cases)
+    if multi:  # several hosts and/or PostgreSQL: bench/web_hosts.py runs the servers and the load
+        import web_hosts
 
-        for _ in range(600):
-            try:
-                if httpx.get(base + "/api/openapi.json", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        # warm every worker: the query encoder and similar-papers loader start on first use (only
-        # when a case needs them: loading the encoder can take minutes on a busy machine)
-        if not args.only or {"paper", "search_page", "search_api"} & set(args.only.split(",")):
-            for k in range(20):
-                httpx.get(base + f"/papers?q={queries[k].replace(' ', '+')}", timeout=60)
-                httpx.get(base + f"/papers/{sample[k]}", timeout=60)
-        else:
-            for k in range(20):
-                httpx.get(base + "/", timeout=60)
-                httpx.get(base + "/new", timeout=60)
-        time.sleep(3)
-        cases = {
-            "front": ("/", None),
-            "daily_day": ("/papers/date/", tmpdir / "curated_days.txt"),  # any day's curated list
-            "all_new": ("/new", None),  # the newest listing day's All new tab
-            "all_new_day": ("/papers/date/", tmpdir / "new_days.txt"),  # any day's All new tab
-            "paper": ("/papers/", tmpdir / "papers.txt"),
-            "search_page": ("/papers?q=", tmpdir / "queries.txt"),
-            "search_api": ("/api/v1/search?limit=20&q=", tmpdir / "queries.txt"),
-            "trending_day": ("/papers/trending?window=day", None),
-            "trending_week": ("/papers/trending?window=week", None),
-            "trending_month": ("/papers/trending?window=month", None),
-        }
-        only = set(args.only.split(",")) if args.only else set(cases)
-        results = {}
-        for conns in [int(x) for x in str(args.connections).split(",")]:
-            for name, (prefix, items) in cases.items():
-                if name not in only:
-                    continue
-                cpu0 = tree_cpu_seconds(server.pid)
-                r = wrk(base, prefix, items, args.duration, conns)
-                r["server_cpu_ms_per_request"] = round((tree_cpu_seconds(server.pid) - cpu0) * 1000 / max(1, r["requests"]), 2)
-                # a shared machine's other work shows in the load average: kept beside each figure
-                r["connections"], r["load_average"] = conns, [round(x, 2) for x in os.getloadavg()]
-                if args.page_cache_seconds is not None:
-                    r["page_cache_seconds"] = args.page_cache_seconds
-                tag = "" if args.page_cache_seconds is None else f"/cache{args.page_cache_seconds:g}s"
-                results[f"{name}@{conns}{tag}"] = r
-                print(f"{name:<12} c={conns:<3} p50 {r['p50_ms']:7.1f} ms   p95 {r['p95_ms']:7.1f} ms   "
-                      f"p99 {r['p99_ms']:7.1f} ms   {r['req_per_s']:8.1f} req/s   ({r['requests']} requests, "
-                      f"{r['errors']} errors, {r['non_2xx']} non-2xx)   server CPU {r['server_cpu_ms_per_request']:.2f} ms/req   "
-                      f"load {r['load_average'][0]:.1f}", flush=True)
-    finally:
-        server.send_signal(signal.SIGINT)
         try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        shutil.rmtree(tmpdir, ignore_errors=True)
+            multi_out = web_hosts.run_engines(args, db, cases, only, sample, queries)
+        finally:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+        results = multi_out.pop("results")
+    else:
+        try:
+            results = serve_one(args, db, cases, only, sample, queries)
+        finally:
+            shutil.rmtree(tmpdir, ignore_errors=True)
     out = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
            "papers": n_papers, "db": str(db), "embed_model": os.environ.get("PAPERWIRE_EMBED_MODEL", "minilm"), "workers": args.workers, "connections": str(args.connections), "duration_s": args.duration,
            "load_generator": "wrk (separate process, 1 thread)", "results": results}
+    if multi:
+        out.update(multi_out)
     if built:
         out["build"] = built
     if signals_added:
