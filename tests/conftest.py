@@ -31,27 +31,8 @@ from web_support import PASSWORD, free_port
 # pass skips each with "not on PostgreSQL: <reason>" (scripts/test.sh runs it with -rs, so every
 # one is listed). A test of SQLite's own behaviour carries @pytest.mark.sqlite_only(reason).
 NOT_ON_POSTGRES: dict[str, str] = {
-    "tests/store/test_store.py::test_fresh_database_has_all_migrations_and_wal":
-        "SQLite's WAL journal mode (PRAGMA journal_mode); tests/store/test_migrations.py checks both engines",
     "tests/ingest/test_ingest_bulk.py::test_prepared_records_merge_like_papers":
         "the test reads SQLite's FTS5 table (papers_fts MATCH) itself; it should ask paperwire.store.search_index",
-    "tests/cli/test_cli_tex.py::test_show_prints_tex_as_text":
-        "copies the demo site's SQLite file, which in this pass is a PostgreSQL template database (site_template_db)",
-    "tests/ranking/test_github.py::test_refresh_records_history_and_velocity":
-        "paperwire.store.signals replays observations through SQLite's temp schema (temp.trend_replay)",
-    "tests/store/test_search_index.py::test_a_wiped_index_is_rebuilt_from_the_papers":
-        "the test wipes SQLite's FTS5 table itself (INSERT INTO papers_fts ... 'delete-all')",
-    "tests/store/test_search_index.py::test_a_changed_title_is_searchable_at_once_and_logged_for_external_indexes":
-        "expects SQLite's drained set of changed documents; PostgreSQL keeps a change sequence every host follows",
-    "tests/store/test_search_index.py::test_vectors_are_stored_once_per_text_and_read_back":
-        "expects vector sequence numbers 1, 2, ...; PostgreSQL numbers them by writing transaction",
-    "tests/store/test_search_index.py::test_only_changed_text_is_embedded_again":
-        "expects vector sequence numbers 1, 2, ...; PostgreSQL numbers them by writing transaction",
-    "tests/web/test_security.py::test_a_comment_holding_placeholder_bytes_does_not_break_the_page":
-        "stores a comment holding NUL characters straight into the store (the site refuses them at input); "
-        "PostgreSQL text cannot hold NUL",
-    "tests/web/test_site_journey.py::test_first_visit":
-        "the test's own SQL (LIKE '%$\\%$%') counts on SQLite's LIKE having no escape character",
 }
 
 

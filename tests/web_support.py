@@ -41,10 +41,13 @@ def rec_ids(html: str) -> list[str]:
 
 
 def older_papers(store, like: str, n: int = 6) -> list[str]:
-    """Up to n papers listed over a week before the latest day whose title is LIKE the pattern."""
+    """Up to n papers listed over a week before the latest day whose title is LIKE the pattern,
+    ignoring case (as SQLite's LIKE does for ASCII; PostgreSQL's minds it): the same papers on
+    both engines."""
     from paperwire.store import listings
 
     day = listings.latest_day(store)
     return [r[0] for r in store.query(
-        "SELECT id FROM papers WHERE listed < date(?, '-7 days') AND title_display LIKE ? ORDER BY id LIMIT ?",
+        "SELECT id FROM papers WHERE listed < date(?, '-7 days') AND lower(title_display) LIKE lower(?) "
+        "ORDER BY id LIMIT ?",
         (day, like, n))]

@@ -291,13 +291,19 @@ def rebuild_credits(store: Store) -> int:
     """Recompute every trending credit from the recorded observations, oldest first (as migration
     0070 does): needed only after observations were edited or inserted out of time order."""
     kinds = "('hf_upvotes', 'hf_comments', 'github_stars')"
+    # The observations are moved out to a temporary table of this connection and inserted back,
+    # so the signals_credit trigger turns each into its credit again. The unqualified name finds
+    # the temporary table on both engines (SQLite's temp schema, PostgreSQL's pg_temp, both
+    # searched first); creating it is part of the transaction, so a failure leaves nothing behind.
+    # Inserted oldest first: SQLite's trigger reads the observations already there; PostgreSQL's
+    # fires after the statement and finds each one's predecessor by (observed_at, id) itself.
     with store.transaction() as conn:
         conn.execute("DELETE FROM trend_credits")
         conn.execute(f"CREATE TEMP TABLE trend_replay AS SELECT * FROM signals WHERE kind IN {kinds}")
         conn.execute(f"DELETE FROM signals WHERE kind IN {kinds}")
         conn.execute("INSERT INTO signals(id, paper_id, kind, ref, value, observed_at) "
-                     "SELECT id, paper_id, kind, ref, value, observed_at FROM temp.trend_replay ORDER BY observed_at, id")
-        conn.execute("DROP TABLE temp.trend_replay")
+                     "SELECT id, paper_id, kind, ref, value, observed_at FROM trend_replay ORDER BY observed_at, id")
+        conn.execute("DROP TABLE trend_replay")
         return conn.execute("SELECT count(*) FROM trend_credits").fetchone()[0]
 
 

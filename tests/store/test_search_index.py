@@ -3,10 +3,13 @@ log for external indexes and the stored vectors."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
 from paperwire.models import Paper, Version
+from paperwire.store import changes
 from paperwire.store import search_index as si
 from paperwire.store import users
 from paperwire.store.papers import upsert_papers
@@ -96,27 +99,56 @@ def test_document_info_and_the_exact_title_key(store, corpus):
     assert si.find_by_title_key(store, "graph theory revisited") == []  # hidden
 
 
+def _wipe_lexical(store) -> None:
+    """Lose every word of the lexical index (what a damaged or half-restored index looks like):
+    SQLite's FTS5 table emptied, PostgreSQL's weighted documents blanked."""
+    if store.dialect == "postgresql":
+        store.conn.execute("UPDATE search_docs SET tsv = ''::tsvector")
+    else:
+        store.conn.execute("INSERT INTO papers_fts(papers_fts) VALUES ('delete-all')")
+
+
 def test_a_wiped_index_is_rebuilt_from_the_papers(store, corpus):
-    store.conn.execute("INSERT INTO papers_fts(papers_fts) VALUES ('delete-all')")
+    _wipe_lexical(store)
     assert si.lexical(store, '"graph"', TITLE_FIRST, ALL, limit=10) == []
     assert si.rebuild_lexical(store) == 4
     si.optimize_lexical(store)
     assert sorted(ids(si.lexical(store, '"graph"', TITLE_FIRST, ALL, limit=10))) == [A, B]
+    assert si.docs_for_papers(store, [A, B, C, D]) == corpus  # the documents keep their numbers
+
+
+def _follow(store, position: dict, want: int = 1, wait: float = 30.0) -> tuple[dict, list]:
+    """What an index folder following the store reads next (paperwire.store.changes), as it
+    would: read, apply, acknowledge. PostgreSQL hands out a transaction's rows once every older
+    transaction on the server has ended, so this reads again (for up to `wait` s) until at least
+    `want` documents came back."""
+    got: dict = {}
+    deadline = time.monotonic() + wait
+    while True:
+        batch = changes.read(store, position)
+        changes.acknowledge(store, batch)
+        position = batch.position
+        got.update(batch.changed)
+        if len(got) >= want or time.monotonic() > deadline:
+            return position, sorted(got.items())
+        time.sleep(0.05)
 
 
 def test_a_changed_title_is_searchable_at_once_and_logged_for_external_indexes(store, corpus):
-    assert si.changed_docs(store, si.max_docid(store)) == []
+    # a folder that has read every document there is (a first read notes where the log stands)
+    position, seen = _follow(store, {"synced": si.max_docid(store)}, want=0)
+    assert seen == []
     upsert_papers(store, [Paper(id=C, title="Protein design", abstract="Neural methods for proteins.",
                                 authors=["Ann Lee", "Cy"], versions=[Version(1, "2025-01-03T08:00:00Z"),
                                                                      Version(2, "2025-01-09T08:00:00Z")])], "oai")
     assert ids(si.lexical(store, '"design"', TITLE_FIRST, ALL, limit=10)) == [C]
     assert si.lexical(store, '"folding"', TITLE_FIRST, ALL, limit=10) == []
-    assert si.changed_docs(store, si.max_docid(store)) == [
-        (corpus[C], ("Protein design", "Neural methods for proteins.", '["Ann Lee", "Cy"]'))]
+    position, seen = _follow(store, position)
+    assert seen == [(corpus[C], ("Protein design", "Neural methods for proteins.", '["Ann Lee", "Cy"]'))]
     store.conn.execute("DELETE FROM papers WHERE id=?", (B,))
-    assert si.changed_docs(store, si.max_docid(store))[0] == (corpus[B], None)
-    si.clear_changes(store, [corpus[B], corpus[C]])
-    assert si.changed_docs(store, 10**9) == []
+    position, seen = _follow(store, position)
+    assert seen == [(corpus[B], None)]  # gone: the folder deletes it
+    assert _follow(store, position, want=0)[1] == []  # what was read is not handed out again
 
 
 def test_a_tail_search_sees_only_documents_added_after_a_docid(store, corpus):
@@ -132,26 +164,40 @@ def embed_all(store, model: str) -> list[tuple[int, str, str]]:
     return [row for batch in batches for row in batch]
 
 
+def settled_seq(store, model: str, above: int = 0, wait: float = 30.0) -> int:
+    """vector_seq once it has passed `above`. PostgreSQL numbers a write by its transaction and
+    gives a number only once every older transaction on the server has ended (other tests' may
+    be running): read again, as a host following the store does, for up to `wait` s."""
+    deadline = time.monotonic() + wait
+    while (seq := si.vector_seq(store, model)) <= above and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return seq
+
+
 def test_vectors_are_stored_once_per_text_and_read_back(store, corpus):
     todo = embed_all(store, "m")
     assert [docid for docid, _, _ in todo] == sorted(corpus.values())
     text_of = {docid: text for docid, text, _ in todo}
     assert text_of[corpus[A]] == "Graph Neural Networks.. We study message passing."
     assert all(h == si.text_hash(text) for _, text, h in todo)
+    assert (si.vector_seq(store, "m"), si.vector_seq(store, "other")) == (0, 0)
     vectors = np.arange(len(todo) * 4, dtype=np.float32).reshape(len(todo), 4) / 8
     si.save_vectors(store, "m", [(docid, h) for docid, _, h in todo], vectors)
     assert si.count_to_embed(store, "m") == 0 and si.count_to_embed(store, "other") == 4
-    assert (si.vector_count(store, "m"), si.vector_seq(store, "m"), si.vector_seq(store, "other")) == (4, 1, 0)
+    seq = settled_seq(store, "m")
+    assert (si.vector_count(store, "m"), seq > 0, si.vector_seq(store, "other")) == (4, True, 0)
     got = si.get_vectors(store, "m", [todo[1][0]])
     np.testing.assert_allclose(got[todo[1][0]], vectors[1], rtol=1e-3)
-    ((docids, matrix),) = list(si.iter_vectors(store, "m"))
+    ((docids, matrix),) = list(si.iter_vectors(store, "m", upto_seq=seq))  # all of one write
     assert list(docids) == [docid for docid, _, _ in todo] and matrix.dtype == np.float32
     np.testing.assert_allclose(matrix, vectors, rtol=1e-3)
+    assert list(si.iter_vectors(store, "m", after_seq=seq)) == []
 
 
 def test_only_changed_text_is_embedded_again(store, corpus):
     todo = embed_all(store, "m")
     si.save_vectors(store, "m", [(docid, h) for docid, _, h in todo], np.ones((len(todo), 2), dtype=np.float32))
+    first = settled_seq(store, "m")
     # marked dirty without a text change: only the mark is cleared
     store.conn.execute("UPDATE search_docs SET dirty = 1 WHERE docid = ?", (corpus[B],))
     assert si.count_to_embed(store, "m") == 1
@@ -161,8 +207,9 @@ def test_only_changed_text_is_embedded_again(store, corpus):
     ((docid, text, h),) = embed_all(store, "m")
     assert (docid, text) == (corpus[A], "Graph networks, revised. We study message passing.")
     si.save_vectors(store, "m", [(docid, h)], np.zeros((1, 2), dtype=np.float32))
-    assert si.vector_seq(store, "m") == 2
-    ((changed, matrix),) = list(si.iter_vectors(store, "m", after_seq=1))
+    second = settled_seq(store, "m", above=first)
+    assert second > first  # a later write gets a later number: a follower reads only what changed
+    ((changed, matrix),) = list(si.iter_vectors(store, "m", after_seq=first))
     assert list(changed) == [corpus[A]] and not matrix.any()
 
 
