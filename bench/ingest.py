@@ -272,6 +272,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--engines", default="sqlite", help="comma-separated: sqlite, postgresql")
+    ap.add_argument("--pg-extras", default="copy,host",
+                    help="with postgresql, after the bulk import: copy (`store copy` of the SQLite store), host (an "
+                         "empty app host's build); comma-separated, or none")
     ap.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     ap.add_argument("--copy-child", nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--host-child", nargs=2, help=argparse.SUPPRESS)
@@ -289,7 +292,7 @@ def main() -> None:
     if not a.records.exists():
         sys.exit(f"{a.records} not found (the shared data folder)")
     results = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
-               "batch_size": a.batch_size, "runs": []}
+               "batch_size": a.batch_size, "command": " ".join(sys.argv), "load_avg_at_start": os.getloadavg(), "runs": []}
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         inputs = []
         if a.quick:
@@ -327,14 +330,14 @@ def main() -> None:
                               f"{r.get('fts_docs_per_s') or '':>7} "
                               f"{r['reingest_records_per_s']:>11,} {r['peak_total_mb']:>8} {r['load_avg_1m']:>5}",
                               flush=True)
-                        if engine == "postgresql" and variant == "bulk":
+                        if engine == "postgresql" and variant == "bulk" and "host" in a.pg_extras.split(","):
                             h = _child_json("--host-child", db, str(Path(tmp) / "host"))
                             h["input"] = label
                             results.setdefault("host_build", []).append(h)
                             print(f"  host build from PostgreSQL: {h['papers']:,} papers, {h['vectors']:,} vectors "
                                   f"({h['vector_index']}) in {h['seconds']} s (tantivy {h['lexical_seconds']} s, "
                                   f"vectors {h['vector_index_seconds']} s), load {h['load_avg_1m']}", flush=True)
-                    if pg_url and "sqlite" in engines and variant == "bulk":
+                    if pg_url and "sqlite" in engines and variant == "bulk" and "copy" in a.pg_extras.split(","):
                         c = _child_json("--copy-child", kept, new_database(pg_url, "bench_copy"))
                         c["input"] = label
                         results.setdefault("store_copy", []).append(c)

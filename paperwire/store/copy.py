@@ -141,10 +141,11 @@ def copy_store(src, pg, progress: Callable[[str, int, int], None] | None = None,
     steps = plan(src, pg)
     sconn = src.conn
     with pg.transaction() as conn:
+        bulk_pg.fast_compression(conn)
         for table, _, _ in reversed(steps):  # rows the migrations put there (counters, seeds)
             conn.execute(f'DELETE FROM "{table}"')
         dropped = []
-        for name in bulk_pg.REBUILT_INDEXES:
+        for name in bulk_pg.COPY_REBUILT_INDEXES:
             sql = bulk_pg.index_sql(conn, name)
             if sql:
                 dropped.append(sql)
