@@ -7,7 +7,7 @@ Why the database and not Redis: every request already talks to the database, eac
 is one short statement, and a second server to run, back up and fail over is a cost a
 community instance should pay only when a measurement says so (docs/deployment.md).
 
-Tables: data_version, rate_limits, job_leases, job_runs (migrations 0100-0103, both engines).
+Tables: data_version, rate_limits, job_leases, job_runs (migrations 0100-0103 and 0115, both engines).
 """
 
 from __future__ import annotations
@@ -180,28 +180,58 @@ def _advisory_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(f"paperwire:{name}".encode()).digest()[:8], "big", signed=True)
 
 
-@contextmanager
-def leader(store, name: str, holder: str, lease_seconds: float = 6 * 3600) -> Iterator[bool]:
-    """``with leader(store, "daily", holder) as lead:`` -- lead is True in the one process (on
-    any host) that holds the job's lock; the others get False at once and should skip the job.
+class Lead:
+    """What ``leader`` yields: true in the one process that holds the lock. ``held()`` says
+    whether it still does -- a PostgreSQL advisory lock goes with its connection (the server
+    restarted, the network dropped, an operator ended the backend), a SQLite lease when another
+    process took it over -- so a long job can stop rather than run on beside a new leader."""
 
-    PostgreSQL: pg_try_advisory_lock on this thread's connection, freed when the process's
-    connection closes (a killed process frees it at once). SQLite: a job_leases row claimed in
-    a write transaction, taken over when its holder process is gone (same box) or the lease ran
-    out."""
-    if store.dialect == "postgresql":
-        conn = store.conn
-        key = _advisory_key(name)
-        got = bool(conn.execute("SELECT pg_try_advisory_lock(?)", (key,)).fetchone()[0])
+    def __init__(self, got: bool, check=None):
+        self.got, self._check = got, check
+
+    def __bool__(self) -> bool:
+        return self.got
+
+    def held(self) -> bool:
+        if not self.got:
+            return False
         try:
-            yield got
+            return bool(self._check()) if self._check else True
+        except Exception:  # the lock's connection is gone: so is the lock
+            return False
+
+
+@contextmanager
+def leader(store, name: str, holder: str, lease_seconds: float = 6 * 3600) -> Iterator[Lead]:
+    """``with leader(store, "daily", holder) as lead:`` -- lead is true in the one process (on
+    any host) that holds the job's lock; the others get a false one at once and should skip the
+    job. ``lead.held()`` checks that the lock is still this process's.
+
+    PostgreSQL: pg_try_advisory_lock on a connection of its own, opened for the lock and closed
+    with it: the server frees the lock when the process dies (a killed process frees it at once),
+    and the job's own work never runs on the lock's connection, so losing one does not break the
+    other. SQLite: a job_leases row claimed in a write transaction, taken over when its holder
+    process is gone (same box) or the lease ran out."""
+    if store.dialect == "postgresql":
+        import psycopg
+
+        key = _advisory_key(name)
+        conn = psycopg.connect(store.url, autocommit=True)
+        try:
+            got = bool(conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0])
+            yield Lead(got, lambda: conn.execute("SELECT 1").fetchone())
         finally:
-            if got:
-                conn.execute("SELECT pg_advisory_unlock(?)", (key,))
+            try:
+                if got and not conn.closed:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            except psycopg.Error:
+                pass  # the connection broke: the server freed the lock with it
+            conn.close()
         return
     got = _claim_lease(store, name, holder, lease_seconds)
     try:
-        yield got
+        yield Lead(got, lambda: store.query_one("SELECT 1 FROM job_leases WHERE name = ? AND holder = ?",
+                                                (name, holder)))
     finally:
         if got:
             with store.transaction() as conn:
@@ -224,23 +254,82 @@ def _claim_lease(store, name: str, holder: str, lease_seconds: float) -> bool:
 
 # --- once per day ---------------------------------------------------------------------------------
 
-def start_run(store, name: str, day: str, holder: str, again: bool = False) -> str:
-    """Record that `holder` runs job `name` for `day`: 'started', or 'done' when a run for that
-    day already finished (unless `again`). Call it holding the job's leader lock: a 'running'
-    row is then a run that died (its host or process is gone), and is taken over."""
+HEARTBEAT_SECONDS = 5.0  # a running day's job writes job_runs.heartbeat_at this often
+STALE_SECONDS = 30.0  # a 'running' day not heard from for this long is a run that died
+
+
+def start_run(store, name: str, day: str, holder: str, again: bool = False,
+              stale_seconds: float = STALE_SECONDS) -> str:
+    """Record that `holder` runs job `name` for `day`: 'started', 'done' when a run for that day
+    already finished (unless `again`), or 'busy' when another run of that day is still going.
+    Call it holding the job's leader lock.
+
+    Holding the lock does not prove the last holder stopped: a PostgreSQL leader whose lock
+    connection dropped keeps working until it notices (between stages, between messages). So a
+    'running' row of another holder is taken over only when that run is over: its process is
+    gone (same box), or it has not written its heartbeat for `stale_seconds` (another host, or
+    a process that hangs); otherwise 'busy'."""
     with store.transaction() as conn:
-        row = conn.execute("SELECT status FROM job_runs WHERE name = ? AND day = ?", (name, day)).fetchone()
+        row = conn.execute("SELECT status, holder, heartbeat_at, started_at FROM job_runs WHERE name = ? AND day = ?",
+                           (name, day)).fetchone()
         if row is not None and row[0] == "done" and not again:
             return "done"
+        if row is not None and row[0] == "running" and row[1] != holder and holder_alive(row[1]):
+            heard = datetime.fromisoformat((row[2] or row[3]).replace("Z", "+00:00"))
+            if (datetime.now(timezone.utc) - heard).total_seconds() < stale_seconds:
+                return "busy"
         conn.execute(
-            "INSERT INTO job_runs(name, day, status, holder, started_at) VALUES (?, ?, 'running', ?, ?) "
+            "INSERT INTO job_runs(name, day, status, holder, started_at, heartbeat_at) "
+            "VALUES (?, ?, 'running', ?, ?, ?) "
             "ON CONFLICT(name, day) DO UPDATE SET status = 'running', holder = excluded.holder, "
-            "started_at = excluded.started_at, finished_at = NULL, result = NULL",
-            (name, day, holder, utcnow()))
+            "started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, finished_at = NULL, "
+            "result = NULL",
+            (name, day, holder, utcnow(), _now_iso()))
     return "started"
 
 
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def run_holder(store, name: str, day: str) -> str | None:
+    """Who runs (or last ran) job `name` for `day`."""
+    row = store.query_one("SELECT holder FROM job_runs WHERE name = ? AND day = ?", (name, day))
+    return row[0] if row else None
+
+
+def heartbeat(store, name: str, day: str, holder: str) -> bool:
+    """The running `holder` says it is still at work; False when the day is no longer its own."""
+    with store.transaction() as conn:
+        return conn.execute("UPDATE job_runs SET heartbeat_at = ? WHERE name = ? AND day = ? AND holder = ? "
+                            "AND status = 'running'", (_now_iso(), name, day, holder)).rowcount == 1
+
+
+@contextmanager
+def heartbeats(store, name: str, day: str, holder: str, every: float = HEARTBEAT_SECONDS) -> Iterator[None]:
+    """Write `holder`'s heartbeat every `every` seconds from a thread while the block runs."""
+    stop = threading.Event()
+
+    def beat():
+        while not stop.wait(every):
+            try:
+                if not heartbeat(store, name, day, holder):
+                    return
+            except Exception as exc:  # the database is unreachable: the silence says so to the others
+                log.warning("daily job heartbeat not written: %s", exc)
+
+    t = threading.Thread(target=beat, name=f"heartbeat-{name}", daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        t.join(every + 5)
+
+
 def finish_run(store, name: str, day: str, holder: str, ok: bool, result: dict) -> None:
+    """Record how `holder`'s run ended; nothing when the day is no longer its own (another run
+    took it over)."""
     with store.transaction() as conn:
         conn.execute("UPDATE job_runs SET status = ?, finished_at = ?, result = ? "
                      "WHERE name = ? AND day = ? AND holder = ?",

@@ -15,6 +15,7 @@ import psutil
 
 from multihost_support import host_env
 from digest_support import RecordingHandler, SMTPServer, active
+from paperwire import schedule
 from paperwire.store import open_store, shared_state
 from paperwire.store import subscriptions as subs
 
@@ -162,3 +163,92 @@ def test_two_schedule_runs_at_once_make_one_daily_run(site_settings, tmp_path):
     [run] = shared_state.runs(store, "daily")
     assert (run["day"], run["status"]) == (AS_OF, "done")
     store.close()
+
+
+def _drop_leader(db: str) -> int:
+    """Take the daily job's leader lock from under its holder, as the world can: on PostgreSQL
+    end the backend of the connection that holds the advisory lock (what a server restart or a
+    dropped network does); on SQLite let the lease run out and name someone else. Returns how
+    many holders were dropped."""
+    if db.startswith("postgresql://"):
+        import psycopg
+
+        key = shared_state._advisory_key(schedule.JOB) & 0xFFFF_FFFF_FFFF_FFFF  # pg_locks shows it unsigned
+        with psycopg.connect(db, autocommit=True) as conn:
+            return len(conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "AND classid = %s AND objid = %s AND objsubid = 1", (key >> 32, key & 0xFFFF_FFFF)).fetchall())
+    store = open_store(db)
+    with store.transaction() as conn:
+        n = conn.execute("UPDATE job_leases SET holder = 'elsewhere:1:1:x', expires_at = '2000-01-01T00:00:00Z' "
+                         "WHERE name = ?", (schedule.JOB,)).rowcount
+    store.close()
+    return n
+
+
+class DroppingHandler(RecordingHandler):
+    """A relay that takes a little while per message and, once it has accepted the leader's
+    `drop_at`-th message, takes the leader lock from under it (_drop_leader)."""
+
+    def __init__(self, db: str, drop_at: int):
+        super().__init__()
+        self.db, self.drop_at = db, drop_at
+        self.dropped = threading.Event()
+        self.n_dropped = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(0.2)
+        reply = await super().handle_DATA(server, session, envelope)
+        if not self.dropped.is_set() and len(self.messages) == self.drop_at:
+            self.n_dropped = _drop_leader(self.db)
+            self.dropped.set()
+        return reply
+
+
+def test_a_leader_that_loses_its_lock_midway_stops_cleanly_and_the_next_one_resumes_the_day(site_settings, tmp_path):
+    n = 6
+    store = open_store(site_settings.db)
+    for i in range(n):
+        active(store, site_settings, f"daily{i}@example.org", categories=["cs.CL", "cs.CV"])
+    store.close()
+    handler = DroppingHandler(site_settings.db, drop_at=2)
+    with SMTPServer(handler) as smtp:
+        cmd = [sys.executable, "-m", "paperwire", "schedule", "--once", "--as-of", AS_OF, "--no-refresh"]
+        first = subprocess.Popen(cmd, env=_mail_env(site_settings, tmp_path, "host-a", smtp.port),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert handler.dropped.wait(120), first.communicate(timeout=60)
+        assert handler.n_dropped == 1  # the lock was held, by one connection, and it went
+        second = subprocess.Popen(cmd, env=_mail_env(site_settings, tmp_path, "host-b", smtp.port),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        (out_a, err_a), (out_b, err_b) = first.communicate(timeout=120), second.communicate(timeout=120)
+    # the first stops at its next step with one clear line, no traceback
+    assert first.returncode == 0 and "Traceback" not in err_a, err_a[-3000:]
+    assert f"daily job for {AS_OF}: stopped, this process lost the leader lock" in out_a, out_a
+    assert second.returncode == 0 and "Traceback" not in err_b, err_b[-3000:]
+    # every reader got the day's digest exactly once: built once, sent by one or the other
+    assert sorted(m["To"] for m in handler.messages) == sorted(f"daily{i}@example.org" for i in range(n))
+    store = open_store(site_settings.db)
+    rows = subs.outbox_rows(store, period=f"daily:{AS_OF}")
+    assert len(rows) == n and {r.status for r in rows} == {"sent"}
+    by = [store.query_one("SELECT sent_by FROM outbox WHERE id = ?", (r.id,))[0].split(":")[1] for r in rows]
+    assert by.count(str(first.pid)) == 2 and by.count(str(second.pid)) == n - 2, by
+    [run] = shared_state.runs(store, "daily")
+    assert (run["day"], run["status"], run["holder"].split(":")[1]) == (AS_OF, "done", str(second.pid))
+    store.close()
+
+
+def test_a_running_day_is_not_taken_over_while_its_run_is_still_heard_from(store):
+    """A new leader finds the day 'running' under another live holder: it waits while that run's
+    heartbeat is fresh ('busy'), and takes the day over once it has gone quiet."""
+    first, second = shared_state.new_holder(), shared_state.new_holder()
+    assert shared_state.start_run(store, "daily", AS_OF, first) == "started"
+    assert shared_state.heartbeat(store, "daily", AS_OF, first)
+    assert shared_state.start_run(store, "daily", AS_OF, second) == "busy"
+    assert shared_state.start_run(store, "daily", AS_OF, second, stale_seconds=0) == "started"
+    # the first run's heartbeat and its end are no longer recorded: the day is the second's
+    assert not shared_state.heartbeat(store, "daily", AS_OF, first)
+    shared_state.finish_run(store, "daily", AS_OF, first, False, {"stopped": "lost the leader lock"})
+    shared_state.finish_run(store, "daily", AS_OF, second, True, {})
+    [run] = shared_state.runs(store, "daily")
+    assert (run["status"], run["holder"]) == ("done", second)
