@@ -156,17 +156,24 @@ def copy_store(src, pg, progress: Callable[[str, int, int], None] | None = None,
             total = sconn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
             cols = ", ".join(f'"{c}"' if c != "rowid" else "rowid" for c in src_cols)
             cursor = sconn.execute(f'SELECT {cols} FROM "{table}"')
+            # the search documents go through a staging table and are written once, each with
+            # its weighted tsvector computed from the copied paper (the triggers are off); a
+            # COPY and then an UPDATE wrote every row twice and left as many dead rows behind
+            into = _stage_docs(conn) if table == "search_docs" else table
             done = 0
             while True:
                 rows = cursor.fetchmany(batch)
                 if not rows:
                     break
-                done += bulk_pg.copy_rows(conn, table, dst_cols, (tuple(r) for r in rows))
+                done += bulk_pg.copy_rows(conn, into, dst_cols, (tuple(r) for r in rows))
                 if progress:
                     progress(table, done, total)
-        # the weighted documents, once, from the copied papers (the triggers were off)
-        conn.execute("UPDATE search_docs d SET tsv = pw_search_tsv(p.title_display, p.abstract_display, p.authors::text) "
-                     "FROM papers p WHERE p.id = d.paper_id")
+            if into != table:
+                names = ", ".join(f"s.{c}" for c in dst_cols)
+                conn.execute(f"INSERT INTO search_docs ({', '.join(dst_cols)}, tsv) SELECT {names}, "
+                             f"pw_search_tsv(p.title_display, p.abstract_display, p.authors::text) FROM {into} s "
+                             f"LEFT JOIN papers p ON p.id = s.paper_id ORDER BY s.docid")
+                conn.execute(f"DROP TABLE {into}")
         for table, _, _ in steps:
             conn.execute(f'ALTER TABLE "{table}" ENABLE TRIGGER USER')
         for sql in dropped:
@@ -179,6 +186,12 @@ def copy_store(src, pg, progress: Callable[[str, int, int], None] | None = None,
                                 pg.query_one(f'SELECT count(*) FROM "{table}"')[0])
     report.seconds = round(time.perf_counter() - t0, 2)
     return report
+
+
+def _stage_docs(conn) -> str:
+    """A temporary table shaped like search_docs, for the copied rows before their tsvector."""
+    conn.execute("CREATE TEMP TABLE pw_copy_docs (LIKE search_docs INCLUDING DEFAULTS)")
+    return "pw_copy_docs"
 
 
 def _move_sequences(conn, tables: list[str]) -> None:
