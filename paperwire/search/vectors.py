@@ -124,7 +124,7 @@ class _HNSW:
 class VectorSearch:
     """The encoder plus the vector index of one store. Thread-safe."""
 
-    CHECK_EVERY = 5.0  # seconds between checks for vectors written by another process
+    CHECK_EVERY = 1.0  # seconds between checks for vectors written by another process or host
 
     def __init__(self, store, settings, encoder: Encoder | None = None):
         self.store = store
@@ -168,9 +168,11 @@ class VectorSearch:
         return len(self._index) if self._index is not None else 0
 
     def known_empty(self) -> bool:
-        """True when the index is loaded and holds no vector (never loads it: loading is the
-        encoder thread's job, under the encode timeout)."""
-        return self._index is not None and self.size() == 0
+        """True when the index is loaded, held no vector when it was last checked, and that was
+        under CHECK_EVERY ago (never loads it: loading is the encoder thread's job, under the
+        encode timeout). Past that, the caller's next size() looks for vectors written since."""
+        return (self._index is not None and len(self._index) == 0
+                and time.monotonic() - self._checked < self.CHECK_EVERY)
 
     def _ensure(self) -> None:
         """Load or build the index once, then pick up new vectors every few seconds."""

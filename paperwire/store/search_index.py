@@ -245,31 +245,56 @@ def embed_text(title: str, abstract: str) -> str:
     return f"{title}. {abstract}" if abstract else title
 
 
+_TO_EMBED = ("SELECT d.docid, p.title_display, p.abstract_display, v.text_hash FROM search_docs d "
+             "JOIN papers p ON p.id = d.paper_id LEFT JOIN paper_vectors v ON v.model = ? AND v.docid = d.docid ")
+
+
 def docs_to_embed(store: Store, model: str, batch: int = 1000) -> Iterator[list[tuple[int, str, str]]]:
     """Batches of (docid, text, hash) for papers with no vector for ``model`` or whose text
     changed since (dirty). Papers whose text hash still matches are only un-marked."""
     last = -1
     while True:
-        rows = store.query(
-            "SELECT d.docid, p.title_display, p.abstract_display, v.text_hash FROM search_docs d "
-            "JOIN papers p ON p.id = d.paper_id LEFT JOIN paper_vectors v ON v.model = ? AND v.docid = d.docid "
-            "WHERE d.docid > ? AND (v.docid IS NULL OR d.dirty = 1) ORDER BY d.docid LIMIT ?", (model, last, batch))
+        rows = store.query(_TO_EMBED + "WHERE d.docid > ? AND (v.docid IS NULL OR d.dirty = 1) ORDER BY d.docid LIMIT ?",
+                           (model, last, batch))
         if not rows:
             return
         last = rows[-1][0]
-        out, clean = [], []
-        for docid, title, abstract, old_hash in rows:
-            text = embed_text(title, abstract)
-            h = text_hash(text)
-            if h == old_hash:
-                clean.append(docid)
-            else:
-                out.append((docid, text, h))
-        if clean:
-            with store.transaction() as conn:
-                conn.executemany("UPDATE search_docs SET dirty = 0 WHERE docid = ?", [(d,) for d in clean])
+        out = _needing_new_vectors(store, rows)
         if out:
             yield out
+
+
+def recent_docs_to_embed(store: Store, model: str, after: int, limit: int) -> list[tuple[int, str, str]] | None:
+    """(docid, text, hash) of the papers that arrived after docid ``after`` with no vector for
+    ``model``: what a serving host embeds by itself. One range of the docid key, cheap however
+    large the store. None when more than ``limit`` wait (a bulk import landed: that is
+    `paperwire index`'s work, as are texts changed since their vector was made)."""
+    rows = store.query(_TO_EMBED + "WHERE d.docid > ? AND v.docid IS NULL ORDER BY d.docid LIMIT ?",
+                       (model, after, limit + 1))
+    if len(rows) > limit:
+        return None
+    return _needing_new_vectors(store, rows)
+
+
+def newest_docid(store: Store) -> int:
+    return store.query_one("SELECT COALESCE(max(docid), 0) FROM search_docs")[0]
+
+
+def _needing_new_vectors(store: Store, rows) -> list[tuple[int, str, str]]:
+    """(docid, text, hash) of the rows whose text is not the one their stored vector was made
+    from; the others (dirty, but the embedded text is unchanged) are only un-marked."""
+    out, clean = [], []
+    for docid, title, abstract, old_hash in rows:
+        text = embed_text(title, abstract)
+        h = text_hash(text)
+        if h == old_hash:
+            clean.append(docid)
+        else:
+            out.append((docid, text, h))
+    if clean:
+        with store.transaction() as conn:
+            conn.executemany("UPDATE search_docs SET dirty = 0 WHERE docid = ?", [(d,) for d in clean])
+    return out
 
 
 def count_to_embed(store: Store, model: str) -> int:

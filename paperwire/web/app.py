@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperwire.config import Settings
 from paperwire.search.engine import SearchEngine
+from paperwire.search.indexer import ArrivalEmbedder
 from paperwire.store import open_store
 from paperwire.web import api, apidocs, auth, feeds, foryou, openapi, pages, subscriptions
 from paperwire.web.queries import TrendingMemo
@@ -118,11 +119,13 @@ def _wants_json(request: Request) -> bool:
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI):
-    flusher = asyncio.create_task(_flush_views_every(app))
+    tasks = [asyncio.create_task(_flush_views_every(app)), asyncio.create_task(_embed_arrivals_every(app))]
     yield
-    flusher.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await flusher
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     # a graceful stop (uvicorn's SIGTERM, a test client's exit) records the page views counted in
     # memory and sends the mails already handed over
     app.state.view_counter.flush_now(app.state.store)
@@ -139,6 +142,21 @@ async def _flush_views_every(app: FastAPI) -> None:
         await asyncio.sleep(max(0.5, min(counter.every, 60.0)))
         if counter.counts and time.monotonic() - counter.last >= counter.every:
             await asyncio.to_thread(counter.flush_now, app.state.store)
+
+
+async def _embed_arrivals_every(app: FastAPI, interval: float = 2.0) -> None:
+    """Papers stored through any host are embedded by one serving process within seconds
+    (paperwire.search.indexer.ArrivalEmbedder); a failed pass is logged and tried again."""
+    limit = int(app.state.settings.serve_embed_max)
+    if limit <= 0:
+        return
+    embedder = await asyncio.to_thread(ArrivalEmbedder, app.state.store, app.state.engine.vectors, limit)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(embedder.run_once)
+        except Exception:
+            log.exception("embedding newly arrived papers failed; trying again in %.0fs", interval)
 
 
 def _mail_pool() -> concurrent.futures.ThreadPoolExecutor:

@@ -12,6 +12,9 @@ import time
 import pytest
 
 from multihost_support import SECRET, start_host, wait_up
+from repo_paths import ROOT
+
+DEMO_VECTORS = ROOT / "demo" / "vectors-minilm.npz"
 
 
 @pytest.fixture(scope="module")
@@ -25,12 +28,24 @@ def site(site_template_db, tmp_path_factory):
         import pg_engine
 
         url = pg_engine.create_db(pg_engine.new_name("multihost"), template=site_template_db)
-        yield Settings.load(env={}, db=url, data_dir=str(folder / "cli.d"), secret_key=SECRET)
+        yield _with_demo_vectors(Settings.load(env={}, db=url, data_dir=str(folder / "cli.d"), secret_key=SECRET))
         pg_engine.drop_db(url)
         return
     db = folder / "site.db"
     shutil.copy(site_template_db, db)
-    yield Settings.load(env={}, db=str(db), data_dir=str(folder / "cli.d"), secret_key=SECRET)
+    yield _with_demo_vectors(Settings.load(env={}, db=str(db), data_dir=str(folder / "cli.d"), secret_key=SECRET))
+
+
+def _with_demo_vectors(settings):
+    """The demo's shipped paper vectors stored, as `scripts/demo.sh` does: a search by meaning on
+    a host then ranks a new paper among every demo paper, not alone in an empty index."""
+    from paperwire.search.indexer import import_vectors
+    from paperwire.store import open_store
+
+    store = open_store(settings)
+    assert import_vectors(store, "minilm", DEMO_VECTORS)["imported"] > 1000
+    store.close()
+    return settings
 
 
 @pytest.fixture(scope="module")

@@ -66,11 +66,12 @@ def test_concurrent_upvotes_over_two_hosts_count_exactly_and_show_on_both(hosts,
     store.close()
 
 
-def test_a_paper_ingested_beside_one_host_is_found_by_words_on_the_other(hosts, site, tmp_path):
+def test_a_paper_ingested_beside_one_host_is_found_by_words_and_by_meaning_on_the_other(hosts, site, tmp_path):
     a, b = hosts
     record = {"id": "2607.99901", "categories": ["cs.CL"], "authors": ["Ada Quillfeather"],
-              "title": "Zyphorine Gradients for Quasilinear Tokenisers",
-              "summary": "We study zyphorine gradients, a new family of updates for quasilinear tokenisers.",
+              "title": "Zyphorine Gradients: Training Subword Tokenisers in Fewer Steps",
+              "summary": "We study zyphorine gradients, a new family of optimiser updates that learn the subword "
+                         "vocabulary of a language model tokeniser in fewer steps.",
               "listing_date": "2026-07-01"}
     src = tmp_path / "new.jsonl"
     src.write_text(json.dumps(record) + "\n", encoding="utf-8")
@@ -81,8 +82,11 @@ def test_a_paper_ingested_beside_one_host_is_found_by_words_on_the_other(hosts, 
                           env=host_env(site, a.data_dir), timeout=120)
     assert done.returncode == 0, done.stderr
     ingested = time.monotonic()
-    found_page = found_api = None
-    while time.monotonic() - ingested < 5 and not (found_page and found_api):
+    found_page = found_api = found_meaning = None
+    # by meaning: a paraphrase, answered by vectors alone (no fallback to words), among the
+    # demo's 3,000 papers: one of the serving hosts embeds the new paper, B's index picks it up
+    meaning = {"q": "a novel optimiser for splitting text into subword units", "mode": "semantic", "limit": 5}
+    while time.monotonic() - ingested < 5 and not (found_page and found_api and found_meaning):
         if found_page is None and "2607.99901" in httpx.get(f"{b.url}/papers", params={"q": "zyphorine"},
                                                              timeout=30).text:
             found_page = time.monotonic() - ingested
@@ -90,9 +94,14 @@ def test_a_paper_ingested_beside_one_host_is_found_by_words_on_the_other(hosts, 
             hits = httpx.get(f"{b.url}/api/v1/search", params={"q": "zyphorine", "mode": "lexical"}, timeout=30).json()
             if any(h.get("id") == "2607.99901" for h in hits["hits"]):
                 found_api = time.monotonic() - ingested
+        if found_meaning is None:
+            res = httpx.get(f"{b.url}/api/v1/search", params=meaning, timeout=30).json()
+            if res["mode"] == "semantic" and not res["fallback"] and any(h.get("id") == "2607.99901" for h in res["hits"]):
+                found_meaning = time.monotonic() - ingested
         time.sleep(0.2)
     assert found_page is not None and found_page < 5, "the search page on host B did not find the paper within 5 s"
     assert found_api is not None and found_api < 5, "/api/v1/search on host B did not find the paper within 5 s"
+    assert found_meaning is not None and found_meaning < 5, "host B did not find the paper by meaning within 5 s"
     # and its page is there on B
     assert httpx.get(f"{b.url}/papers/2607.99901", timeout=30).status_code == 200
 

@@ -29,8 +29,10 @@ LATER = [_paper(101, "Protein folding from sequences alone"), _paper(102, "Speec
 
 @pytest.fixture
 def site(tmp_path, model_cache):
+    # serve_embed_max=0: the running site must not embed the later papers by itself (what a
+    # backlog larger than that limit looks like, e.g. after a bulk import)
     settings = Settings.load(env={}, db=str(tmp_path / "c.db"), embed_model="static", model_cache=model_cache,
-                             encode_timeout=60.0, secret_key="t" * 40)
+                             encode_timeout=60.0, secret_key="t" * 40, serve_embed_max=0)
     store = open_store(settings)
     upsert_papers(store, FIRST, source="test")
     engine = SearchEngine(store, settings)
