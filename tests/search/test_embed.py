@@ -44,12 +44,13 @@ def test_the_built_int8_graph_is_used_once_made_and_stays_close_to_pytorch(tmp_p
     cache = tmp_path / "models"
     s = Settings.load(env={}, db=str(tmp_path / "e.db"), embed_model="minilm", model_cache=str(cache))
     wheel = load_encoder(s)
-    older = modelbuild.build(cache, float_layers=0)  # every product int8: the recipe before
+    older = modelbuild.build(cache, float_layers=0, alpha=0)  # every product int8, unsmoothed: an older recipe
     assert load_encoder(s).graph == wheel.graph  # an older recipe's graph is not taken for the current one
     built = modelbuild.build(cache)
     assert built == modelbuild.built_graph(cache) and built.exists() and built != older
     assert modelbuild.build(cache) == built  # a finished graph is kept, not rebuilt
-    # the feed-forward output products of layers 0-2 stay float32; all others are int8
+    # the feed-forward output products of layers 0-2 stay float32; all others are int8, their
+    # inputs smoothed (tests/search/test_encoder_smoothing.py)
     assert len(modelbuild.float_products(built, 6)) == 3 and modelbuild.float_products(older, 6) == []
     assert modelbuild.drop_stale(cache) == [older] and not older.exists() and built.exists()
     enc = load_encoder(s)
