@@ -394,6 +394,9 @@ def main() -> None:
                     help="app hosts: `paperwire serve` processes of --workers each, own port and index folder (default 1)")
     ap.add_argument("--fresh-hosts", action="store_true",
                     help="build the first host's index folder from the database again (not reused from var/bench/web-hosts)")
+    ap.add_argument("--prepare-only", action="store_true",
+                    help="with --engines/--hosts: make the databases and each host's index folders, then stop "
+                         "(untimed work to run niced, before the timed run takes the bench lock)")
     args = ap.parse_args()
     multi = args.engines != "sqlite" or args.hosts > 1
     if args.out is None:
@@ -455,6 +458,9 @@ def main() -> None:
         finally:
             shutil.rmtree(tmpdir, ignore_errors=True)
         results = multi_out.pop("results")
+        if args.prepare_only:
+            print(json.dumps(multi_out["engines"], indent=2))
+            return
     else:
         try:
             results = serve_one(args, db, cases, only, sample, queries)

@@ -349,6 +349,9 @@ def run_engines(args, base_db: Path, cases: dict, only: set, sample: list[str], 
         dirs, folders = prepare_folders(engine, db, base_db, args.hosts, args.fresh_hosts)
         print(f"{engine}: {args.hosts} host(s) x {args.workers} workers over {db}; folders: {folders}",
               file=sys.stderr, flush=True)
+        if args.prepare_only:
+            out["engines"][engine] = {"db": db, "db_mb": _db_size(engine, db), "host_folders": folders}
+            continue
         hosts = start_hosts(db, dirs, args.workers, args.page_cache_seconds)
         try:
             _warm(hosts, only, queries, sample)
