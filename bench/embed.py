@@ -161,6 +161,10 @@ def cacm(folders: dict[str, Path], anchor_dir: Path, work: Path) -> dict:
                 out[name][f"{mode}_ndcg10_minus_fp32"] = round(float(d.mean()), 4)
                 out[name][f"{mode}_ndcg10_minus_fp32_se"] = round(float(d.std(ddof=1) / np.sqrt(len(d))), 4)
                 out[name][f"{mode}_queries_changed"] = int((np.abs(d) > 1e-6).sum())
+                for half, keep in (("odd", 1), ("even", 0)):
+                    h = d[[int(q) % 2 == keep for q in judged]]
+                    out[name][f"{mode}_ndcg10_minus_fp32_{half}_queries"] = round(float(h.mean()), 4)
+                    out[name][f"{mode}_ndcg10_minus_fp32_{half}_queries_se"] = round(float(h.std(ddof=1) / np.sqrt(len(h))), 4)
     return out
 
 
@@ -200,6 +204,7 @@ def main() -> None:
         with_anchor = not args.cacm_encoders or "anchor" in args.cacm_encoders
         for name, q in cacm(folders, minilm_path() if with_anchor else None, args.work).items():
             saved["encoders"].setdefault(name, {}).update(q)
+        saved.setdefault("graphs", {}).update({k: v.name for k, v in folders.items()})
         saved.pop("partial", None)
         saved["cacm_load_avg_end"] = load_avg()
         args.out.write_text(json.dumps(saved, indent=2))
