@@ -275,6 +275,8 @@ def main() -> None:
     ap.add_argument("--pg-extras", default="copy,host",
                     help="with postgresql, after the bulk import: copy (`store copy` of the SQLite store), host (an "
                          "empty app host's build); comma-separated, or none")
+    ap.add_argument("--skip-pg-import", action="store_true",
+                    help="with postgresql: no import into it, only the --pg-extras copy of the SQLite store")
     ap.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     ap.add_argument("--copy-child", nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--host-child", nargs=2, help=argparse.SUPPRESS)
@@ -320,6 +322,8 @@ def main() -> None:
                 for variant in a.variants.split(","):
                     kept = str(Path(tmp) / f"kept-{variant}.db")
                     for engine in engines:
+                        if engine == "postgresql" and a.skip_pg_import:
+                            continue
                         db = new_database(pg_url, f"bench_{variant}") if engine == "postgresql" else kept
                         r = run(path, fmt, variant, a.batch_size, db)
                         r.update({"input": label, "variant": VARIANTS[variant], "format": fmt, "engine": engine})

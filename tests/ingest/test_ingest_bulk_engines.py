@@ -197,3 +197,14 @@ def test_killed_bulk_import_resumes_and_ends_with_the_rows_of_an_ordinary_import
     finally:
         if PG:
             pg_engine.drop_db(target)
+
+
+@pytest.mark.skipif(not PG, reason="PostgreSQL's parallel plans (SQLite has none)")
+def test_the_weighted_document_can_be_computed_in_a_parallel_plan(store):
+    import_file(store, DATA / "kaggle-snapshot-head.jsonl", bulk=True, parallel=False)
+    with store.transaction() as conn:  # a plan with parallel workers doing all of the work
+        for setting in ("parallel_setup_cost = 0", "parallel_tuple_cost = 0", "min_parallel_table_scan_size = 0",
+                        "max_parallel_workers_per_gather = 2", "parallel_leader_participation = off"):
+            conn.execute(f"SET LOCAL {setting}")
+        n = conn.execute("SELECT count(pw_search_tsv(title_display, abstract_display, authors)) FROM papers").fetchone()[0]
+    assert n == 200

@@ -1,0 +1,2 @@
+-- Nothing to change on SQLite: migrations_pg/0111 marks two PostgreSQL functions as unsafe in
+-- parallel workers (SQLite has neither the functions nor parallel plans).
