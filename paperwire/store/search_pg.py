@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -196,8 +197,18 @@ def _idf(store, q: PgQuery, total: int) -> list[float]:
     return [max(math.log((total - n + 0.5) / (n + 0.5)), 1e-6) for n in row]
 
 
+def visible(flt) -> tuple[str, bool]:
+    """(the WHERE fragment keeping visible papers that pass `flt`, whether it reads ``papers p``).
+    Without filters the papers need not be joined at all: hidden ones are few, and the partial
+    index search_papers_hidden (migration 0022) rules them out; a join would read one papers
+    index entry per match (most of the store for a common word)."""
+    if flt.empty:
+        return " AND NOT EXISTS (SELECT 1 FROM papers h WHERE h.id = d.paper_id AND h.hidden = 1)", False
+    return " AND p.hidden = 0" + and_where(flt), True
+
+
 def _ranked(store, q: PgQuery, weights, where: str, params: tuple, limit: int, offset: int = 0,
-            join_papers: bool = True) -> list[tuple[int, str, float]]:
+            join_papers: bool = True, total_of: tuple | None = None) -> list[tuple[int, str, float]]:
     total, avgdl = _doc_stats(store)
     idfs = _idf(store, q, total)
     w = rank_weights(weights)
@@ -205,35 +216,90 @@ def _ranked(store, q: PgQuery, weights, where: str, params: tuple, limit: int, o
     wa, wb, wc = (float(x) for x in weights)
     norm = f"{K1!r} * ({1 - B!r} + {B!r} * length(c.tsv) / {max(avgdl, 1e-9)!r})"
     bm25 = " + ".join(f"{idf!r} * (f.f{i} * {K1 + 1!r}) / (f.f{i} + {norm})" for i, idf in enumerate(idfs)) or "0"
-    tfs = ", ".join(f"pw_tf(c.tsv, tsvector_to_array(to_tsvector('english'::regconfig, pw_fold(?))), "
-                    f"{'true' if cl.prefix else 'false'}, {wa!r}, {wb!r}, {wc!r}) / {max(len(cl.words.split()), 1)} AS f{i}"
-                    for i, cl in enumerate(q.scored)) or "0 AS f0"
-    cols = ", ".join([f"{TSQ} AS qall", *(f"{TSQ} AS c{i}" for i in range(len(q.scored)))])
+    # Every clause's frequency as pw_tf (migration 0020) counts it, for all clauses in one
+    # pass over the candidate's document cut down to the query's lexemes first: unnest() of a
+    # whole document (~100 lexemes, each with its arrays) was most of a search's time, while
+    # ts_delete twice (everything but the kept lexemes, then that) is a C-speed merge. The
+    # aggregate subquery is not inlined, so f.f{i} is not recomputed where the score names it
+    # twice; each clause's lexemes are worked out once per query, in q.
+    weight = f"CASE w WHEN 'A' THEN {wa!r} WHEN 'B' THEN {wb!r} WHEN 'C' THEN {wc!r} ELSE 1.0 END"
+    conds = [f"starts_with(u.lexeme, q.l{i}[1])" if cl.prefix else f"u.lexeme = ANY(q.l{i})"
+             for i, cl in enumerate(q.scored)]
+    tfs = ", ".join(f"coalesce(sum({weight}) FILTER (WHERE {cond}), 0)::float8 / "
+                    f"{max(len(cl.words.split()), 1)} AS f{i}"
+                    for i, (cond, cl) in enumerate(zip(conds, q.scored)))
+    if any(cl.prefix for cl in q.scored):  # the document's own lexemes that a clause takes
+        kept = ("ARRAY(SELECT u.lexeme FROM unnest(tsvector_to_array(c.tsv)) AS u(lexeme) WHERE "
+                + " OR ".join(conds) + ")")
+    else:
+        kept = " || ".join(f"q.l{i}" for i in range(len(q.scored)))
+    document = f"ts_delete(c.tsv, tsvector_to_array(ts_delete(c.tsv, {kept})))"
+    # (a query of author filters alone scores nothing: one row of 0)
+    freqs = f"SELECT {tfs} FROM unnest({document}) AS u, unnest(u.weights) AS w" if q.scored else "SELECT 0 AS f0"
+    lexemes = "".join(f", tsvector_to_array(to_tsvector('english'::regconfig, pw_fold(?))) AS l{i}"
+                      for i in range(len(q.scored)))
+    cols = ", ".join([f"{TSQ} AS qall", *(f"{TSQ} AS c{i}" for i in range(len(q.scored)))]) + lexemes
     papers = "JOIN papers p ON p.id = d.paper_id " if join_papers else ""
     sql = (f"WITH q AS MATERIALIZED (SELECT {cols}), "
-           f"c AS MATERIALIZED (SELECT d.docid, d.paper_id, d.tsv, {cheap} AS cheap FROM search_docs d {papers}"
+           f"c AS MATERIALIZED (SELECT d.docid, d.paper_id, d.tsv, {cheap} AS cheap, count(*) OVER () AS total "
+           f"FROM search_docs d {papers}"
            f"CROSS JOIN q WHERE d.tsv @@ q.qall{where} ORDER BY cheap DESC, d.docid LIMIT ?) "
-           f"SELECT c.docid, c.paper_id, -({bm25}) AS score FROM c CROSS JOIN LATERAL (SELECT {tfs}) f "
+           f"SELECT c.docid, c.paper_id, -({bm25}) AS score, c.total FROM c CROSS JOIN q CROSS JOIN LATERAL "
+           f"({freqs}) f "
            f"ORDER BY score, c.docid LIMIT ? OFFSET ?")
     pool = max(CANDIDATES, 2 * (offset + limit))
-    rows = store.query(sql, (q.text, *(c.tsquery for c in q.scored), *params, pool,
-                             *(c.words for c in q.scored), limit, offset))
+    rows = store.query(sql, (q.text, *(c.tsquery for c in q.scored), *(c.words for c in q.scored),
+                             *params, pool, limit, offset))
+    if total_of is not None and rows:
+        _remember_total(total_of, int(rows[0][3]))
     return [(r[0], r[1], float(r[2])) for r in rows]
+
+
+# A search asks for a page of matches, then how many there are (SearchEngine._lexical): the
+# ranking query has just counted every match (count(*) OVER (), before its LIMIT), so the count
+# that follows at once on the same thread is answered from it instead of matching the whole
+# store a second time (for a common word, that second pass was a third of a search's time).
+_TOTAL = threading.local()
+TOTAL_FRESH = 2.0  # seconds the count of the last ranked search stands in for a new count
+
+
+def _total_key(store, q: PgQuery, flt) -> tuple:
+    return (id(store), q.text, flt.where, tuple(flt.params))
+
+
+def _remember_total(key: tuple, total: int) -> None:
+    _TOTAL.key, _TOTAL.total, _TOTAL.at = key, total, time.monotonic()
+
+
+def _recent_total(key: tuple) -> int | None:
+    """The remembered count, once (a later count matches again: writes may have come since)."""
+    if getattr(_TOTAL, "key", None) == key:
+        _TOTAL.key = None
+        if time.monotonic() - _TOTAL.at < TOTAL_FRESH:
+            return _TOTAL.total
+    return None
 
 
 def lexical(store, match: str, weights, flt, limit: int, offset: int = 0) -> list[tuple[int, str, float]]:
     q = parse(match)
     if q.empty:
         return []
-    return _ranked(store, q, weights, " AND p.hidden = 0" + and_where(flt), flt.params, limit, offset)
+    where, join = visible(flt)
+    return _ranked(store, q, weights, where, flt.params, limit, offset, join_papers=join,
+                   total_of=_total_key(store, q, flt))
 
 
 def lexical_count(store, match: str, flt, cap: int = 10000) -> int:
     q = parse(match)
     if q.empty:
         return 0
-    sql = (f"SELECT count(*) FROM (SELECT 1 FROM search_docs d JOIN papers p ON p.id = d.paper_id "
-           f"WHERE d.tsv @@ {TSQ} AND p.hidden = 0{and_where(flt)} LIMIT ?) c")
+    known = _recent_total(_total_key(store, q, flt))
+    if known is not None:
+        return min(known, cap)
+    where, join = visible(flt)
+    papers = "JOIN papers p ON p.id = d.paper_id " if join else ""
+    sql = (f"SELECT count(*) FROM (SELECT 1 FROM search_docs d {papers}"
+           f"WHERE d.tsv @@ {TSQ}{where} LIMIT ?) c")
     return store.query_one(sql, (q.text, *flt.params, cap))[0]
 
 
@@ -261,7 +327,8 @@ def title_phrase(store, phrase: str, flt, limit: int = 10) -> list[tuple[int, st
     q = parse(f"title : {phrase}")
     if q.empty:
         return []
-    rows = _ranked(store, q, (1.0, 1.0, 1.0), " AND p.hidden = 0" + and_where(flt), flt.params, limit)
+    where, join = visible(flt)
+    rows = _ranked(store, q, (1.0, 1.0, 1.0), where, flt.params, limit, join_papers=join)
     return [(d, pid) for d, pid, _ in rows]
 
 

@@ -107,6 +107,26 @@ def test_new_changed_hidden_and_removed_papers_are_searched_at_once(pg_url):
     store.close()
 
 
+def test_a_search_and_its_count_agree_and_a_later_count_is_counted_afresh(pg_url):
+    """The count that follows a ranked search comes from the ranking query's own count of the
+    matches (one pass over them, not two); asked again, after a write, it is counted anew."""
+    store = open_store(pg_url)
+    upsert_papers(store, [Paper(id=f"2501.0000{i}", title=f"Graph paper {i}", categories=["cs.LG" if i % 2 else "cs.AI"])
+                          for i in range(1, 6)], "listing")
+    store.conn.execute("UPDATE papers SET hidden = 1 WHERE id = ?", ("2501.00005",))  # never counted
+    cs_lg = si.filter_sql(categories=["cs.LG"])
+    for flt, want in ((si.FilterSQL(), 4), (cs_lg, 2)):
+        assert len(si.lexical(store, '"graph"', (1.5, 1.0, 1.0), flt, 10)) == want
+        assert si.lexical_count(store, '"graph"', flt) == want
+        assert si.lexical_count(store, '"graph"', flt, cap=1) == 1
+    assert len(si.lexical(store, '"graph"', (1.5, 1.0, 1.0), si.FilterSQL(), 2)) == 2  # a page smaller than the total
+    upsert_papers(store, [Paper(id="2501.00009", title="Graph paper 9")], "listing")
+    # the count beside a page is that search's own (all its matches, not the page's two) ...
+    assert si.lexical_count(store, '"graph"', si.FilterSQL()) == 4
+    assert si.lexical_count(store, '"graph"', si.FilterSQL()) == 5  # ... a count asked again sees the new paper
+    store.close()
+
+
 def test_a_wiped_index_is_rebuilt_from_the_papers(pg_url):
     store = open_store(pg_url)
     upsert_papers(store, [Paper(id=f"2501.0000{i}", title=f"Graph paper {i}") for i in range(1, 4)], "listing")
