@@ -174,9 +174,9 @@ def _drop_leader(db: str) -> int:
         import psycopg
 
         key = shared_state._advisory_key(schedule.JOB) & 0xFFFF_FFFF_FFFF_FFFF  # pg_locks shows it unsigned
-        with psycopg.connect(db, autocommit=True) as conn:
+        with psycopg.connect(db, autocommit=True) as conn:  # (waiting, up to 10 s, until the backend is gone)
             return len(conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "SELECT pg_terminate_backend(pid, 10000) FROM pg_locks WHERE locktype = 'advisory' AND granted "
                 "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
                 "AND classid = %s AND objid = %s AND objsubid = 1", (key >> 32, key & 0xFFFF_FFFF)).fetchall())
     store = open_store(db)
