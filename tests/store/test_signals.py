@@ -114,3 +114,28 @@ def test_a_poll_records_stars_per_paper_and_keeps_what_a_304_does_not_say(store,
                                           "WHERE kind='github_stars' ORDER BY id")] == [
         (A, 3.0, T1), (B, 3.0, T1), (A, 3.0, T2), (A, 8.0, T3)]
     assert signals.get_repo_state(store, "org/unknown") is None
+
+
+def _credits(store) -> list[tuple]:
+    return [tuple(r) for r in store.query("SELECT paper_id, kind, ref, t0, t1, amount FROM trend_credits "
+                                          "ORDER BY paper_id, kind, ref, t1, t0")]
+
+
+def test_credits_rebuilt_from_observations_match_those_written_in_time_order(store, papers):
+    """Observations written out of time order are credited against the wrong predecessor until
+    rebuild_credits replays them oldest first (on either engine); the replay can run again at
+    once on the same connection (its temporary table is gone with it) and changes nothing."""
+    in_order = [(A, "github_stars", "org/alpha", 10, T0), (A, "github_stars", "org/alpha", 25, T1),
+                (A, "github_stars", "org/alpha", 40, T3), (B, "hf_upvotes", "", 3, T1), (B, "hf_upvotes", "", 9, T2)]
+    signals.add_signals(store, in_order)
+    expected = _credits(store)
+    assert expected and signals.rebuild_credits(store) == len(expected)
+    assert _credits(store) == expected
+    with store.transaction() as conn:  # the same observations, newest first
+        conn.execute("DELETE FROM signals")
+        conn.execute("DELETE FROM trend_credits")
+    signals.add_signals(store, list(reversed(in_order)))
+    assert _credits(store) != expected
+    signals.rebuild_credits(store)
+    assert _credits(store) == expected
+    assert signals.rebuild_credits(store) == len(expected) and _credits(store) == expected
