@@ -261,7 +261,9 @@ def sync_lexical(store, settings, engine: SearchEngine | None = None, progress: 
     """Sync (or rebuild) the tantivy index of a large store; {} when the store does not use one."""
     limit = tantivy_index.size_threshold(settings)
     folder = tantivy_index.index_folder(settings)
-    if limit <= 0 or not tantivy_index.available() or (idx.doc_count(store) < limit and not folder.exists()):
+    # the folder first: counting every document (a full scan on PostgreSQL) is only needed to
+    # decide whether to build one, not on each follower pass every 2 s once it exists
+    if limit <= 0 or not tantivy_index.available() or (not folder.exists() and idx.doc_count(store) < limit):
         return {}
     t = time.perf_counter()
     res = tantivy_index.TantivyLexical(folder).sync(store, progress=progress, rebuild=rebuild)
