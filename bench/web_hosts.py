@@ -23,6 +23,7 @@ each wrk's quantiles weighted by its requests, the throughputs added.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -139,7 +140,10 @@ def prepare_folders(engine: str, db: str, base_db: Path, n: int, fresh: bool) ->
             t = time.perf_counter()
             out = follow_once(db, first)
             info["host_a"] = {"built_from_database_seconds": round(time.perf_counter() - t, 1), "follow": out,
-                              "load_average": [round(x, 2) for x in os.getloadavg()]}
+                              "niced": True, "load_average": [round(x, 2) for x in os.getloadavg()]}
+            (root / "built.json").write_text(json.dumps(info["host_a"]) + "\n")
+    elif (root / "built.json").exists():  # built by an earlier run: what it took then
+        info["host_a"] = json.loads((root / "built.json").read_text())
     for d in dirs[1:]:  # (a store under fast_lexical_above has no tantivy folder: nothing to copy)
         if (first / "lexical-tantivy").exists() and not (d / "lexical-tantivy").exists():
             d.mkdir(parents=True, exist_ok=True)
@@ -368,12 +372,14 @@ def run_engines(args, base_db: Path, cases: dict, only: set, sample: list[str], 
                     if name not in only:
                         continue
                     cpu0, db0 = app_cpu(), tree_cpu_seconds(pg_pid) if pg_pid else 0.0
+                    started = time.strftime("%H:%M:%S", time.gmtime())  # UTC: to match the database's log
                     r = wrk_hosts([h.url for h in hosts], prefix, items, args.duration, conns)
                     n = max(1, r["requests"])
                     r["server_cpu_ms_per_request"] = round((app_cpu() - cpu0) * 1000 / n, 2)
                     if pg_pid:  # the database server's own work, beside the hosts'
                         r["db_cpu_ms_per_request"] = round((tree_cpu_seconds(pg_pid) - db0) * 1000 / n, 2)
                     r["connections"], r["load_average"] = conns, [round(x, 2) for x in os.getloadavg()]
+                    r["started_utc"] = started
                     if args.page_cache_seconds is not None:
                         r["page_cache_seconds"] = args.page_cache_seconds
                     results[f"{engine}/{name}@{conns}{tag}"] = r
