@@ -251,7 +251,7 @@ def upsert_papers(store: Store, items: list[Paper | HFEntry | Prepared], source:
     Fast paths, because bulk imports are mostly "new paper" or "same record again":
     a record whose fingerprint equals the one this source reported last time is skipped
     without reading the stored paper; papers not yet stored are inserted with one
-    ``executemany`` per table for the whole batch.
+    ``executemany`` per table for the whole batch (COPY on PostgreSQL).
 
     ``bulk`` (inside a batch deferred by ``paperwire.store.bulk.defer``): new papers are stored
     without their author and category rows, which the bulk catch-up writes.
