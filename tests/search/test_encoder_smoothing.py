@@ -31,9 +31,14 @@ def demo_abstracts(n: int) -> list[str]:
     return out
 
 
+@pytest.fixture(scope="module")
+def fused(tmp_path_factory) -> Path:
+    """The wheel's graph folded and fused, in float32 (what the build smooths and quantises)."""
+    return modelbuild.fuse(tmp_path_factory.mktemp("fused"))
+
+
 @pytest.mark.slow
-def test_smoothing_leaves_the_float_graph_computing_the_same_vectors(tmp_path):
-    fused = modelbuild.fuse(tmp_path)
+def test_smoothing_leaves_the_float_graph_computing_the_same_vectors(fused, tmp_path):
     smoothed = tmp_path / "smoothed.onnx"
     # every LayerNorm output (12) and attention output (6) that feeds a weight product
     assert modelbuild.smooth(fused, smoothed) == 18
@@ -50,10 +55,9 @@ def test_smoothing_leaves_the_float_graph_computing_the_same_vectors(tmp_path):
 
 
 @pytest.mark.slow
-def test_calibration_ranges_do_not_count_the_tokenizer_files_padding(tmp_path):
+def test_calibration_ranges_do_not_count_the_tokenizer_files_padding(fused):
     # tokenizer.json pads every text to 128 tokens; a short text's ranges must come from its
     # own tokens only, as the encoder runs it
-    fused = modelbuild.fuse(tmp_path)
     name = "layer_norm"  # the embedding LayerNorm's output: one row per token
     one = modelbuild.input_ranges(fused, [name], ["sorting"])[name]
     enc = OnnxEncoder(fused, TOKENIZER, name="f", threads=1)
