@@ -124,8 +124,9 @@ def input_ranges(graph: Path, names: list[str], texts: list[str]) -> dict[str, n
 
 def smooth(src: Path, target: Path, alpha: float = SMOOTH_ALPHA) -> int:
     """Write `src` with the inputs of its weight products smoothed (all but the GELU outputs):
-    x_j / s_j into the product, row j of each weight reading x times s_j. Products that share
-    an input (query, key, value) share s. Returns how many inputs were smoothed."""
+    each input channel x_j is divided by s_j before the product and row j of the weights is
+    multiplied by s_j, so the float result is unchanged. Products that share an input (query,
+    key, value) share s. Returns how many inputs were smoothed."""
     import onnx
     from onnx import numpy_helper
 
@@ -149,7 +150,7 @@ def smooth(src: Path, target: Path, alpha: float = SMOOTH_ALPHA) -> int:
             n.input[0] = f"{x}/smoothed"
         model.graph.initializer.append(numpy_helper.from_array((1 / s).astype(np.float32), f"{x}/smooth"))
         muls[x] = onnx.helper.make_node("Mul", [x, f"{x}/smooth"], [f"{x}/smoothed"], name=f"{x}/smooth")
-    nodes = []
+    nodes = [mul for x, mul in muls.items() if x not in made_by]  # inputs of the graph itself
     for n in model.graph.node:  # each Mul right after what makes its input: the order stays topological
         nodes.append(n)
         nodes.extend(muls[out] for out in n.output if out in muls)
