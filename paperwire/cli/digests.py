@@ -204,20 +204,22 @@ def schedule(c: Context, once: bool, no_harvest: bool, no_refresh: bool, as_of: 
 
     engine = SearchEngine(_store(c), c.settings)  # one for every run: its model loads once
 
-    def job(day=None):
-        run_daily_once(_store(c), c.settings, day=day, again=again, harvest=not no_harvest, refresh=not no_refresh,
-                       echo=click.echo, engine=engine)
+    def job(day=None) -> dict:
+        return run_daily_once(_store(c), c.settings, day=day, again=again, harvest=not no_harvest,
+                              refresh=not no_refresh, echo=click.echo, engine=engine)
 
     if (as_of or again) and not once:
         raise click.UsageError("--as-of and --again need --once")
     if once:
         if as_of:
             try:
-                job(resolve_as_of(_store(c), as_of))
+                result = job(resolve_as_of(_store(c), as_of))
             except ValueError as exc:
                 raise click.UsageError(str(exc))
-            return
-        job()
+        else:
+            result = job()
+        if (result or {}).get("stopped"):  # lost the leader lock midway: the day is another host's now
+            sys.exit(1)
         return
     while True:
         now = datetime.now(timezone.utc)
