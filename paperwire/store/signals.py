@@ -23,18 +23,17 @@ from paperwire.store.sqlite import Store, utcnow
 def add_signals(store: Store, rows: Iterable[tuple[str, str, str, float, str]],
                 conn: sqlite3.Connection | None = None) -> int:
     """Insert (paper_id, kind, ref, value, observed_at) rows; rows for unknown papers are skipped."""
-    rows = list(rows)
+    rows = [(pid, kind, ref or "", float(value), at) for pid, kind, ref, value, at in rows]
     if conn is None:
         with store.transaction() as c:
             return add_signals(store, rows, conn=c)
-    n = 0
-    for pid, kind, ref, value, at in rows:
-        cur = conn.execute(
-            "INSERT INTO signals(paper_id, kind, ref, value, observed_at) "
-            "SELECT ?,?,?,?,? WHERE EXISTS (SELECT 1 FROM papers WHERE id=?)",
-            (pid, kind, ref or "", float(value), at, pid))
-        n += cur.rowcount
-    return n
+    # executemany, not a loop of execute: one round trip for a whole flush of a busy site's page
+    # views on PostgreSQL (psycopg pipelines it) instead of one per row, while the write lock is
+    # held; still one statement per row, so each row's trend credit sees the rows before it
+    return conn.executemany(
+        "INSERT INTO signals(paper_id, kind, ref, value, observed_at) "
+        "SELECT ?,?,?,?,? WHERE EXISTS (SELECT 1 FROM papers WHERE id=?)",
+        [(pid, kind, ref, value, at, pid) for pid, kind, ref, value, at in rows]).rowcount if rows else 0
 
 
 def record_view(store: Store, paper_id: str, at: str | None = None) -> None:

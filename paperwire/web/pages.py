@@ -228,7 +228,9 @@ def similar_cards(request: Request, store, engine, pid: str, limit: int = 6):
 class ViewCounter:
     """Paper page views for trending ('view' signals), counted in memory and written in one
     transaction every `every` seconds: a write per page view would queue every reader behind
-    SQLite's single writer."""
+    the store's one writer. The app's background task writes them (web.app), never a page
+    request: a request that wrote them would wait for the write lock, behind every other
+    process's writes."""
 
     def __init__(self, every: float = 30.0):
         self.every, self.counts, self.lock = every, {}, threading.Lock()
@@ -237,10 +239,6 @@ class ViewCounter:
     def add(self, store, pid: str) -> None:
         with self.lock:
             self.counts[pid] = self.counts.get(pid, 0) + 1
-            if time.monotonic() - self.last < self.every:
-                return
-            counts, self.counts, self.last = self.counts, {}, time.monotonic()
-        self.flush(store, counts)
 
     def flush_now(self, store) -> None:
         """Write the views counted so far (the app's shutdown calls this: a graceful stop loses none)."""
