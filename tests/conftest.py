@@ -31,8 +31,6 @@ from web_support import PASSWORD, free_port
 # pass skips each with "not on PostgreSQL: <reason>" (scripts/test.sh runs it with -rs, so every
 # one is listed). A test of SQLite's own behaviour carries @pytest.mark.sqlite_only(reason).
 NOT_ON_POSTGRES: dict[str, str] = {
-    "tests/ingest/test_ingest_bulk.py::test_prepared_records_merge_like_papers":
-        "the test reads SQLite's FTS5 table (papers_fts MATCH) itself; it should ask paperwire.store.search_index",
 }
 
 

@@ -16,11 +16,14 @@ import time
 
 import pytest
 
+import pg_engine
 from repo_paths import DATA, DEMO
 from paperwire.ingest import import_file, run_import
 from paperwire.ingest.parallel import parse_in_child
 from paperwire.models import Paper, Problem, Version
-from paperwire.store import Store
+from paperwire.search.query import fts_expression
+from paperwire.store import Store, open_store
+from paperwire.store import search_index as si
 from paperwire.store import bulk as bulk_module
 from paperwire.store.bulk import (catch_up, catch_up_derived, catch_up_fts, defer, defer_fts, deferred_batch,
                                   derived_pending, fts_pending)
@@ -40,7 +43,12 @@ def search(store: Store, q: str) -> set[str]:
                                       "WHERE papers_fts MATCH ?", (q,))}
 
 
-def dump(store: Store) -> dict:
+def engine_search(store, q: str) -> set[str]:
+    """Paper ids the store's own lexical search finds for ``q`` (FTS5 or PostgreSQL's)."""
+    return {pid for _, pid, _ in si.lexical(store, fts_expression(q), (1.0, 1.0, 1.0), si.FilterSQL(), 10_000)}
+
+
+def dump(store: Store, search=search) -> dict:
     """Everything an import writes, without the wall-clock columns."""
     tables = {
         "papers": "SELECT id, title, title_display, abstract, abstract_display, authors, categories, primary_category, "
@@ -90,10 +98,24 @@ def test_bulk_and_child_parsing_store_and_find_the_same_as_the_ordinary_path(tmp
     assert len(want["papers"]) == 3000 + 1500 + 200 and all(want["search"].values())
 
 
-def test_prepared_records_merge_like_papers(store, tmp_path):
+@pytest.fixture
+def two_more_stores(tmp_path):
+    """Two more empty stores of the engine under test."""
+    if pg_engine.postgres():
+        urls = [pg_engine.fresh_db() for _ in range(2)]
+        stores = [open_store(u) for u in urls]
+        yield stores
+        for st, url in zip(stores, urls):
+            st.close()
+            pg_engine.drop_db(url)
+        return
+    yield [Store(tmp_path / "other.db"), Store(tmp_path / "light.db")]
+
+
+def test_prepared_records_merge_like_papers(store, two_more_stores):
     """Prepared tuples (what the parser process sends) against Paper objects: new papers, a paper
     twice in one batch, a paper already stored, and records of one paper in later batches."""
-    other, light = Store(tmp_path / "other.db"), Store(tmp_path / "light.db")
+    other, light = two_more_stores
     old = Paper(id="2501.00001", title="Old title", abstract="An abstract with code at https://github.com/a/b.",
                 authors=["A. Author"], categories=["cs.LG"], versions=[Version(1, "2025-01-01T00:00:00Z")])
     batch = [
@@ -116,7 +138,7 @@ def test_prepared_records_merge_like_papers(store, tmp_path):
     assert upsert_papers(other, [prepare(p) for p in later], "oai").unchanged == 1
     assert upsert_papers(light, [prepare(p, stored=True) for p in later], "oai").unchanged == 1
     assert upsert_papers(store, later, "oai").unchanged == 1
-    assert dump(store) == dump(other) == dump(light)
+    assert dump(store, engine_search) == dump(other, engine_search) == dump(light, engine_search)
     p = get_paper(other, "2501.00002")
     assert p.title == "Third title" and p.title_display == "Third title" and p.listed == "2025-01-01"
     assert p.authors == ["B. B\\'ezier"] and [v.number for v in p.versions] == [1, 2]
