@@ -151,12 +151,20 @@ async def _embed_arrivals_every(app: FastAPI, interval: float = 2.0) -> None:
     if limit <= 0:
         return
     embedder = await asyncio.to_thread(ArrivalEmbedder, app.state.store, app.state.engine.vectors, limit)
+    failures = 0
     while True:
-        await asyncio.sleep(interval)
+        # after failures (no model installed, the database away) wait longer, up to a minute,
+        # and log the first one in full, not one traceback every two seconds
+        await asyncio.sleep(min(60.0, interval * 2 ** failures))
         try:
             await asyncio.to_thread(embedder.run_once)
-        except Exception:
-            log.exception("embedding newly arrived papers failed; trying again in %.0fs", interval)
+            failures = 0
+        except Exception as exc:
+            if failures == 0:
+                log.exception("embedding newly arrived papers failed; trying again later")
+            else:
+                log.debug("embedding newly arrived papers failed again: %s", exc)
+            failures = min(failures + 1, 5)
 
 
 def _mail_pool() -> concurrent.futures.ThreadPoolExecutor:
