@@ -1,0 +1,3 @@
+-- Nothing to change on SQLite: on PostgreSQL this migration makes the per-paper listing_rank
+-- refresh of migration 0090 run the set-based fill of migration 0110 (one definition of the
+-- keys there). SQLite's listing_rank triggers of migration 0090 are unchanged.
